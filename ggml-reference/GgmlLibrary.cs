@@ -1,0 +1,128 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Ferrum.GgmlReference;
+
+/// <summary>
+/// Locates ggml's native libraries from LLamaSharp.Backend.Cpu in the output folder and picks the build that
+/// matches the CPU (avx512, avx2, avx, noavx). All P/Invoke declarations in this assembly resolve through it.
+/// </summary>
+public static class GgmlLibrary
+{
+    /// <summary>Logical library names used in DllImport/LibraryImport attributes.</summary>
+    public const string Base = "ggml-base";
+
+    /// <summary>ggml's CPU backend (graph compute, CPU type traits).</summary>
+    public const string Cpu = "ggml-cpu";
+
+    private static readonly object Gate = new();
+    private static readonly Dictionary<string, IntPtr> Loaded = new();
+    private static string? _folder;
+    private static bool _registered;
+
+    /// <summary>The folder the native libraries are loaded from, chosen by CPU features.</summary>
+    public static string Folder => _folder ??= FindFolder();
+
+    /// <summary>Which build was chosen: avx512, avx2, avx or noavx.</summary>
+    public static string Variant => Path.GetFileName(Folder);
+
+    /// <summary>True when the native libraries exist for this OS and architecture.</summary>
+    public static bool IsAvailable
+    {
+        get
+        {
+            try
+            {
+                return File.Exists(Path.Combine(Folder, LibFile(Base)));
+            }
+            catch (DllNotFoundException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Registers the resolver; call once before the first P/Invoke (the module initializer does).</summary>
+    public static void Register()
+    {
+        lock (Gate)
+        {
+            if (_registered)
+            {
+                return;
+            }
+
+            NativeLibrary.SetDllImportResolver(typeof(GgmlLibrary).Assembly, Resolve);
+            _registered = true;
+        }
+    }
+
+    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (name != Base && name != Cpu)
+        {
+            return IntPtr.Zero;
+        }
+
+        lock (Gate)
+        {
+            if (Loaded.TryGetValue(name, out var h))
+            {
+                return h;
+            }
+
+            // ggml-cpu links against ggml-base by soname; load base first from the same folder.
+            if (name == Cpu && !Loaded.ContainsKey(Base))
+            {
+                Loaded[Base] = NativeLibrary.Load(Path.Combine(Folder, LibFile(Base)));
+            }
+
+            h = NativeLibrary.Load(Path.Combine(Folder, LibFile(name)));
+            Loaded[name] = h;
+            return h;
+        }
+    }
+
+    private static string LibFile(string name) =>
+        OperatingSystem.IsWindows() ? name + ".dll" : OperatingSystem.IsMacOS() ? "lib" + name + ".dylib" : "lib" + name + ".so";
+
+    private static string FindFolder()
+    {
+        var rid = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        rid += RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => "-x64",
+            Architecture.Arm64 => "-arm64",
+            var a => throw new DllNotFoundException($"ggml reference: no native build for {a}"),
+        };
+        var native = Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native");
+        string[] variants = RuntimeInformation.ProcessArchitecture == Architecture.X64
+            ? [Avx512F.IsSupported && Avx512BW.IsSupported ? "avx512" : "", Avx2.IsSupported ? "avx2" : "", Avx.IsSupported ? "avx" : "", "noavx"]
+            : [""];
+        foreach (var v in variants)
+        {
+            if (v.Length == 0 && variants.Length > 1)
+            {
+                continue;
+            }
+
+            var dir = v.Length == 0 ? native : Path.Combine(native, v);
+            if (File.Exists(Path.Combine(dir, LibFile(Base))))
+            {
+                return dir;
+            }
+        }
+
+        throw new DllNotFoundException($"ggml reference: native libraries of LLamaSharp.Backend.Cpu not found under {native}");
+    }
+}
+
+internal static class GgmlModuleInit
+{
+    // Tests and benchmarks call ggml directly, so the resolver must be in place before any P/Invoke.
+#pragma warning disable CA2255
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Init() => GgmlLibrary.Register();
+}
