@@ -85,6 +85,33 @@ internal sealed class FormatKernel
         }
     }
 
+    /// <summary>True when any part of the description reads <paramref name="var"/> (printers declare only what is used).</summary>
+    public bool Uses(IndexVar var)
+    {
+        foreach (var l in Lets)
+        {
+            if (Reads(l.Value, var))
+            {
+                return true;
+            }
+        }
+
+        return Reads(Quant, var) || Reads(Scale, var) || (Offset is not null && Reads(Offset, var));
+    }
+
+    private static bool Reads(Expr e, IndexVar var) => e switch
+    {
+        Index ix => ix.Var == var,
+        Load l => Reads(l.Offset, var),
+        Binary b => Reads(b.Left, var) || Reads(b.Right, var),
+        Negate n => Reads(n.Operand, var),
+        ToFloat f => Reads(f.Operand, var),
+        BitsToFloat f => Reads(f.Bits, var),
+        Select s => Reads(s.Condition, var) || Reads(s.WhenTrue, var) || Reads(s.WhenFalse, var),
+        TableLookup t => Reads(t.Index, var),
+        _ => false,
+    };
+
     /// <summary>The innermost scope an expression depends on.</summary>
     public static DecodeScope ScopeOf(Expr e) => e switch
     {
