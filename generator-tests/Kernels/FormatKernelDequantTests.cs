@@ -4,6 +4,7 @@ using System.Reflection;
 using Basic.Reference.Assemblies;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Ferrum.GgmlReference;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using GType = Generators::Ferrum.Quantization.GgmlType;
 using Printer = Generators::Ferrum.Generators.Emit.Kernels.CSharpDequantPrinter;

@@ -1,9 +1,7 @@
-using Ferrum.GgmlReference;
-
-namespace Ferrum.Generators.Tests.Kernels;
+namespace Ferrum.GgmlReference;
 
 /// <summary>Quantized test data and reference dequantization, both from ggml.</summary>
-internal static unsafe class GgmlReferenceData
+public static unsafe class GgmlReferenceData
 {
     /// <summary>Deterministic floats in [-1, 1) with a few larger outliers, like real weights.</summary>
     public static float[] RandomFloats(int count, int seed)
