@@ -11,7 +11,8 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// down projection and the routing-weighted sum are one kernel.</item>
 /// <item><c>ferrum_moe_gate_up_tile_{fmt}</c>, <c>ferrum_moe_down_tile_{fmt}</c>: batched prefill; a work-group takes one
 /// expert and a tile of the tokens routed to it (lists from <c>ferrum_moe_group</c>), stages dequantized weights and
-/// gathered activations in local memory, so each weight is read once per token tile.</item>
+/// gathered activations in local memory (FERRUM_KC elements of K at a time, a multiple of 32 dividing H and F), so
+/// each weight is read and decoded once per token tile.</item>
 /// <item><c>ferrum_dequant_{fmt}</c>: plain dequantization (tests).</item>
 /// </list>
 /// Sizes are kernel arguments in every variant; a shape-specialized program defines them as constants instead
@@ -20,9 +21,6 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// </summary>
 internal static class OpenCLMoePrinter
 {
-    /// <summary>Elements the prefill tile kernels step through K with; every K must be a multiple.</summary>
-    public const int TileK = 32;
-
     /// <summary>Name of the format-independent program (routing, grouping, combine).</summary>
     public const string CommonProgramName = "ferrum_moe_common";
 
@@ -65,6 +63,7 @@ internal static class OpenCLMoePrinter
 
         sb.Append(Helpers);
         AppendUnitDot(sb, format);
+        AppendUnitDecode(sb, format);
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
         return sb.ToString();
@@ -121,6 +120,41 @@ internal static class OpenCLMoePrinter
         sb.Append(";\n}\n\n");
     }
 
+    private static void AppendUnitDecode(StringBuilder sb, FormatKernel format)
+    {
+        var p = new OpenCLExprPrinter("b", "i", "s", "");
+        sb.Append("// Decodes UNIT elements from k0 (a multiple of UNIT) of a weight row into local memory; scale lets once per unit.\n");
+        sb.Append("inline void ferrum_unit_decode_").Append(format.Name)
+            .Append("(const __global uchar* row, const int k0, __local float* out)\n{\n");
+        if (format.IsPlainFloat)
+        {
+            sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n");
+            sb.Append("        const __global uchar* b = row + (size_t)(k0 + j) * BB;\n");
+            sb.Append("        out[j] = ").Append(p.PrintQuantAsFloat(format)).Append(";\n    }\n}\n\n");
+            return;
+        }
+
+        sb.Append("    const __global uchar* b = row + (size_t)(k0 / QK) * BB;\n");
+        sb.Append("    const int i0 = k0 % QK;\n");
+        if (format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int s = i0 / ").Append(format.SubBlockElements).Append(";\n");
+        }
+
+        sb.Append(p.PrintLets(format, DecodeScope.Block, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.SubBlock, "    "));
+        sb.Append("    const float scale = ").Append(p.Print(format.Scale)).Append(";\n");
+        if (format.Offset is not null)
+        {
+            sb.Append("    const float offset = ").Append(p.Print(format.Offset)).Append(";\n");
+        }
+
+        sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n        const int i = i0 + j;\n");
+        sb.Append(p.PrintLets(format, DecodeScope.Element, "        "));
+        sb.Append("        out[j] = scale * ").Append(p.PrintQuantAsFloat(format)).Append(format.Offset is null ? ";\n" : " + offset;\n");
+        sb.Append("    }\n}\n\n");
+    }
+
     private static void AppendDecode(StringBuilder sb, FormatKernel format)
     {
         var p = new OpenCLExprPrinter("b", "i", "s", "");
@@ -157,7 +191,9 @@ internal static class OpenCLMoePrinter
         #ifndef FERRUM_TT
         #define FERRUM_TT 16
         #endif
+        #ifndef FERRUM_KC
         #define FERRUM_KC 32
+        #endif
 
         """;
 
@@ -301,13 +337,13 @@ internal static class OpenCLMoePrinter
             float u = 0.0f;
             for (int k0 = 0; k0 < N_H; k0 += FERRUM_KC)
             {
-                for (int idx = lin; idx < FERRUM_TR * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+                for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
                 {
-                    const int rr = idx / FERRUM_KC;
-                    const int kk = idx % FERRUM_KC;
+                    const int rr = task / (FERRUM_KC / UNIT);
+                    const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
                     const int row = min(r0 + rr, N_F - 1);
-                    wg[rr][kk] = ferrum_decode_{F}(gbase + (ulong)row * row_bytes, k0 + kk);
-                    wu[rr][kk] = ferrum_decode_{F}(ubase + (ulong)row * row_bytes, k0 + kk);
+                    ferrum_unit_decode_{F}(gbase + (ulong)row * row_bytes, k0 + kk, &wg[rr][kk]);
+                    ferrum_unit_decode_{F}(ubase + (ulong)row * row_bytes, k0 + kk, &wu[rr][kk]);
                 }
                 for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
                 {
@@ -359,12 +395,12 @@ internal static class OpenCLMoePrinter
             float acc = 0.0f;
             for (int k0 = 0; k0 < N_F; k0 += FERRUM_KC)
             {
-                for (int idx = lin; idx < FERRUM_TR * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+                for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
                 {
-                    const int rr = idx / FERRUM_KC;
-                    const int kk = idx % FERRUM_KC;
+                    const int rr = task / (FERRUM_KC / UNIT);
+                    const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
                     const int row = min(r0 + rr, N_H - 1);
-                    ws[rr][kk] = ferrum_decode_{F}(base + (ulong)row * row_bytes, k0 + kk);
+                    ferrum_unit_decode_{F}(base + (ulong)row * row_bytes, k0 + kk, &ws[rr][kk]);
                 }
                 for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
                 {

@@ -65,7 +65,7 @@ public sealed class OpenCLMoeLayer : IDisposable
         _gateT = gate;
         _downT = down;
 
-        var build = BuildOptions(context.Device, _options);
+        var build = BuildOptions(context.Device, _options, Hidden, ExpertFfn);
         _common = context.BuildProgram(OpenCLProgramNames.Common, Source(sources, OpenCLProgramNames.Common, "the routing kernels"), build);
         _gateUpProgram = FormatProgram(context, sources, gate.Type, build);
         _downProgram = down.Type == gate.Type ? _gateUpProgram : FormatProgram(context, sources, down.Type, build);
@@ -180,7 +180,7 @@ public sealed class OpenCLMoeLayer : IDisposable
     }
 
     /// <summary>The -D options the layer builds its programs with (geometry and activation).</summary>
-    internal static string BuildOptions(OpenCLDevice device, OpenCLMoeOptions o)
+    internal static string BuildOptions(OpenCLDevice device, OpenCLMoeOptions o, int hidden, int ffn)
     {
         if (o.ThreadsPerRow <= 0 || (o.ThreadsPerRow & (o.ThreadsPerRow - 1)) != 0)
         {
@@ -198,7 +198,19 @@ public sealed class OpenCLMoeLayer : IDisposable
             throw new OpenCLException($"work-group size {biggest} exceeds {device.Name}'s maximum {device.MaxWorkGroupSize}: lower ThreadsPerRow×RowsPerGroup or TileRows×TileTokens");
         }
 
-        return $"-cl-std=CL1.2 -D FERRUM_TPR={o.ThreadsPerRow} -D FERRUM_RPG={o.RowsPerGroup} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_ROUTE_WG={RouteGroup}"
+        // The tile kernels step K by kc elements: the largest of 128/64/32 dividing both reduction lengths whose
+        // local tiles (gate, up and activations) fit the device's local memory.
+        var kc = 32;
+        foreach (var c in new[] { 128, 64 })
+        {
+            if (hidden % c == 0 && ffn % c == 0 && ((2L * o.TileRows) + o.TileTokens) * (c + 1) * 4 <= device.LocalMemorySize)
+            {
+                kc = c;
+                break;
+            }
+        }
+
+        return $"-cl-std=CL1.2 -D FERRUM_TPR={o.ThreadsPerRow} -D FERRUM_RPG={o.RowsPerGroup} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
             + (o.OaiSwiglu ? " -D FERRUM_ACT_OAI=1" : string.Empty);
     }
 
