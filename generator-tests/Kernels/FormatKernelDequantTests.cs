@@ -1,10 +1,9 @@
 extern alias Generators;
-
 using System.Reflection;
 using Basic.Reference.Assemblies;
+using Ferrum.GgmlReference;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Ferrum.GgmlReference;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using GType = Generators::Ferrum.Quantization.GgmlType;
 using Printer = Generators::Ferrum.Generators.Emit.Kernels.CSharpDequantPrinter;

@@ -3,7 +3,8 @@ extern alias Generators;
 using Ferrum.Backends.OpenCL;
 using GFormats = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using GPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
-using GShape = Generators::Ferrum.Generators.Emit.Kernels.MoeKernelShape;
+using GShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+using GType = Generators::Ferrum.Quantization.GgmlType;
 
 namespace Ferrum.Runtime.Tests.OpenCL;
 
@@ -46,7 +47,7 @@ public sealed class OpenCLFixture : IDisposable
     /// <summary>Small tiles so the tests cross tile boundaries in both rows and tokens.</summary>
     public static OpenCLMoeOptions Options { get; } = new() { TileRows = 8, TileTokens = 4, ThreadsPerRow = 16, RowsPerGroup = 4 };
 
-    /// <summary>Program sources straight from the generator's printer: common, every format generic, and q4_K specialized for the test shape.</summary>
+    /// <summary>Program sources straight from the generator's printer: every format, shape-generic.</summary>
     public static OpenCLKernelSources Sources { get; } = BuildSources();
 
     public void Dispose()
@@ -59,21 +60,23 @@ public sealed class OpenCLFixture : IDisposable
 
     private static OpenCLKernelSources BuildSources()
     {
-        var map = new Dictionary<string, string> { [GPrinter.CommonProgramName] = GPrinter.PrintCommonProgram() };
-        foreach (var f in GFormats.All)
-        {
-            map[GPrinter.ProgramName(f, null)] = GPrinter.PrintFormatProgram(f, null);
-        }
-
-        return name => map.TryGetValue(name, out var s) ? s : null;
+        var map = GFormats.All.ToDictionary(f => (uint)f.Type, f => GPrinter.PrintFormatProgram(f, null));
+        return (format, rows, rowLength) => rows == 0 && rowLength == 0 && map.TryGetValue((uint)format, out var s) ? s : null;
     }
 
-    /// <summary>A specialized program for one format and shape (for the baked-constant tests).</summary>
-    public static (string Name, string Source) Specialized(string format, int hidden, int ffn, int experts, int topK)
+    /// <summary>A program specialized for one format and matrix shape (for the baked-constant tests).</summary>
+    public static (string Name, string Source) Specialized(string format, int rows, int rowLength)
     {
         var f = GFormats.All.Single(k => k.Name == format);
-        var shape = new GShape(hidden, ffn, experts, topK);
+        var shape = new GShape(rows, rowLength);
         return (GPrinter.ProgramName(f, shape), GPrinter.PrintFormatProgram(f, shape));
+    }
+
+    /// <summary>The printer's program name (to check the runtime's naming convention against).</summary>
+    public static string PrinterProgramName(string format, int rows, int rowLength)
+    {
+        var f = GFormats.All.Single(k => k.Name == format);
+        return GPrinter.ProgramName(f, rows == 0 ? null : new GShape(rows, rowLength));
     }
 
     /// <summary>Names of every described format.</summary>

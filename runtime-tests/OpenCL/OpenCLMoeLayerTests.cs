@@ -88,26 +88,39 @@ public sealed class OpenCLMoeLayerTests(OpenCLFixture fixture, ITestOutputHelper
     [Fact]
     public void A_shape_specialized_program_is_preferred_and_matches_the_reference()
     {
-        var (name, source) = OpenCLFixture.Specialized("q6_K", H, F, E, 2);
-        Assert.Equal(OpenCLProgramNames.Specialized(GgmlType.Q6_K, H, F, E, 2), name);
-        var requested = new List<string>();
-        OpenCLKernelSources sources = n =>
+        // Down is specialized (h rows of F), gate/up (F rows of h) fall back to the generic program.
+        const int h = 2 * H;
+        var (name, source) = OpenCLFixture.Specialized("q6_K", h, F);
+        Assert.Equal(OpenCLProgramNames.Specialized(GgmlType.Q6_K, h, F), name);
+        var requested = new List<(GgmlType, int, int)>();
+        OpenCLKernelSources sources = (format, rows, rowLength) =>
         {
-            requested.Add(n);
-            return n == name ? source : OpenCLFixture.Sources(n);
+            requested.Add((format, rows, rowLength));
+            return rows == h && rowLength == F ? source : OpenCLFixture.Sources(format, rows, rowLength);
         };
-        var w = new MoeTestLayer(GgmlType.Q6_K, GgmlType.Q6_K, H, F, E, seed: 41);
+        var w = new MoeTestLayer(GgmlType.Q6_K, GgmlType.Q6_K, h, F, E, seed: 41);
         using var layer = w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true), sources: sources);
-        Assert.DoesNotContain(OpenCLProgramNames.Generic(GgmlType.Q6_K), requested);
+        Assert.Equal([(GgmlType.Q6_K, F, h), (GgmlType.Q6_K, 0, 0), (GgmlType.Q6_K, h, F)], requested);
         const int tokens = 5;
-        var x = MoeTestLayer.Activations(tokens, H, seed: 42);
+        var x = MoeTestLayer.Activations(tokens, h, seed: 42);
         var (ids, weights) = w.RandomRouting(tokens, 2, seed: 43);
         foreach (var path in new[] { OpenCLMoePath.MatVec, OpenCLMoePath.Tiled })
         {
-            var y = new float[tokens * H];
+            var y = new float[tokens * h];
             layer.ForwardRouted(x, tokens, ids, weights, y, path);
             var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights, 2), y);
             Assert.True(nmse <= 1e-6, $"{path}: NMSE {nmse:E3}");
+        }
+    }
+
+    [Fact]
+    public void Runtime_program_names_follow_the_printer()
+    {
+        foreach (var format in OpenCLFixture.FormatNames)
+        {
+            Assert.True(GgmlTypeInfo.TryParse(format, out var info));
+            Assert.Equal(OpenCLFixture.PrinterProgramName(format, 0, 0), OpenCLProgramNames.Generic(info.Type));
+            Assert.Equal(OpenCLFixture.PrinterProgramName(format, 768, 2048), OpenCLProgramNames.Specialized(info.Type, 768, 2048));
         }
     }
 
@@ -125,7 +138,7 @@ public sealed class OpenCLMoeLayerTests(OpenCLFixture fixture, ITestOutputHelper
         var e3 = Assert.Throws<ArgumentException>(() => layer.Forward(x, 2, y));
         Assert.Contains("x has 256 elements, the layer needs 512", e3.Message);
 
-        var missing = Assert.Throws<OpenCLException>(() => w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true), sources: n => n == OpenCLProgramNames.Common ? OpenCLFixture.Sources(n) : null));
+        var missing = Assert.Throws<OpenCLException>(() => w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true), sources: (_, _, _) => null));
         Assert.Contains("no generated OpenCL program 'ferrum_moe_q8_0'", missing.Message);
         Assert.Contains("kernels.yaml", missing.Message);
         var topK = Assert.Throws<ArgumentOutOfRangeException>(() => w.Create(fixture.Context, E + 1, new OpenCLRouting(OpenCLGating.Softmax, true)));

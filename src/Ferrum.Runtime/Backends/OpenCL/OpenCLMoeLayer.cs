@@ -14,7 +14,6 @@ public sealed class OpenCLMoeLayer : IDisposable
     private const int RouteGroup = 64;
 
     private readonly OpenCLContext _ctx;
-    private readonly OpenCLProgram _common;
     private readonly OpenCLProgram _gateUpProgram;
     private readonly OpenCLProgram _downProgram;
     private readonly OpenCLBuffer _gate;
@@ -66,9 +65,8 @@ public sealed class OpenCLMoeLayer : IDisposable
         _downT = down;
 
         var build = BuildOptions(context.Device, _options, Hidden, ExpertFfn);
-        _common = context.BuildProgram(OpenCLProgramNames.Common, Source(sources, OpenCLProgramNames.Common, "the routing kernels"), build);
-        _gateUpProgram = FormatProgram(context, sources, gate.Type, build);
-        _downProgram = down.Type == gate.Type ? _gateUpProgram : FormatProgram(context, sources, down.Type, build);
+        _gateUpProgram = FormatProgram(context, sources, gate.Type, ExpertFfn, Hidden, build);
+        _downProgram = FormatProgram(context, sources, down.Type, Hidden, ExpertFfn, build);
 
         _gate = CreateWeights(gate);
         _up = CreateWeights(up);
@@ -161,22 +159,21 @@ public sealed class OpenCLMoeLayer : IDisposable
         }
     }
 
-    private static string Source(OpenCLKernelSources sources, string name, string what) =>
-        sources(name) ?? throw new OpenCLException($"no generated OpenCL program '{name}' ({what}): add the format to kernels.yaml (targets: [opencl], formats: or a model's roles)");
-
     private static long Groups(long n, long per) => (n + per - 1) / per;
 
-    private OpenCLProgram FormatProgram(OpenCLContext context, OpenCLKernelSources sources, GgmlType type, string build)
+    /// <summary>The program specialized for rows × rowLength when generated, else the format's generic one.</summary>
+    private static OpenCLProgram FormatProgram(OpenCLContext context, OpenCLKernelSources sources, GgmlType type, int rows, int rowLength, string build)
     {
-        var specialized = OpenCLProgramNames.Specialized(type, Hidden, ExpertFfn, Experts, TopK);
-        var text = sources(specialized);
+        var text = sources(type, rows, rowLength);
         if (text is not null)
         {
-            return context.BuildProgram(specialized, text, build);
+            return context.BuildProgram(OpenCLProgramNames.Specialized(type, rows, rowLength), text, build);
         }
 
         var generic = OpenCLProgramNames.Generic(type);
-        return context.BuildProgram(generic, Source(sources, generic, $"{GgmlTypeInfo.Get(type).Name} expert kernels"), build);
+        text = sources(type, 0, 0) ?? throw new OpenCLException(
+            $"no generated OpenCL program '{generic}' for {GgmlTypeInfo.Get(type).Name} expert weights: add {GgmlTypeInfo.Get(type).Name} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
+        return context.BuildProgram(generic, text, build);
     }
 
     /// <summary>The -D options the layer builds its programs with (geometry and activation).</summary>
@@ -318,7 +315,7 @@ public sealed class OpenCLMoeLayer : IDisposable
 
     private void RouteOnDevice(Scratch s, int tokens)
     {
-        var k = _common.Kernel("ferrum_moe_route");
+        var k = _gateUpProgram.Kernel("ferrum_moe_route");
         uint i = 0;
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         OpenCLLaunch.Arg(_ctx, k, i++, _router);
@@ -345,7 +342,7 @@ public sealed class OpenCLMoeLayer : IDisposable
             Group(s, tokens);
             GateUpTiled(s, tokens);
             DownTiled(s, tokens);
-            var c = _common.Kernel("ferrum_moe_combine");
+            var c = _gateUpProgram.Kernel("ferrum_moe_combine");
             OpenCLLaunch.Arg(_ctx, c, 0, s.Y);
             OpenCLLaunch.Arg(_ctx, c, 1, s.Out);
             OpenCLLaunch.Arg(_ctx, c, 2, Hidden);
@@ -375,7 +372,7 @@ public sealed class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
-        SizeArgs(k, ref i);
+        SizeArgs(k, ref i, ExpertFfn, Hidden);
         var wg = _options.ThreadsPerRow * _options.RowsPerGroup;
         OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, _options.RowsPerGroup) * wg, (long)tokens * TopK], [wg, 1]);
     }
@@ -392,14 +389,14 @@ public sealed class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Out);
-        SizeArgs(k, ref i);
+        SizeArgs(k, ref i, Hidden, ExpertFfn);
         var wg = _options.ThreadsPerRow * _options.RowsPerGroup;
         OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, _options.RowsPerGroup) * wg, tokens], [wg, 1]);
     }
 
     private void Group(Scratch s, int tokens)
     {
-        var k = _common.Kernel("ferrum_moe_group");
+        var k = _gateUpProgram.Kernel("ferrum_moe_group");
         OpenCLLaunch.Arg(_ctx, k, 0, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, 1, tokens * TopK);
         OpenCLLaunch.Arg(_ctx, k, 2, Experts);
@@ -423,7 +420,7 @@ public sealed class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
-        SizeArgs(k, ref i);
+        SizeArgs(k, ref i, ExpertFfn, Hidden);
         OpenCLLaunch.Arg(_ctx, k, i, tokens);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
@@ -443,17 +440,18 @@ public sealed class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Y);
-        SizeArgs(k, ref i);
+        SizeArgs(k, ref i, Hidden, ExpertFfn);
         OpenCLLaunch.Arg(_ctx, k, i, tokens);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
         OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, tr) * tr, Groups(tokens, tt) * tt, Experts], [tr, tt, 1]);
     }
 
-    private void SizeArgs(nint kernel, ref uint i)
+    /// <summary>rows, row length (of the matrix the kernel reads), experts, top-k.</summary>
+    private void SizeArgs(nint kernel, ref uint i, int rows, int rowLength)
     {
-        OpenCLLaunch.Arg(_ctx, kernel, i++, Hidden);
-        OpenCLLaunch.Arg(_ctx, kernel, i++, ExpertFfn);
+        OpenCLLaunch.Arg(_ctx, kernel, i++, rows);
+        OpenCLLaunch.Arg(_ctx, kernel, i++, rowLength);
         OpenCLLaunch.Arg(_ctx, kernel, i++, Experts);
         OpenCLLaunch.Arg(_ctx, kernel, i++, TopK);
     }

@@ -91,19 +91,20 @@ public sealed record OpenCLMoeOptions
 }
 
 /// <summary>
-/// Names of the generated OpenCL programs (the same convention the generator's OpenCL printer uses; a test checks
-/// they agree): "ferrum_moe_common", "ferrum_moe_{format}" (sizes as arguments) and
-/// "ferrum_moe_{format}_h{H}_f{F}_e{E}_k{K}" (sizes baked in).
+/// Names of the generated OpenCL programs (the convention of the generator's OpenCL printer; a test checks they
+/// agree): "ferrum_moe_{format}" (sizes as arguments) and "ferrum_moe_{format}_{rows}x{rowLength}" (one weight
+/// matrix shape baked in: gate/up F×H, down H×F). Every program also holds the routing kernels.
 /// </summary>
 public static class OpenCLProgramNames
 {
-    public const string Common = "ferrum_moe_common";
-
     public static string Generic(GgmlType format) => "ferrum_moe_" + GgmlTypeInfo.Get(format).Name;
 
-    public static string Specialized(GgmlType format, int hidden, int expertFfn, int experts, int topK) =>
-        $"{Generic(format)}_h{hidden}_f{expertFfn}_e{experts}_k{topK}";
+    public static string Specialized(GgmlType format, int rows, int rowLength) => $"{Generic(format)}_{rows}x{rowLength}";
 }
 
-/// <summary>Looks up generated OpenCL program source by program name; null when it was not generated.</summary>
-public delegate string? OpenCLKernelSources(string programName);
+/// <summary>
+/// Looks up generated OpenCL program source: the program of <paramref name="format"/> specialized for
+/// <paramref name="rows"/> × <paramref name="rowLength"/>, or with both zero the shape-generic one; null when it was
+/// not generated.
+/// </summary>
+public delegate string? OpenCLKernelSources(GgmlType format, int rows, int rowLength);
