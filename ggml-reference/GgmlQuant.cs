@@ -57,6 +57,10 @@ public static unsafe partial class GgmlNative
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_quantize_chunk")]
     public static partial nuint QuantizeChunk(int type, float* src, void* dst, long start, long nrows, long nPerRow, float* imatrix);
 
+    /// <summary>ggml-quants.c quantize_row_q8_K_ref (exported by ggml-base; Q8_K's type traits have no from_float_ref).</summary>
+    [LibraryImport(GgmlLibrary.Base, EntryPoint = "quantize_row_q8_K_ref")]
+    public static partial void QuantizeRowQ8KRef(float* x, void* y, long k);
+
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_fp32_to_bf16")]
     public static partial ushort Fp32ToBf16(float value);
 
@@ -120,11 +124,22 @@ public static unsafe class GgmlQuant
         }
     }
 
-    /// <summary>ggml's reference quantizer from_float_ref (used for Q8_0, Q8_1, Q8_K activations).</summary>
+    /// <summary>ggml's reference quantizer: from_float_ref, or quantize_row_q8_K_ref for Q8_K.</summary>
     public static void FromFloatRef(int type, ReadOnlySpan<float> src, Span<byte> dst)
     {
         CheckSizes(type, src.Length, dst.Length);
         var t = Traits(type);
+        if (type == 15)
+        {
+            fixed (float* x = src)
+            fixed (byte* y = dst)
+            {
+                GgmlNative.QuantizeRowQ8KRef(x, y, src.Length);
+            }
+
+            return;
+        }
+
         if (t.FromFloatRef == null)
         {
             throw new InvalidOperationException($"ggml type {type} has no from_float_ref");
@@ -161,6 +176,24 @@ public static unsafe class GgmlQuant
             {
                 throw new InvalidOperationException($"ggml_quantize_chunk wrote {written} bytes, expected {dst.Length}");
             }
+        }
+    }
+
+    /// <summary>ggml-cpu's from_float (the SIMD activation quantizer the CPU backend actually runs).</summary>
+    public static void FromFloatCpu(int type, ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        CheckSizes(type, src.Length, dst.Length);
+        Init(type);
+        var t = GgmlNative.GetTypeTraitsCpu(type);
+        if (t->FromFloat == null)
+        {
+            throw new InvalidOperationException($"ggml type {type} has no CPU from_float");
+        }
+
+        fixed (float* x = src)
+        fixed (byte* y = dst)
+        {
+            t->FromFloat(x, y, src.Length);
         }
     }
 

@@ -136,13 +136,21 @@ public static class ActivationQuantizer
         return sum;
     }
 
-    // ggml's MAX(a, b) macro: ((a) > (b) ? (a) : (b)); with a NaN b the comparison is false and a is kept.
+    // ggml's MAX(a, b) macro: ((a) > (b) ? (a) : (b)); a NaN b is taken (the comparison is false).
     private static float MaxLikeC(float a, float b) => a > b ? a : b;
 
     // C float -> int8_t conversion for in-range values; out-of-range only arises from inf/NaN input, where C is
     // undefined and x86 produces 0x80000000 truncated to the low byte (0).
     private static int CastToInt8(float v) => v is >= -128f and <= 127f ? (int)v : 0;
 
-    /// <summary>ggml's nearest_int: round to nearest, ties to even, valid for |v| &lt; 2^22.</summary>
-    internal static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
+    /// <summary>
+    /// ggml's nearest_int: adds 1.5·2^23 so the fp32 addition rounds to an integer (ties to even) and reads it from
+    /// the mantissa. Exact for |v| &lt; 2^22; reproduced bit for bit, so inf/NaN (from a subnormal block maximum) give
+    /// the same codes as ggml.
+    /// </summary>
+    internal static int NearestInt(float v)
+    {
+        var bits = BitConverter.SingleToInt32Bits(v + 12582912f);
+        return (bits & 0x007fffff) - 0x00400000;
+    }
 }
