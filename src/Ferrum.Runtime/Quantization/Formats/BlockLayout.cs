@@ -260,7 +260,7 @@ public sealed class BlockLayout
 
     private static readonly Dictionary<GgmlType, BlockLayout> ByType = BuildByType();
 
-    /// <summary>Every described format: the 16 weight formats and the activation formats Q8_0, Q8_1, Q8_K.</summary>
+    /// <summary>Every described format: the 16 weight formats (Q8_0 doubles as an activation type) plus the activation-only Q8_1 and Q8_K.</summary>
     public static IReadOnlyList<BlockLayout> All => Table;
 
     /// <summary>True when <paramref name="type"/> has a layout description.</summary>
