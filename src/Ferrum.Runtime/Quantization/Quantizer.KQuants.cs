@@ -18,6 +18,7 @@ public static partial class Quantizer
         Span<byte> lm = stackalloc byte[16];
         FitAffineSubBlocks(x, 16, 3, scales, mins);
         var (d, dmin) = QuantizeScaleMins(y, 80, 82, scales, mins, 15, ls, lm);
+        RefineScaleMins(x, 16, 3, d, dmin, 15, ls, lm);
         for (var j = 0; j < 16; j++)
         {
             y[j] = (byte)(ls[j] | (lm[j] << 4));
@@ -41,6 +42,7 @@ public static partial class Quantizer
         Span<byte> lm = stackalloc byte[8];
         FitAffineSubBlocks(x, 32, nmax, scales, mins);
         var (d, dmin) = QuantizeScaleMins(y, 0, 2, scales, mins, 63, ls, lm);
+        RefineScaleMins(x, 32, nmax, d, dmin, 63, ls, lm);
         KQuantScales.PackScaleMin(ls, lm, y.Slice(4, 12));
         var five = nmax == 31;
         var qs = y.Slice(five ? 48 : 16, 128);
@@ -68,6 +70,7 @@ public static partial class Quantizer
 
         Span<int> l = stackalloc int[16];
         var d = QuantizeSignedScales(y, 108, scales, -32, 31, l);
+        RefineSignedScales(x, 16, d, -4, 3, -32, 31, l);
         Span<int> stored = stackalloc int[16];
         for (var j = 0; j < 16; j++)
         {
@@ -100,6 +103,7 @@ public static partial class Quantizer
 
         Span<int> l = stackalloc int[16];
         var d = QuantizeSignedScales(y, 208, scales, -128, 127, l);
+        RefineSignedScales(x, 16, d, -32, 31, -128, 127, l);
         for (var j = 0; j < 16; j++)
         {
             y[192 + j] = (byte)(sbyte)l[j];
@@ -194,6 +198,65 @@ public static partial class Quantizer
         }
 
         return d;
+    }
+
+    // The integer sub-block codes were rounded from the fitted scales; a neighbour code can fit better once the
+    // elements are re-rounded against it. Try ±1 on scale and min and keep the best per sub-block.
+    private static void RefineScaleMins(ReadOnlySpan<float> x, int size, int nmax, float d, float dmin, int levels, Span<byte> ls, Span<byte> lm)
+    {
+        for (var j = 0; j < ls.Length; j++)
+        {
+            var sub = x.Slice(size * j, size);
+            int bestS = ls[j], bestM = lm[j];
+            var best = ScaleSearch.AffineError(sub, d * bestS, -(dmin * bestM), nmax);
+            for (var s = ls[j] - 1; s <= ls[j] + 1; s++)
+            {
+                for (var m = lm[j] - 1; m <= lm[j] + 1; m++)
+                {
+                    if (s < 0 || s > levels || m < 0 || m > levels || (s == ls[j] && m == lm[j]))
+                    {
+                        continue;
+                    }
+
+                    var err = ScaleSearch.AffineError(sub, d * s, -(dmin * m), nmax);
+                    if (err < best)
+                    {
+                        best = err;
+                        bestS = s;
+                        bestM = m;
+                    }
+                }
+            }
+
+            ls[j] = (byte)bestS;
+            lm[j] = (byte)bestM;
+        }
+    }
+
+    private static void RefineSignedScales(ReadOnlySpan<float> x, int size, float d, int qlo, int qhi, int lo, int hi, Span<int> l)
+    {
+        for (var j = 0; j < l.Length; j++)
+        {
+            var sub = x.Slice(size * j, size);
+            var bestL = l[j];
+            var best = ScaleSearch.SymmetricError(sub, d * bestL, qlo, qhi);
+            for (var c = l[j] - 2; c <= l[j] + 2; c++)
+            {
+                if (c < lo || c > hi || c == l[j])
+                {
+                    continue;
+                }
+
+                var err = ScaleSearch.SymmetricError(sub, d * c, qlo, qhi);
+                if (err < best)
+                {
+                    best = err;
+                    bestL = c;
+                }
+            }
+
+            l[j] = bestL;
+        }
     }
 
     private static int AffineCode(float x, float dl, float ml, int nmax) =>
