@@ -73,40 +73,40 @@ public class ActivationQuantizerTests
             case "student-t":
                 return QuantTestData.StudentT3(n, 12);
             case "ties":
-            {
-                // Values on exact multiples of amax/254 and amax/254.5 land on rounding ties after scaling.
-                var x = new float[n];
-                for (var i = 0; i < n; i++)
                 {
-                    var block = i / 32;
-                    var amax = 1f + block % 7;
-                    x[i] = i % 32 == 0 ? amax : amax * (rng.Next(-254, 255) / 254f) * (block % 2 == 0 ? 1f : 0.5f);
-                }
-
-                return x;
-            }
-            default:
-            {
-                // Zero blocks, negative zero, a negative extreme, tiny (subnormal) values, fp16-overflowing values.
-                var x = new float[n];
-                for (var i = 0; i < n; i++)
-                {
-                    var group = i / 256 % 8;
-                    x[i] = group switch
+                    // Values on exact multiples of amax/254 and amax/254.5 land on rounding ties after scaling.
+                    var x = new float[n];
+                    for (var i = 0; i < n; i++)
                     {
-                        0 => 0f,
-                        1 => -0f,
-                        2 => i % 256 == 5 ? -3f : (float)rng.NextDouble(),
-                        3 => 1e-40f * (rng.Next(-100, 100)),
-                        4 => 1e-6f * (float)QuantTestData.NextGaussian(rng),
-                        5 => 1e5f * (float)QuantTestData.NextGaussian(rng),
-                        6 => i % 64 < 32 ? 0f : (float)QuantTestData.NextGaussian(rng),
-                        _ => rng.Next(-3, 4),
-                    };
-                }
+                        var block = i / 32;
+                        var amax = 1f + block % 7;
+                        x[i] = i % 32 == 0 ? amax : amax * (rng.Next(-254, 255) / 254f) * (block % 2 == 0 ? 1f : 0.5f);
+                    }
 
-                return x;
-            }
+                    return x;
+                }
+            default:
+                {
+                    // Zero blocks, negative zero, a negative extreme, tiny (subnormal) values, fp16-overflowing values.
+                    var x = new float[n];
+                    for (var i = 0; i < n; i++)
+                    {
+                        var group = i / 256 % 8;
+                        x[i] = group switch
+                        {
+                            0 => 0f,
+                            1 => -0f,
+                            2 => i % 256 == 5 ? -3f : (float)rng.NextDouble(),
+                            3 => 1e-40f * (rng.Next(-100, 100)),
+                            4 => 1e-6f * (float)QuantTestData.NextGaussian(rng),
+                            5 => 1e5f * (float)QuantTestData.NextGaussian(rng),
+                            6 => i % 64 < 32 ? 0f : (float)QuantTestData.NextGaussian(rng),
+                            _ => rng.Next(-3, 4),
+                        };
+                    }
+
+                    return x;
+                }
         }
     }
 }

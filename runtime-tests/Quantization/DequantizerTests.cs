@@ -132,41 +132,41 @@ public class DequantizerTests
         {
             case GgmlType.Q4_K:
             case GgmlType.Q5_K:
-            {
-                Span<byte> sc = stackalloc byte[8];
-                Span<byte> mn = stackalloc byte[8];
-                for (var j = 0; j < 8; j++)
                 {
-                    sc[j] = (byte)((k + 8 * j) & 63);
-                    mn[j] = (byte)((k * 5 + 3 * j) & 63);
-                }
+                    Span<byte> sc = stackalloc byte[8];
+                    Span<byte> mn = stackalloc byte[8];
+                    for (var j = 0; j < 8; j++)
+                    {
+                        sc[j] = (byte)((k + 8 * j) & 63);
+                        mn[j] = (byte)((k * 5 + 3 * j) & 63);
+                    }
 
-                var packed = block.Slice(4, 12);
-                packed.Clear();
-                KQuantScales.PackScaleMin(sc, mn, packed);
-                for (var j = 0; j < 8; j++)
-                {
-                    KQuantScales.GetScaleMin(j, packed, out var s, out var m);
-                    Assert.Equal(sc[j], s);
-                    Assert.Equal(mn[j], m);
-                }
+                    var packed = block.Slice(4, 12);
+                    packed.Clear();
+                    KQuantScales.PackScaleMin(sc, mn, packed);
+                    for (var j = 0; j < 8; j++)
+                    {
+                        KQuantScales.GetScaleMin(j, packed, out var s, out var m);
+                        Assert.Equal(sc[j], s);
+                        Assert.Equal(mn[j], m);
+                    }
 
-                break;
-            }
+                    break;
+                }
             case GgmlType.Q3_K:
-            {
-                Span<int> sc = stackalloc int[16];
-                Span<int> back = stackalloc int[16];
-                for (var j = 0; j < 16; j++)
                 {
-                    sc[j] = (k + 4 * j) & 63;
-                }
+                    Span<int> sc = stackalloc int[16];
+                    Span<int> back = stackalloc int[16];
+                    for (var j = 0; j < 16; j++)
+                    {
+                        sc[j] = (k + 4 * j) & 63;
+                    }
 
-                KQuantScales.PackQ3(sc, block.Slice(96, 12));
-                KQuantScales.UnpackQ3(block.Slice(96, 12), back);
-                Assert.True(sc.SequenceEqual(back));
-                break;
-            }
+                    KQuantScales.PackQ3(sc, block.Slice(96, 12));
+                    KQuantScales.UnpackQ3(block.Slice(96, 12), back);
+                    Assert.True(sc.SequenceEqual(back));
+                    break;
+                }
             case GgmlType.Q2_K:
                 for (var j = 0; j < 16; j++)
                 {

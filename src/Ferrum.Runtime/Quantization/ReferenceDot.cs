@@ -93,39 +93,39 @@ public static partial class ReferenceDot
                 return;
             case GgmlType.Q5_0:
             case GgmlType.Q5_1:
-            {
-                var qhOffset = type == GgmlType.Q5_0 ? 2 : 4;
-                var qh = BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(qhOffset));
-                var qs = b.Slice(qhOffset + 4, 16);
-                var bias = type == GgmlType.Q5_0 ? 16 : 0;
-                for (var j = 0; j < 16; j++)
                 {
-                    q[j] = ((qs[j] & 0xF) | (int)(((qh >> j) << 4) & 0x10)) - bias;
-                    q[j + 16] = ((qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10)) - bias;
-                }
+                    var qhOffset = type == GgmlType.Q5_0 ? 2 : 4;
+                    var qh = BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(qhOffset));
+                    var qs = b.Slice(qhOffset + 4, 16);
+                    var bias = type == GgmlType.Q5_0 ? 16 : 0;
+                    for (var j = 0; j < 16; j++)
+                    {
+                        q[j] = ((qs[j] & 0xF) | (int)(((qh >> j) << 4) & 0x10)) - bias;
+                        q[j + 16] = ((qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10)) - bias;
+                    }
 
-                return;
-            }
+                    return;
+                }
             default:
-            {
-                var offset = type switch { GgmlType.Q4_1 => 4, GgmlType.MXFP4 => 1, _ => 2 };
-                var qs = b.Slice(offset, 16);
-                ReadOnlySpan<sbyte> kv = type switch
                 {
-                    GgmlType.IQ4_NL => BlockLayout.Iq4NlValues,
-                    GgmlType.MXFP4 => BlockLayout.Mxfp4Values,
-                    _ => default,
-                };
-                var bias = type == GgmlType.Q4_0 ? 8 : 0;
-                for (var j = 0; j < 16; j++)
-                {
-                    int lo = qs[j] & 0xF, hi = qs[j] >> 4;
-                    q[j] = kv.IsEmpty ? lo - bias : kv[lo];
-                    q[j + 16] = kv.IsEmpty ? hi - bias : kv[hi];
-                }
+                    var offset = type switch { GgmlType.Q4_1 => 4, GgmlType.MXFP4 => 1, _ => 2 };
+                    var qs = b.Slice(offset, 16);
+                    ReadOnlySpan<sbyte> kv = type switch
+                    {
+                        GgmlType.IQ4_NL => BlockLayout.Iq4NlValues,
+                        GgmlType.MXFP4 => BlockLayout.Mxfp4Values,
+                        _ => default,
+                    };
+                    var bias = type == GgmlType.Q4_0 ? 8 : 0;
+                    for (var j = 0; j < 16; j++)
+                    {
+                        int lo = qs[j] & 0xF, hi = qs[j] >> 4;
+                        q[j] = kv.IsEmpty ? lo - bias : kv[lo];
+                        q[j + 16] = kv.IsEmpty ? hi - bias : kv[hi];
+                    }
 
-                return;
-            }
+                    return;
+                }
         }
     }
 
