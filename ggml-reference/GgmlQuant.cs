@@ -61,6 +61,10 @@ public static unsafe partial class GgmlNative
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "quantize_row_q8_K_ref")]
     public static partial void QuantizeRowQ8KRef(float* x, void* y, long k);
 
+    /// <summary>ggml-quants.c dequantize_row_q8_K (Q8_K's type traits have no to_float).</summary>
+    [LibraryImport(GgmlLibrary.Base, EntryPoint = "dequantize_row_q8_K")]
+    public static partial void DequantizeRowQ8K(void* x, float* y, long k);
+
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_fp32_to_bf16")]
     public static partial ushort Fp32ToBf16(float value);
 
@@ -121,6 +125,17 @@ public static unsafe class GgmlQuant
         fixed (float* y = dst)
         {
             t.ToFloat(x, y, dst.Length);
+        }
+    }
+
+    /// <summary>ggml's dequantize_row_q8_K.</summary>
+    public static void DequantizeRowQ8K(ReadOnlySpan<byte> blocks, Span<float> dst)
+    {
+        CheckSizes(15, dst.Length, blocks.Length);
+        fixed (byte* x = blocks)
+        fixed (float* y = dst)
+        {
+            GgmlNative.DequantizeRowQ8K(x, y, dst.Length);
         }
     }
 

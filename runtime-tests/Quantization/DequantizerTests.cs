@@ -39,6 +39,33 @@ public class DequantizerTests
         QuantTestData.AssertBitEqual(expected, actual, type.ToString());
     }
 
+    /// <summary>Activation blocks decode too: Q8_K like ggml's dequantize_row_q8_K, Q8_1 like the Q8_0 block with the same d and qs.</summary>
+    [Fact]
+    public void ActivationBlocksDecodeLikeGgml()
+    {
+        var x = QuantTestData.StudentT3(256 * 8, 5);
+        var q8k = new byte[292 * 8];
+        ActivationQuantizer.QuantizeQ8K(x, q8k);
+        var expected = new float[x.Length];
+        var actual = new float[x.Length];
+        GgmlQuant.DequantizeRowQ8K(q8k, expected);
+        Dequantizer.Dequantize(GgmlType.Q8_K, q8k, actual);
+        QuantTestData.AssertBitEqual(expected, actual, "Q8_K");
+
+        var q81 = new byte[36 * 64];
+        ActivationQuantizer.QuantizeQ8_1(x, q81);
+        var q80 = new byte[34 * 64];
+        for (var b = 0; b < 64; b++)
+        {
+            q81.AsSpan(36 * b, 2).CopyTo(q80.AsSpan(34 * b));
+            q81.AsSpan(36 * b + 4, 32).CopyTo(q80.AsSpan(34 * b + 2));
+        }
+
+        GgmlQuant.ToFloat((int)GgmlType.Q8_0, q80, expected);
+        Dequantizer.Dequantize(GgmlType.Q8_1, q81, actual);
+        QuantTestData.AssertBitEqual(expected, actual, "Q8_1");
+    }
+
     [Fact]
     public void RejectsMismatchedLengths()
     {
@@ -46,7 +73,6 @@ public class DequantizerTests
         Assert.Contains("Q4_K", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => Dequantizer.Dequantize(GgmlType.Q4_K, new byte[143], new float[256]));
         Assert.Contains("144", ex.Message);
-        Assert.Throws<ArgumentException>(() => Dequantizer.Dequantize(GgmlType.Q8_K, new byte[292], new float[256]));
         Assert.Throws<ArgumentException>(() => Dequantizer.Dequantize(GgmlType.IQ2_XXS, new byte[66], new float[256]));
     }
 

@@ -102,6 +102,10 @@ public class QuantizerTests(ITestOutputHelper output)
         ex = Assert.Throws<ArgumentException>(() => Quantizer.Quantize(GgmlType.Q4_0, x, new byte[18]));
         Assert.Contains("src[7]", ex.Message);
         Assert.Throws<ArgumentException>(() => Quantizer.Quantize(GgmlType.Q8_K, new float[256], new byte[292]));
+        var huge = new float[64];
+        huge[40] = 1e7f;
+        ex = Assert.Throws<ArgumentException>(() => Quantizer.Quantize(GgmlType.Q4_0, huge, new byte[36]));
+        Assert.Contains("block 1", ex.Message);
         Assert.Throws<ArgumentException>(() => Quantizer.Quantize(GgmlType.Q6_K, new float[256], new byte[209]));
     }
 

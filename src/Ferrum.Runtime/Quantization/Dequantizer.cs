@@ -11,13 +11,13 @@ namespace Ferrum.Quantization;
 public static partial class Dequantizer
 {
     /// <summary>Decodes whole blocks of <paramref name="type"/> into floats.</summary>
-    /// <param name="type">The weight format.</param>
+    /// <param name="type">A weight format, or the activation formats Q8_1 / Q8_K (decoded as d·q).</param>
     /// <param name="blocks">Exactly <c>dst.Length / blockSize</c> blocks.</param>
     /// <param name="dst">Output; its length is the element count and must be a multiple of the block size.</param>
     /// <exception cref="ArgumentException">Unsupported type or mismatched lengths.</exception>
     public static void Dequantize(GgmlType type, ReadOnlySpan<byte> blocks, Span<float> dst)
     {
-        var layout = QuantArgs.Layout(type, nameof(type));
+        var layout = QuantArgs.Layout(type, nameof(type), allowActivationTypes: true);
         var n = QuantArgs.Blocks(layout, dst.Length, blocks.Length, nameof(dst), nameof(blocks));
         switch (type)
         {
@@ -69,6 +69,8 @@ public static partial class Dequantizer
             case GgmlType.IQ4_NL: IQ4_NL(b, y); break;
             case GgmlType.IQ4_XS: IQ4_XS(b, y); break;
             case GgmlType.MXFP4: MXFP4(b, y); break;
+            case GgmlType.Q8_1: Q8_1(b, y); break;
+            case GgmlType.Q8_K: Q8_K(b, y); break;
             default: throw new ArgumentException($"ggml type {type} is not a supported weight format", nameof(type));
         }
     }
@@ -134,6 +136,25 @@ public static partial class Dequantizer
         for (var j = 0; j < 32; j++)
         {
             y[j] = qs[j] * d;
+        }
+    }
+
+    // Activation blocks: Q8_1 is Q8_0 with s between d and qs; Q8_K has an fp32 d (ggml dequantize_row_q8_K).
+    private static void Q8_1(ReadOnlySpan<byte> b, Span<float> y)
+    {
+        var d = Half(b, 0);
+        for (var j = 0; j < 32; j++)
+        {
+            y[j] = (sbyte)b[4 + j] * d;
+        }
+    }
+
+    private static void Q8_K(ReadOnlySpan<byte> b, Span<float> y)
+    {
+        var d = BinaryPrimitives.ReadSingleLittleEndian(b);
+        for (var j = 0; j < 256; j++)
+        {
+            y[j] = d * (sbyte)b[4 + j];
         }
     }
 

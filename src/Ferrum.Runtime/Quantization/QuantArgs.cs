@@ -6,9 +6,9 @@ namespace Ferrum.Quantization;
 internal static class QuantArgs
 {
     /// <summary>The layout of a supported weight format, or a clear ArgumentException.</summary>
-    public static BlockLayout Layout(GgmlType type, string param)
+    public static BlockLayout Layout(GgmlType type, string param, bool allowActivationTypes = false)
     {
-        if (!BlockLayout.TryGet(type, out var layout) || type is GgmlType.Q8_1 or GgmlType.Q8_K)
+        if (!BlockLayout.TryGet(type, out var layout) || (!allowActivationTypes && type is GgmlType.Q8_1 or GgmlType.Q8_K))
         {
             throw new ArgumentException($"ggml type {type} is not a supported weight format", param);
         }

@@ -55,23 +55,37 @@ public static partial class Quantizer
             var x = src.Slice(i * layout.BlockSize, layout.BlockSize);
             var y = dst.Slice(i * layout.TypeSize, layout.TypeSize);
             y.Clear();
-            switch (type)
+            try
             {
-                case GgmlType.Q4_0: SymmetricLegacy(x, y, -8, 7, 4); break;
-                case GgmlType.Q5_0: SymmetricLegacy(x, y, -16, 15, 5); break;
-                case GgmlType.Q8_0: SymmetricLegacy(x, y, -127, 127, 8); break;
-                case GgmlType.Q4_1: AffineLegacy(x, y, 15); break;
-                case GgmlType.Q5_1: AffineLegacy(x, y, 31); break;
-                case GgmlType.IQ4_NL: Iq4Nl(x, y); break;
-                case GgmlType.MXFP4: Mxfp4(x, y); break;
-                case GgmlType.Q2_K: Q2_K(x, y); break;
-                case GgmlType.Q3_K: Q3_K(x, y); break;
-                case GgmlType.Q4_K: Q45_K(x, y, 15); break;
-                case GgmlType.Q5_K: Q45_K(x, y, 31); break;
-                case GgmlType.Q6_K: Q6_K(x, y); break;
-                case GgmlType.IQ4_XS: Iq4Xs(x, y); break;
-                default: throw new ArgumentException($"ggml type {type} is not a supported weight format", nameof(type));
+                QuantizeBlock(type, x, y);
             }
+            catch (OverflowException e)
+            {
+                throw new ArgumentException(
+                    $"{type}: block {i} (elements {i * layout.BlockSize}..{(i + 1) * layout.BlockSize - 1}) has values too large for the format: {e.Message}",
+                    nameof(src), e);
+            }
+        }
+    }
+
+    private static void QuantizeBlock(GgmlType type, ReadOnlySpan<float> x, Span<byte> y)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: SymmetricLegacy(x, y, -8, 7, 4); break;
+            case GgmlType.Q5_0: SymmetricLegacy(x, y, -16, 15, 5); break;
+            case GgmlType.Q8_0: SymmetricLegacy(x, y, -127, 127, 8); break;
+            case GgmlType.Q4_1: AffineLegacy(x, y, 15); break;
+            case GgmlType.Q5_1: AffineLegacy(x, y, 31); break;
+            case GgmlType.IQ4_NL: Iq4Nl(x, y); break;
+            case GgmlType.MXFP4: Mxfp4(x, y); break;
+            case GgmlType.Q2_K: Q2_K(x, y); break;
+            case GgmlType.Q3_K: Q3_K(x, y); break;
+            case GgmlType.Q4_K: Q45_K(x, y, 15); break;
+            case GgmlType.Q5_K: Q45_K(x, y, 31); break;
+            case GgmlType.Q6_K: Q6_K(x, y); break;
+            case GgmlType.IQ4_XS: Iq4Xs(x, y); break;
+            default: throw new ArgumentException($"ggml type {type} is not a supported weight format", nameof(type));
         }
     }
 
@@ -90,6 +104,11 @@ public static partial class Quantizer
     private static float StoreHalf(Span<byte> y, int offset, float value)
     {
         var h = FloatBits.SingleToHalf(value);
+        if (float.IsFinite(value) && Half.IsInfinity(BitConverter.UInt16BitsToHalf(h)))
+        {
+            throw new OverflowException($"scale {value:R} exceeds the fp16 range");
+        }
+
         BinaryPrimitives.WriteUInt16LittleEndian(y.Slice(offset), h);
         return FloatBits.HalfToSingle(h);
     }
