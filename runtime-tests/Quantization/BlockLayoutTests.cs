@@ -32,6 +32,23 @@ public class BlockLayoutTests
         }
     }
 
+    /// <summary>The C# mirrors of ggml_type_traits / ggml_type_traits_cpu read the same facts as ggml's accessors.</summary>
+    [Fact]
+    public unsafe void GgmlTraitStructLayoutsAreRight()
+    {
+        Assert.Equal(56, sizeof(GgmlTypeTraits));
+        Assert.Equal(32, sizeof(GgmlTypeTraitsCpu));
+        foreach (var type in QuantTestData.WeightTypes)
+        {
+            var t = GgmlNative.GetTypeTraits((int)type);
+            Assert.Equal(GgmlNative.TypeName((int)type), System.Runtime.InteropServices.Marshal.PtrToStringUTF8((IntPtr)t->TypeName));
+            Assert.Equal(GgmlNative.BlockSize((int)type), t->BlockSize);
+            Assert.Equal(GgmlNative.TypeSize((int)type), t->TypeSize);
+            Assert.Equal(type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16), t->IsQuantized != 0);
+            Assert.True(GgmlNative.GetTypeTraitsCpu((int)type)->VecDot != null);
+        }
+    }
+
     [Fact]
     public void FieldLookupNamesTheFormat()
     {
