@@ -42,7 +42,7 @@ public static partial class Dequantizer
         var dAll = Half(b, 108);
         var o = 0;
         var isc = 0;
-        var m = 1;
+        var bit = 0;
         for (var half = 0; half < 2; half++)
         {
             var q = qs.Slice(32 * half, 32);
@@ -53,11 +53,12 @@ public static partial class Dequantizer
                     var dl = dAll * (scales[isc++] - 32);
                     for (var l = 16 * part; l < 16 * part + 16; l++)
                     {
-                        y[o++] = dl * (((q[l] >> shift) & 3) - ((hm[l] & m) != 0 ? 0 : 4));
+                        // Branch-free "subtract 4 unless the hmask bit is set" (random bits defeat the predictor).
+                        y[o++] = dl * (((q[l] >> shift) & 3) - ((~hm[l] >> bit) & 1) * 4);
                     }
                 }
 
-                m <<= 1;
+                bit++;
             }
         }
     }
@@ -95,13 +96,13 @@ public static partial class Dequantizer
             KQuantScales.GetScaleMin(2 * c, scales, out var sc1, out var m1i);
             KQuantScales.GetScaleMin(2 * c + 1, scales, out var sc2, out var m2i);
             float d1 = d * sc1, m1 = min * m1i, d2 = d * sc2, m2 = min * m2i;
-            int u1 = 1 << (2 * c), u2 = 2 << (2 * c);
             var q = qs.Slice(32 * c, 32);
             var yc = y.Slice(64 * c, 64);
             for (var l = 0; l < 32; l++)
             {
-                yc[l] = d1 * ((q[l] & 0xF) + ((qh[l] & u1) != 0 ? 16 : 0)) - m1;
-                yc[l + 32] = d2 * ((q[l] >> 4) + ((qh[l] & u2) != 0 ? 16 : 0)) - m2;
+                // Bits 2c and 2c+1 of qh[l] are the 5th bits; shifted in without branches.
+                yc[l] = d1 * ((q[l] & 0xF) | (((qh[l] >> (2 * c)) & 1) << 4)) - m1;
+                yc[l + 32] = d2 * ((q[l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4)) - m2;
             }
         }
     }

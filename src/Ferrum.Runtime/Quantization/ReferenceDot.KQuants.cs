@@ -63,11 +63,11 @@ public static partial class ReferenceDot
             var isum = 0;
             for (var e0 = 0; e0 < 256; e0 += 16)
             {
-                int h = e0 / 128, r = e0 % 128, shift = 2 * (r / 32), qOff = 32 + 32 * h + r % 32, bit = 1 << (e0 / 32);
+                int h = e0 / 128, r = e0 % 128, shift = 2 * (r / 32), qOff = 32 + 32 * h + r % 32;
                 var isuml = 0;
                 for (var l = 0; l < 16; l++)
                 {
-                    var q = ((xb[qOff + l] >> shift) & 3) - ((xb[e0 % 32 + l] & bit) != 0 ? 0 : 4);
+                    var q = ((xb[qOff + l] >> shift) & 3) - ((~xb[e0 % 32 + l] >> (e0 / 32)) & 1) * 4;
                     isuml += Q8(yb, e0 + l) * q;
                 }
 
@@ -100,9 +100,9 @@ public static partial class ReferenceDot
                 for (var l = 0; l < 32; l++)
                 {
                     var q = (xb[qsOffset + 32 * c + l] >> shift) & 0xF;
-                    if (five && (xb[16 + l] & (1 << sb)) != 0)
+                    if (five)
                     {
-                        q += 16;
+                        q |= ((xb[16 + l] >> sb) & 1) << 4;
                     }
 
                     isuml += Q8(yb, 32 * sb + l) * q;
