@@ -128,7 +128,7 @@ public sealed class BlockLayout
         ZeroPoint = zeroPoint;
         Mapping = mapping;
         ActivationType = activationType;
-        Codebook = codebook;
+        Codebook = codebook is null ? null : Array.AsReadOnly(codebook);
         Summary = summary;
         Fields = fields;
         var end = 0;
@@ -195,11 +195,11 @@ public sealed class BlockLayout
     /// <inheritdoc/>
     public override string ToString() => $"{Type}: {Summary}";
 
-    /// <summary>IQ4_NL / IQ4_XS non-linear 4-bit codebook (ggml kvalues_iq4nl).</summary>
-    public static readonly sbyte[] Iq4NlValues = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+    /// <summary>IQ4_NL / IQ4_XS non-linear 4-bit codebook (ggml kvalues_iq4nl); read-only by convention, public via <see cref="Codebook"/>.</summary>
+    internal static readonly sbyte[] Iq4NlValues = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 
     /// <summary>MXFP4 codebook: E2M1 values doubled (ggml kvalues_mxfp4), so the E8M0 scale is halved.</summary>
-    public static readonly sbyte[] Mxfp4Values = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+    internal static readonly sbyte[] Mxfp4Values = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
 
     private static BlockField F(string name, int offset, int length, BlockFieldKind kind) => new(name, offset, length, kind);
 
