@@ -154,7 +154,9 @@ public sealed record MoeHyperParameters
             return Make(nFfExp, gating == ExpertGatingFunction.None ? ExpertGatingFunction.Softmax : gating, r.OptionalBool("expert_weights_norm") ?? false) with
             {
                 SharedExpertCount = nShared,
-                SharedExpertFeedForwardLength = checked(nFfExp * nShared),
+                SharedExpertFeedForwardLength = (long)nFfExp * nShared <= int.MaxValue
+                    ? nFfExp * nShared
+                    : throw new GgufException($"{source}: shared expert width {nFfExp} × {nShared} overflows"),
                 ExpertWeightsScale = r.OptionalFloat("expert_weights_scale") ?? 0f,
                 LeadingDenseBlockCount = lead,
                 ExpertGroupCount = r.OptionalInt("expert_group_count") ?? 0,
