@@ -145,22 +145,22 @@ public sealed class GgufValue : IEquatable<GgufValue>
         throw new GgufException($"value has type {TypeName}, expected {expected.ShortName()}");
     }
 
-    private object ArrayAsList() => _value switch
+    // Switch on the element type, not with type patterns: the CLR lets an sbyte[] match byte[] (and int[]/uint[] etc.).
+    private object ArrayAsList() => _elementType switch
     {
-        byte[] a => new ReadOnlyCollection<byte>(a),
-        sbyte[] a => new ReadOnlyCollection<sbyte>(a),
-        ushort[] a => new ReadOnlyCollection<ushort>(a),
-        short[] a => new ReadOnlyCollection<short>(a),
-        uint[] a => new ReadOnlyCollection<uint>(a),
-        int[] a => new ReadOnlyCollection<int>(a),
-        float[] a => new ReadOnlyCollection<float>(a),
-        bool[] a => new ReadOnlyCollection<bool>(a),
-        string[] a => new ReadOnlyCollection<string>(a),
-        ulong[] a => new ReadOnlyCollection<ulong>(a),
-        long[] a => new ReadOnlyCollection<long>(a),
-        double[] a => new ReadOnlyCollection<double>(a),
-        GgufValue[] a => new ReadOnlyCollection<GgufValue>(a),
-        _ => throw new InvalidOperationException("unreachable"),
+        GgufValueType.UInt8 => new ReadOnlyCollection<byte>((byte[])_value),
+        GgufValueType.Int8 => new ReadOnlyCollection<sbyte>((sbyte[])_value),
+        GgufValueType.UInt16 => new ReadOnlyCollection<ushort>((ushort[])_value),
+        GgufValueType.Int16 => new ReadOnlyCollection<short>((short[])_value),
+        GgufValueType.UInt32 => new ReadOnlyCollection<uint>((uint[])_value),
+        GgufValueType.Int32 => new ReadOnlyCollection<int>((int[])_value),
+        GgufValueType.Float32 => new ReadOnlyCollection<float>((float[])_value),
+        GgufValueType.Bool => new ReadOnlyCollection<bool>((bool[])_value),
+        GgufValueType.String => new ReadOnlyCollection<string>((string[])_value),
+        GgufValueType.UInt64 => new ReadOnlyCollection<ulong>((ulong[])_value),
+        GgufValueType.Int64 => new ReadOnlyCollection<long>((long[])_value),
+        GgufValueType.Float64 => new ReadOnlyCollection<double>((double[])_value),
+        _ => new ReadOnlyCollection<GgufValue>((GgufValue[])_value),
     };
 
     /// <summary>The underlying CLR array of an array value (not copied); internal for the writer and JSON output.</summary>
