@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using Ferrum.Gguf;
 using Ferrum.GgmlReference;
+using Ferrum.Gguf;
 using Ferrum.Quantization;
 
 namespace Ferrum.Benchmarks.Gguf;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using Ferrum.Gguf;
 using Ferrum.GgmlReference;
+using Ferrum.Gguf;
 
 namespace Ferrum.Runtime.Tests.Gguf;
 

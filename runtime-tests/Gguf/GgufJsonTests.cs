@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Ferrum.Gguf;
 using Ferrum.GgmlReference;
+using Ferrum.Gguf;
 
 namespace Ferrum.Runtime.Tests.Gguf;
 
