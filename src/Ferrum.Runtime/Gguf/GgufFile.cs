@@ -110,16 +110,10 @@ public sealed unsafe class GgufFile : IDisposable
     /// </summary>
     public static GgufFile Open(ReadOnlyMemory<byte> data, string name = "<memory>")
     {
+        // The constructor unpins the memory itself when the header is invalid (releasing it twice would free the
+        // GC handle twice).
         var pin = data.Pin();
-        try
-        {
-            return new GgufFile(name, (byte*)pin.Pointer, data.Length, null, null, pin);
-        }
-        catch
-        {
-            pin.Dispose();
-            throw;
-        }
+        return new GgufFile(name, (byte*)pin.Pointer, data.Length, null, null, pin);
     }
 
     /// <inheritdoc cref="Open(ReadOnlyMemory{byte}, string)"/>
