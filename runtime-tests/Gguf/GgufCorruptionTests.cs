@@ -70,8 +70,11 @@ public class GgufCorruptionTests
         Reject(new RawGguf().Header(0, 1_000_000).KvU32("a", 1).ToArray(), 16, "metadata count 1000000 cannot fit");
 
     [Fact]
-    public void TensorCountThatCannotFit() =>
-        Reject(new RawGguf().Header(ulong.MaxValue / 2, 0).Zeros(100).ToArray(), 8, "tensor count 9223372036854775807 cannot fit");
+    public void TensorCountThatCannotFit()
+    {
+        Reject(new RawGguf().Header(1_000_000, 0).Zeros(100).ToArray(), 8, "tensor count 1000000 cannot fit in the 100 bytes left");
+        Reject(new RawGguf().Header(ulong.MaxValue / 2, 0).Zeros(100).ToArray(), 8, "tensor count 9223372036854775807 is more than 2147483647 tensors");
+    }
 
     [Fact]
     public void StringLengthPastTheEnd()

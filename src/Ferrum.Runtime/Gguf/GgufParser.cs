@@ -117,7 +117,18 @@ internal sealed unsafe class GgufParser
         var kvCountAt = _pos;
         var nKv = ReadU64("metadata count");
 
-        // Counts are checked against the bytes left before any list is sized from them.
+        // Counts are checked against the bytes left before any list is sized from them (and against int range,
+        // which only matters for files of tens of GiB).
+        if (nKv > int.MaxValue)
+        {
+            throw Fail(kvCountAt, $"metadata count {nKv} is more than {int.MaxValue} entries");
+        }
+
+        if (nTensors > int.MaxValue)
+        {
+            throw Fail(tensorCountAt, $"tensor count {nTensors} is more than {int.MaxValue} tensors");
+        }
+
         if (nKv > (ulong)(Remaining / MinKvBytes))
         {
             throw Fail(kvCountAt, $"metadata count {nKv} cannot fit in the {Remaining} bytes left (each entry needs at least {MinKvBytes} bytes)");
