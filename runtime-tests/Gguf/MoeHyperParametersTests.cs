@@ -169,7 +169,8 @@ public class MoeHyperParametersTests
         var unsupported = Assert.Throws<GgufException>(() => Read("dbrx", (w, k) => Common(w, k, 16, 4)));
         Assert.Contains("MoE architecture 'dbrx' is not supported", unsupported.Message);
 
-        var noArch = Assert.Throws<GgufException>(() => GgufFile.Open(new GgufWriter().ToArray(), "x.gguf").GetMoeHyperParameters());
+        using var empty = GgufFile.Open(new GgufWriter().ToArray(), "x.gguf");
+        var noArch = Assert.Throws<GgufException>(() => empty.GetMoeHyperParameters());
         Assert.Contains("general.architecture is missing", noArch.Message);
 
         var topK = Assert.Throws<GgufException>(() => Read("qwen3moe", (w, k) => Common(w, k, 4, 8)));
