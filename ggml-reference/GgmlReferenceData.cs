@@ -1,7 +1,7 @@
 namespace Ferrum.GgmlReference;
 
-/// <summary>Quantized test data and reference dequantization, both from ggml.</summary>
-public static unsafe class GgmlReferenceData
+/// <summary>Array-returning helpers over <see cref="GgmlQuant"/> for kernel tests and benchmarks: random weights, ggml-quantized and ggml-dequantized.</summary>
+public static class GgmlReferenceData
 {
     /// <summary>Deterministic floats in [-1, 1) with a few larger outliers, like real weights.</summary>
     public static float[] RandomFloats(int count, int seed)
@@ -19,48 +19,21 @@ public static unsafe class GgmlReferenceData
     /// <summary>ggml_quantize_chunk of <paramref name="values"/> as rows of <paramref name="rowLength"/>.</summary>
     public static byte[] Quantize(int type, float[] values, int rowLength)
     {
-        if (GgmlNative.QuantizeRequiresImatrix(type))
-        {
-            throw new ArgumentException($"ggml type {type} needs an importance matrix");
-        }
-
-        var rows = values.Length / rowLength;
         var bytes = new byte[checked((int)((long)GgmlNative.TypeSize(type) * values.Length / GgmlNative.BlockSize(type)))];
-        fixed (float* src = values)
-        fixed (byte* dst = bytes)
-        {
-            var written = GgmlNative.QuantizeChunk(type, src, dst, 0, rows, rowLength, null);
-            if ((long)written != bytes.Length)
-            {
-                throw new InvalidOperationException($"ggml_quantize_chunk wrote {written} bytes, expected {bytes.Length}");
-            }
-        }
-
+        GgmlQuant.QuantizeChunk(type, values, bytes, values.Length / rowLength, rowLength);
         return bytes;
     }
 
-    /// <summary>ggml's to_float of <paramref name="count"/> elements.</summary>
+    /// <summary>ggml's to_float of <paramref name="count"/> elements; F32 (which has no to_float) is the bytes themselves.</summary>
     public static float[] ToFloat(int type, byte[] data, int count)
     {
         if (type == 0)
         {
-            // ggml has no to_float for F32: its storage is the float itself.
             return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data.AsSpan(0, count * 4)).ToArray();
         }
 
-        var traits = GgmlNative.GetTypeTraits(type);
-        if (traits->ToFloat == null)
-        {
-            throw new InvalidOperationException($"ggml type {type} has no to_float");
-        }
-
         var y = new float[count];
-        fixed (byte* x = data)
-        fixed (float* yp = y)
-        {
-            traits->ToFloat(x, yp, count);
-        }
-
+        GgmlQuant.ToFloat(type, data.AsSpan(0, (int)((long)GgmlNative.TypeSize(type) * count / GgmlNative.BlockSize(type))), y);
         return y;
     }
 }
