@@ -7,7 +7,7 @@ namespace Ferrum.Backends.OpenCL;
 /// act(gate)·up → down → routing-weighted sum, for 1..N tokens. Weight buffers are created once, when the layer is
 /// created; scratch buffers grow with the largest token count seen. Not thread-safe (one in-order queue).
 /// </summary>
-public sealed class OpenCLMoeLayer : IDisposable
+public sealed partial class OpenCLMoeLayer : IDisposable
 {
     private const int MaxExperts = 512;
     private const int MaxTopK = 64;
@@ -151,6 +151,15 @@ public sealed class OpenCLMoeLayer : IDisposable
         _scratch?.Dispose();
     }
 
+    /// <summary>Formats the generated OpenCL kernels decode (the generator's per-format descriptions).</summary>
+    public static IReadOnlyList<GgmlType> SupportedFormats { get; } =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
+    ];
+
+    private static bool FormatSupported(GgmlType t) => SupportedFormats.Contains(t);
+
     private static void CheckLength(int actual, int needed, string name)
     {
         if (actual < needed)
@@ -215,6 +224,14 @@ public sealed class OpenCLMoeLayer : IDisposable
 
     private void Validate(OpenCLExpertTensor gate, OpenCLExpertTensor up, OpenCLExpertTensor down, int routerLength)
     {
+        foreach (var t in new[] { gate, up, down })
+        {
+            if (!FormatSupported(t.Type))
+            {
+                throw new NotSupportedException($"{GgmlTypeInfo.Get(t.Type).Name} expert weights are not supported by the OpenCL kernels (supported: {string.Join(", ", SupportedFormats.Select(x => GgmlTypeInfo.Get(x).Name))})");
+            }
+        }
+
         if (gate.Type != up.Type)
         {
             throw new ArgumentException($"gate ({GgmlTypeInfo.Get(gate.Type).Name}) and up ({GgmlTypeInfo.Get(up.Type).Name}) must share a format");
