@@ -15,10 +15,10 @@ public sealed class OpenCLSourceTests
     {
         foreach (var f in FormatKernels.All)
         {
-            yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null));
+            yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null, $"ferrum_{f.Name}_generic"));
             foreach (var shape in new[] { new MatrixShape(768, 2048), new MatrixShape(2048, 768) })
             {
-                yield return (Printer.ProgramName(f, shape), Printer.PrintFormatProgram(f, shape));
+                yield return (Printer.ProgramName(f, shape), Printer.PrintFormatProgram(f, shape, $"ferrum_{f.Name}_{shape.Suffix}_b1", 1));
             }
         }
     }

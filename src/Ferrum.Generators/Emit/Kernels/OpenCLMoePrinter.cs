@@ -30,7 +30,13 @@ internal static class OpenCLMoePrinter
     public static int UnitElements(FormatKernel format) => format.IsPlainFloat ? 32 : format.SubBlockElements;
 
     /// <summary>The format's MoE program.</summary>
-    public static string PrintFormatProgram(FormatKernel format, MatrixShape? shape)
+    /// <param name="format">Weight format.</param>
+    /// <param name="shape">Weight matrix shape to bake in; null for sizes as kernel arguments.</param>
+    /// <param name="denseEntryPoint">When set, also a plain batched mat-vec under this name (the generator pipeline's
+    /// per-kernel entry point): <c>(weights, row_stride, input, output[, ROWS, ROW_LENGTH, BATCH])</c>, one work-item
+    /// per (row, token), ROWS/ROW_LENGTH/BATCH baked in when <paramref name="shape"/> is set.</param>
+    /// <param name="batch">Tokens the dense mat-vec is specialized for (with <paramref name="shape"/>).</param>
+    public static string PrintFormatProgram(FormatKernel format, MatrixShape? shape, string? denseEntryPoint = null, int batch = 0)
     {
         var f = format.Name;
         var sb = new StringBuilder();
@@ -66,6 +72,11 @@ internal static class OpenCLMoePrinter
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
         sb.Append(Common);
+        if (denseEntryPoint is not null)
+        {
+            AppendDense(sb, format, shape, denseEntryPoint, batch);
+        }
+
         return sb.ToString();
     }
 
@@ -115,6 +126,31 @@ internal static class OpenCLMoePrinter
         }
 
         sb.Append(";\n}\n\n");
+    }
+
+    private static void AppendDense(StringBuilder sb, FormatKernel format, MatrixShape? shape, string entryPoint, int batch)
+    {
+        sb.Append("\n// Plain batched mat-vec: output[b][r] = row r · input[b]; work size (rows, batch).\n");
+        if (shape is not null)
+        {
+            sb.Append("#define ROWS ").Append(shape.Rows).Append('\n')
+                .Append("#define ROW_LENGTH ").Append(shape.RowLength).Append('\n')
+                .Append("#define BATCH ").Append(batch).Append('\n');
+        }
+
+        sb.Append("__kernel void ").Append(entryPoint).Append("(\n");
+        sb.Append("    __global const uchar* weights, const ulong row_stride, __global const float* input, __global float* output");
+        sb.Append(shape is null ? ",\n    const int ROWS, const int ROW_LENGTH, const int BATCH)\n" : ")\n");
+        sb.Append("{\n");
+        sb.Append("    const int r = (int)get_global_id(0);\n");
+        sb.Append("    const int b = (int)get_global_id(1);\n");
+        sb.Append("    if (r >= ROWS || b >= BATCH)\n    {\n        return;\n    }\n");
+        sb.Append("    const __global uchar* row = weights + (ulong)r * row_stride;\n");
+        sb.Append("    const __global float* x = input + (size_t)b * ROW_LENGTH;\n");
+        sb.Append("    float sum = 0.0f;\n");
+        sb.Append("    for (int k0 = 0; k0 < ROW_LENGTH; k0 += UNIT)\n    {\n");
+        sb.Append("        sum += ferrum_unit_dot_").Append(format.Name).Append("(row, k0, x);\n    }\n");
+        sb.Append("    output[(size_t)b * ROWS + r] = sum;\n}\n");
     }
 
     private static void AppendUnitDecode(StringBuilder sb, FormatKernel format)
