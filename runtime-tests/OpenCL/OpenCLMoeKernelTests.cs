@@ -22,11 +22,19 @@ public sealed class OpenCLMoeKernelTests(OpenCLFixture fixture, ITestOutputHelpe
 
     [Theory]
     [MemberData(nameof(Formats))]
-    public void Expert_kernels_match_the_float_reference(string format)
+    public void Expert_kernels_match_the_float_reference(string format) => Check(format, OpenCLFixture.Options);
+
+    [Theory]
+    [InlineData("q4_K")]
+    [InlineData("q8_0")]
+    public void One_work_item_per_row_without_reduction_matches_too(string format) =>
+        Check(format, OpenCLFixture.Options with { ThreadsPerRow = 1, RowsPerGroup = 16 });
+
+    private void Check(string format, OpenCLMoeOptions options)
     {
         Assert.True(GgmlTypeInfo.TryParse(format, out var info));
         var w = new MoeTestLayer(info.Type, info.Type, H, F, E, seed: 10 + (int)info.Type);
-        using var layer = w.Create(fixture.Context, K, new OpenCLRouting(OpenCLGating.Softmax, true));
+        using var layer = w.Create(fixture.Context, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
         Assert.True(layer.WeightsInPlace == fixture.Context.Device.IsCpu);
 
         foreach (var (tokens, path) in new[] { (3, OpenCLMoePath.MatVec), (13, OpenCLMoePath.Tiled) })
@@ -42,7 +50,7 @@ public sealed class OpenCLMoeKernelTests(OpenCLFixture fixture, ITestOutputHelpe
             layer.ForwardRouted(x, tokens, ids, weights, y, path);
             var outNmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights, K), y);
 
-            output.WriteLine($"{format} {path} tokens={tokens}: gate_up NMSE {actNmse:E2}, layer NMSE {outNmse:E2}");
+            output.WriteLine($"{format} {path} tpr={options.ThreadsPerRow} tokens={tokens}: gate_up NMSE {actNmse:E2}, layer NMSE {outNmse:E2}");
             Assert.True(actNmse <= Bar, $"{format} {path} gate||up NMSE {actNmse:E3}");
             Assert.True(outNmse <= Bar, $"{format} {path} down+sum NMSE {outNmse:E3}");
         }

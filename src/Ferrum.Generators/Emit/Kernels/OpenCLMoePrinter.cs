@@ -248,6 +248,10 @@ internal static class OpenCLMoePrinter
         // no sub-group functions. Every work-item of the group must call it.
         inline float ferrum_row_sum(__local float* red, const int lid, const int lane, const float v)
         {
+        #if FERRUM_TPR == 1
+            // One work-item per row (CPU devices): nothing to reduce, and no barrier keeps work-items independent.
+            return v;
+        #else
             barrier(CLK_LOCAL_MEM_FENCE);
             red[lid] = v;
             barrier(CLK_LOCAL_MEM_FENCE);
@@ -260,6 +264,7 @@ internal static class OpenCLMoePrinter
                 barrier(CLK_LOCAL_MEM_FENCE);
             }
             return red[lid - lane];
+        #endif
         }
 
 
@@ -340,24 +345,21 @@ internal static class OpenCLMoePrinter
             }
         }
 
-        // Prefill gate||up: group (row tile, token tile, expert) over the tokens routed to that expert.
+        // Prefill gate||up: group (row tile, token tile of one expert) over the tokens routed to that expert.
         __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
         void ferrum_moe_gate_up_tile_{F}(
             const __global uchar* gate_w, const ulong gate_offset,
             const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
-            const __global float* x, const __global int* counts, const __global int* lists, __global float* act,
+            const __global float* x, const __global int* counts, const __global int* lists, const __global int* tiles, __global float* act,
             const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
         {
             __local float wg[FERRUM_TR][FERRUM_KC + 1];
             __local float wu[FERRUM_TR][FERRUM_KC + 1];
             __local float xs[FERRUM_TT][FERRUM_KC + 1];
-            const int e = get_group_id(2);
+            // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+            const int e = tiles[2 * get_group_id(1)];
+            const int j0 = tiles[2 * get_group_id(1) + 1];
             const int cnt = counts[e];
-            const int j0 = get_group_id(1) * FERRUM_TT;
-            if (j0 >= cnt)
-            {
-                return; // uniform for the whole group: no tokens of this expert in this tile
-            }
             const int lr = get_local_id(0);
             const int lt = get_local_id(1);
             const int lin = lt * FERRUM_TR + lr;
@@ -401,23 +403,20 @@ internal static class OpenCLMoePrinter
             }
         }
 
-        // Prefill down: group (row tile, token tile, expert); y[pair][row] = weight[pair] * down_e(act[pair]).
+        // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * down_e(act[pair]).
         __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
         void ferrum_moe_down_tile_{F}(
             const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
-            const __global float* act, const __global int* counts, const __global int* lists,
+            const __global float* act, const __global int* counts, const __global int* lists, const __global int* tiles,
             const __global float* weights, __global float* y,
             const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
         {
             __local float ws[FERRUM_TR][FERRUM_KC + 1];
             __local float as[FERRUM_TT][FERRUM_KC + 1];
-            const int e = get_group_id(2);
+            // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+            const int e = tiles[2 * get_group_id(1)];
+            const int j0 = tiles[2 * get_group_id(1) + 1];
             const int cnt = counts[e];
-            const int j0 = get_group_id(1) * FERRUM_TT;
-            if (j0 >= cnt)
-            {
-                return;
-            }
             const int lr = get_local_id(0);
             const int lt = get_local_id(1);
             const int lin = lt * FERRUM_TR + lr;

@@ -124,8 +124,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         UploadRouting(s, tokens, ids, ones);
         if (Tiled(tokens, path))
         {
-            Group(s, tokens);
-            GateUpTiled(s, tokens);
+            GateUpTiled(s, tokens, Group(s, tokens));
         }
         else
         {
@@ -188,17 +187,18 @@ public sealed partial class OpenCLMoeLayer : IDisposable
     /// <summary>The -D options the layer builds its programs with (geometry and activation).</summary>
     internal static string BuildOptions(OpenCLDevice device, OpenCLMoeOptions o, int hidden, int ffn)
     {
-        if (o.ThreadsPerRow <= 0 || (o.ThreadsPerRow & (o.ThreadsPerRow - 1)) != 0)
+        var (tpr, rpg) = o.MatVecGeometry(device);
+        if (tpr <= 0 || (tpr & (tpr - 1)) != 0)
         {
-            throw new ArgumentException($"ThreadsPerRow {o.ThreadsPerRow} must be a power of two");
+            throw new ArgumentException($"ThreadsPerRow {tpr} must be a power of two");
         }
 
-        if (o.RowsPerGroup <= 0 || o.TileRows <= 0 || o.TileTokens <= 0)
+        if (rpg <= 0 || o.TileRows <= 0 || o.TileTokens <= 0)
         {
             throw new ArgumentException("RowsPerGroup, TileRows and TileTokens must be positive");
         }
 
-        var biggest = Math.Max(Math.Max(o.ThreadsPerRow * o.RowsPerGroup, o.TileRows * o.TileTokens), RouteGroup);
+        var biggest = Math.Max(Math.Max(tpr * rpg, o.TileRows * o.TileTokens), RouteGroup);
         if (biggest > device.MaxWorkGroupSize)
         {
             throw new OpenCLException($"work-group size {biggest} exceeds {device.Name}'s maximum {device.MaxWorkGroupSize}: lower ThreadsPerRow×RowsPerGroup or TileRows×TileTokens");
@@ -216,7 +216,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
             }
         }
 
-        return $"-cl-std=CL1.2 -D FERRUM_TPR={o.ThreadsPerRow} -D FERRUM_RPG={o.RowsPerGroup} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
+        return $"-cl-std=CL1.2 -D FERRUM_TPR={tpr} -D FERRUM_RPG={rpg} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
             + (o.OaiSwiglu ? " -D FERRUM_ACT_OAI=1" : string.Empty);
     }
 
@@ -356,9 +356,9 @@ public sealed partial class OpenCLMoeLayer : IDisposable
     {
         if (Tiled(tokens, path))
         {
-            Group(s, tokens);
-            GateUpTiled(s, tokens);
-            DownTiled(s, tokens);
+            var tiles = Group(s, tokens);
+            GateUpTiled(s, tokens, tiles);
+            DownTiled(s, tokens, tiles);
             var c = _gateUpProgram.Kernel("ferrum_moe_combine");
             OpenCLLaunch.Arg(_ctx, c, 0, s.Y);
             OpenCLLaunch.Arg(_ctx, c, 1, s.Out);
@@ -390,8 +390,8 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
         SizeArgs(k, ref i, ExpertFfn, Hidden);
-        var wg = _options.ThreadsPerRow * _options.RowsPerGroup;
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, _options.RowsPerGroup) * wg, (long)tokens * TopK], [wg, 1]);
+        var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, rpg) * tpr * rpg, (long)tokens * TopK], [tpr * rpg, 1]);
     }
 
     private void DownVec(Scratch s, int tokens)
@@ -407,11 +407,12 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Out);
         SizeArgs(k, ref i, Hidden, ExpertFfn);
-        var wg = _options.ThreadsPerRow * _options.RowsPerGroup;
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, _options.RowsPerGroup) * wg, tokens], [wg, 1]);
+        var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
     }
 
-    private void Group(Scratch s, int tokens)
+    /// <summary>Groups pairs by expert on the device, then lists the non-empty token tiles; returns their number.</summary>
+    private int Group(Scratch s, int tokens)
     {
         var k = _gateUpProgram.Kernel("ferrum_moe_group");
         OpenCLLaunch.Arg(_ctx, k, 0, s.Ids);
@@ -421,9 +422,29 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, 4, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, 5, s.Lists);
         OpenCLLaunch.Run(_ctx, k, "ferrum_moe_group", [Experts], default);
+
+        // A few hundred bytes back to the host buys a grid without idle groups.
+        var counts = new int[Experts];
+        _ctx.Read<int>(s.Counts, counts);
+        var tiles = new List<int>();
+        for (var e = 0; e < Experts; e++)
+        {
+            for (var j = 0; j < counts[e]; j += _options.TileTokens)
+            {
+                tiles.Add(e);
+                tiles.Add(j);
+            }
+        }
+
+        if (tiles.Count > 0)
+        {
+            _ctx.Write<int>(s.Tiles, tiles.ToArray());
+        }
+
+        return tiles.Count / 2;
     }
 
-    private void GateUpTiled(Scratch s, int tokens)
+    private void GateUpTiled(Scratch s, int tokens, int tiles)
     {
         var name = "ferrum_moe_gate_up_tile_" + Fmt(_gateT.Type);
         var k = _gateUpProgram.Kernel(name);
@@ -436,15 +457,19 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.Tiles);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
         SizeArgs(k, ref i, ExpertFfn, Hidden);
         OpenCLLaunch.Arg(_ctx, k, i, tokens);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, tr) * tr, Groups(tokens, tt) * tt, Experts], [tr, tt, 1]);
+        if (tiles > 0)
+        {
+            OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, tr) * tr, (long)tiles * tt], [tr, tt]);
+        }
     }
 
-    private void DownTiled(Scratch s, int tokens)
+    private void DownTiled(Scratch s, int tokens, int tiles)
     {
         var name = "ferrum_moe_down_tile_" + Fmt(_downT.Type);
         var k = _downProgram.Kernel(name);
@@ -455,13 +480,17 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.Tiles);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Y);
         SizeArgs(k, ref i, Hidden, ExpertFfn);
         OpenCLLaunch.Arg(_ctx, k, i, tokens);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, tr) * tr, Groups(tokens, tt) * tt, Experts], [tr, tt, 1]);
+        if (tiles > 0)
+        {
+            OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, tr) * tr, (long)tiles * tt], [tr, tt]);
+        }
     }
 
     /// <summary>rows, row length (of the matrix the kernel reads), experts, top-k.</summary>
@@ -488,6 +517,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
             Y = c.CreateBuffer(pairs * hidden * 4);
             Counts = c.CreateBuffer((long)experts * 4);
             Lists = c.CreateBuffer((long)experts * tokens * 4);
+            Tiles = c.CreateBuffer((pairs + experts) * 2 * 4);
         }
 
         public int Tokens { get; }
@@ -508,6 +538,8 @@ public sealed partial class OpenCLMoeLayer : IDisposable
 
         public OpenCLBuffer Lists { get; }
 
+        public OpenCLBuffer Tiles { get; }
+
         public void Dispose()
         {
             X.Dispose();
@@ -518,6 +550,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
             Y.Dispose();
             Counts.Dispose();
             Lists.Dispose();
+            Tiles.Dispose();
         }
     }
 }

@@ -77,11 +77,18 @@ public sealed record OpenCLMoeOptions
     /// <summary>gpt-oss's clamped SwiGLU (alpha 1.702, limit 7) instead of SiLU(gate)·up.</summary>
     public bool OaiSwiglu { get; init; }
 
-    /// <summary>Work-items per weight row in the mat-vec kernels (a power of two).</summary>
-    public int ThreadsPerRow { get; init; } = 16;
+    /// <summary>
+    /// Work-items per weight row in the mat-vec kernels (a power of two); null picks 1 on CPU devices (no
+    /// reduction, no barriers) and 16 on GPUs.
+    /// </summary>
+    public int? ThreadsPerRow { get; init; }
 
-    /// <summary>Weight rows per work-group in the mat-vec kernels.</summary>
-    public int RowsPerGroup { get; init; } = 4;
+    /// <summary>Weight rows per work-group in the mat-vec kernels; null picks 16 on CPU devices and 4 on GPUs.</summary>
+    public int? RowsPerGroup { get; init; }
+
+    /// <summary>The mat-vec geometry on <paramref name="device"/>: explicit values, else the device-type defaults.</summary>
+    public (int ThreadsPerRow, int RowsPerGroup) MatVecGeometry(OpenCLDevice device) =>
+        (ThreadsPerRow ?? (device.IsCpu ? 1 : 16), RowsPerGroup ?? (device.IsCpu ? 16 : 4));
 
     /// <summary>Rows × tokens of one prefill tile.</summary>
     public int TileRows { get; init; } = 16;
