@@ -18,6 +18,7 @@ int[] tokenCounts = [1, 512];
 string? device = null;
 var seconds = 3.0;
 var down = GgmlType.Q6_K;
+var options = new OpenCLMoeOptions();
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -25,6 +26,9 @@ for (var i = 0; i < args.Length; i++)
         case "--tokens": tokenCounts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
         case "--device": device = args[++i]; break;
         case "--seconds": seconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--tpr": options = options with { ThreadsPerRow = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+        case "--rpg": options = options with { RowsPerGroup = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+        case "--tile": options = options with { TileRows = int.Parse(args[++i], CultureInfo.InvariantCulture), TileTokens = int.Parse(args[i], CultureInfo.InvariantCulture) }; break;
         case "--down": down = GgmlTypeInfo.TryParse(args[++i], out var d) ? d.Type : throw new ArgumentException($"unknown format {args[i]}"); break;
         case "--list":
             foreach (var dev in OpenCLDevice.All())
@@ -34,7 +38,7 @@ for (var i = 0; i < args.Length; i++)
 
             return 0;
         default:
-            Console.Error.WriteLine("usage: ferrum-opencl-bench [--tokens 1,512] [--device INDEX|NAME] [--seconds 3] [--down q6_K|q4_K] [--list]");
+            Console.Error.WriteLine("usage: ferrum-opencl-bench [--tokens 1,512] [--device INDEX|NAME] [--seconds 3] [--down q6_K|q4_K] [--tpr N] [--rpg N] [--tile N] [--list]");
             return 2;
     }
 }
@@ -60,8 +64,9 @@ string? Sources(GgmlType format, int rows, int rowLength) =>
 
 using var ctx = new OpenCLContext(dev0);
 sw.Restart();
-using var layer = new OpenCLMoeLayer(ctx, Sources, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true));
-Console.WriteLine($"programs and weight buffers ready in {sw.Elapsed.TotalSeconds:F1} s (weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")})");
+using var layer = new OpenCLMoeLayer(ctx, Sources, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
+var (tpr, rpg) = options.MatVecGeometry(dev0);
+Console.WriteLine($"programs and weight buffers ready in {sw.Elapsed.TotalSeconds:F1} s (weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}; mat-vec {tpr}x{rpg} work-items, tiles {options.TileRows}x{options.TileTokens})");
 
 var expertBytes = gate.ExpertBytes + up.ExpertBytes + dn.ExpertBytes;
 foreach (var tokens in tokenCounts)
