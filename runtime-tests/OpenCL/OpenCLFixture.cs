@@ -38,7 +38,15 @@ public sealed class OpenCLFixture : IDisposable
                 throw new InvalidOperationException($"OpenCL tests need a device{required}: {e.Message}", e);
             }
 
-            return new OpenCLContext(device);
+            var ctx = new OpenCLContext(device);
+
+            // Compiling 16 programs dominates a cold run (pocl, empty cache in CI): build them on every core up front.
+            var options = OpenCLMoeLayer.BuildOptions(device, Options, Hidden, Ffn);
+            Parallel.ForEach(
+                GFormats.All,
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                f => ctx.BuildProgram(GPrinter.ProgramName(f, null), GPrinter.PrintFormatProgram(f, null), options));
+            return ctx;
         });
     }
 
