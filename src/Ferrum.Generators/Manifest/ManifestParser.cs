@@ -9,7 +9,6 @@ using Ferrum.Generators.Helpers;
 using Ferrum.Quantization;
 using Microsoft.CodeAnalysis.Text;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace Ferrum.Generators.Manifest;
 
@@ -77,25 +76,23 @@ internal sealed class ManifestParser
 
     private ManifestInfo? ParseText(string text, CancellationToken cancellationToken)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(text));
+        var documents = YamlTree.Load(text);
         cancellationToken.ThrowIfCancellationRequested();
 
-        if (stream.Documents.Count == 0 || IsNull(stream.Documents[0].RootNode))
+        if (documents.Count == 0 || IsNull(documents[0]))
         {
             diagnostics.Add(DiagnosticInfo.AtFileStart(DiagnosticDescriptors.EmptyManifest, path));
             return null;
         }
 
-        if (stream.Documents.Count > 1)
+        if (documents.Count > 1)
         {
-            var extra = stream.Documents[1].RootNode;
-            Report(DiagnosticDescriptors.InvalidValue, extra, "kernels.yaml", "a single YAML document", $"{stream.Documents.Count} documents");
+            Report(DiagnosticDescriptors.InvalidValue, documents[1], "kernels.yaml", "a single YAML document", $"{documents.Count} documents");
         }
 
-        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (documents[0] is not YamlTreeMapping root)
         {
-            Report(DiagnosticDescriptors.InvalidValue, stream.Documents[0].RootNode, "kernels.yaml", "a mapping with targets, formats and models", Describe(stream.Documents[0].RootNode));
+            Report(DiagnosticDescriptors.InvalidValue, documents[0], "kernels.yaml", "a mapping with targets, formats and models", Describe(documents[0]));
             return null;
         }
 
@@ -131,20 +128,20 @@ internal sealed class ManifestParser
         }
         else
         {
-            Report(DiagnosticDescriptors.MissingKey, root, "The manifest", "models");
+            ReportAtStart(DiagnosticDescriptors.MissingKey, root, "The manifest", "models");
         }
 
         if (!sawModel && formats.Count == 0 && keys.ContainsKey("models"))
         {
-            diagnostics.Add(At(DiagnosticDescriptors.EmptyManifest, root.Start, root.End));
+            diagnostics.Add(At(DiagnosticDescriptors.EmptyManifest, root.Start, root.Start));
         }
 
         return new ManifestInfo(path, targets.ToEquatableArray(), formats.ToEquatableArray(), models.ToEquatableArray());
     }
 
-    private ModelDecl? ParseModel(YamlNode node, Dictionary<string, string> declared)
+    private ModelDecl? ParseModel(YamlTreeNode node, Dictionary<string, string> declared)
     {
-        if (node is not YamlMappingNode map)
+        if (node is not YamlTreeMapping map)
         {
             Report(DiagnosticDescriptors.InvalidValue, node, "models[]", "a mapping (name, arch, hidden, ...)", Describe(node));
             return null;
@@ -164,7 +161,7 @@ internal sealed class ManifestParser
         {
             if (!keys.ContainsKey(required))
             {
-                Report(DiagnosticDescriptors.MissingKey, map, label, required);
+                ReportAtStart(DiagnosticDescriptors.MissingKey, map, label, required);
             }
         }
 
@@ -214,7 +211,7 @@ internal sealed class ManifestParser
         var down = new List<GgmlType>();
         if (keys.TryGetValue("roles", out var rolesNode))
         {
-            if (rolesNode is not YamlMappingNode rolesMap)
+            if (rolesNode is not YamlTreeMapping rolesMap)
             {
                 Report(DiagnosticDescriptors.InvalidValue, rolesNode, "roles", "a mapping { gate: [...], up: [...], down: [...] }", Describe(rolesNode));
             }
@@ -225,13 +222,13 @@ internal sealed class ManifestParser
                 {
                     if (!roles.TryGetValue(role, out var roleNode))
                     {
-                        Report(DiagnosticDescriptors.MissingKey, rolesMap, $"roles of {label.ToLowerInvariant()}", role);
+                        ReportAtStart(DiagnosticDescriptors.MissingKey, rolesMap, $"roles of {label.ToLowerInvariant()}", role);
                         continue;
                     }
 
                     var list = role == "gate" ? gate : role == "up" ? up : down;
                     var items = ReadList(roleNode, $"roles.{role}", "a list of formats");
-                    if (items.Count == 0 && roleNode is YamlSequenceNode)
+                    if (items.Count == 0 && roleNode is YamlTreeSequence)
                     {
                         Report(DiagnosticDescriptors.InvalidValue, roleNode, $"roles.{role}", "a non-empty list of formats", "empty");
                     }
@@ -288,7 +285,7 @@ internal sealed class ManifestParser
             gate.ToEquatableArray(), up.ToEquatableArray(), down.ToEquatableArray(), batches.ToEquatableArray(), path);
     }
 
-    private KernelTarget? ParseTarget(YamlNode node)
+    private KernelTarget? ParseTarget(YamlTreeNode node)
     {
         if (ReadScalar(node, "targets[]", "a target name") is not { } text)
         {
@@ -304,7 +301,7 @@ internal sealed class ManifestParser
         return null;
     }
 
-    private GgmlType? ParseFormat(YamlNode node)
+    private GgmlType? ParseFormat(YamlTreeNode node)
     {
         if (ReadScalar(node, "format", "a format name such as q4_K") is not { } text)
         {
@@ -321,12 +318,12 @@ internal sealed class ManifestParser
     }
 
     /// <summary>Reads a mapping's keys, warning about unknown ones; duplicate keys are a YAML error raised by YamlDotNet.</summary>
-    private Dictionary<string, YamlNode> ReadKeys(YamlMappingNode map, string where, string[] allowed)
+    private Dictionary<string, YamlTreeNode> ReadKeys(YamlTreeMapping map, string where, string[] allowed)
     {
-        var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
-        foreach (var pair in map.Children)
+        var result = new Dictionary<string, YamlTreeNode>(StringComparer.Ordinal);
+        foreach (var pair in map.Pairs)
         {
-            if (pair.Key is not YamlScalarNode { Value: { } key })
+            if (pair.Key is not YamlTreeScalar { IsNull: false, Value: var key })
             {
                 Report(DiagnosticDescriptors.InvalidValue, pair.Key, $"a key in {where}", "a plain name", Describe(pair.Key));
                 continue;
@@ -348,23 +345,23 @@ internal sealed class ManifestParser
     }
 
     /// <summary>A sequence's items; a single scalar counts as a one-item list ("down: q6_K").</summary>
-    private List<YamlNode> ReadList(YamlNode node, string key, string expected)
+    private List<YamlTreeNode> ReadList(YamlTreeNode node, string key, string expected)
     {
         switch (node)
         {
-            case YamlSequenceNode seq:
-                return seq.Children.ToList();
-            case YamlScalarNode scalar when !IsNull(scalar):
-                return new List<YamlNode> { scalar };
+            case YamlTreeSequence seq:
+                return seq.Items.ToList();
+            case YamlTreeScalar scalar when !IsNull(scalar):
+                return new List<YamlTreeNode> { scalar };
             default:
                 Report(DiagnosticDescriptors.InvalidValue, node, key, expected, Describe(node));
-                return new List<YamlNode>();
+                return new List<YamlTreeNode>();
         }
     }
 
-    private string? ReadScalar(YamlNode node, string key, string expected)
+    private string? ReadScalar(YamlTreeNode node, string key, string expected)
     {
-        if (node is YamlScalarNode scalar && !IsNull(scalar) && scalar.Value is { Length: > 0 } value)
+        if (node is YamlTreeScalar { IsNull: false, Value: { Length: > 0 } value })
         {
             return value;
         }
@@ -373,10 +370,10 @@ internal sealed class ManifestParser
         return null;
     }
 
-    private int? ReadInt(Dictionary<string, YamlNode> keys, string key, int min, int max) =>
+    private int? ReadInt(Dictionary<string, YamlTreeNode> keys, string key, int min, int max) =>
         keys.TryGetValue(key, out var node) ? ReadIntNode(node, key, min, max) : null;
 
-    private int? ReadIntNode(YamlNode node, string key, int min, int max)
+    private int? ReadIntNode(YamlTreeNode node, string key, int min, int max)
     {
         var expected = min == int.MinValue ? "an integer" : $"an integer from {min} to {max}";
         if (ReadScalar(node, key, expected) is not { } text)
@@ -393,22 +390,25 @@ internal sealed class ManifestParser
         return (int)value;
     }
 
-    private static bool IsNull(YamlNode node) =>
-        node is YamlScalarNode s && s.Style == YamlDotNet.Core.ScalarStyle.Plain && (s.Value is null || s.Value.Length == 0 || s.Value == "~" || s.Value == "null" || s.Value == "Null" || s.Value == "NULL");
+    private static bool IsNull(YamlTreeNode node) => node is YamlTreeScalar { IsNull: true };
 
-    private static string Describe(YamlNode node) => node switch
+    private static string Describe(YamlTreeNode node) => node switch
     {
-        YamlSequenceNode => "a list",
-        YamlMappingNode => "a mapping",
-        YamlScalarNode s when IsNull(s) => "empty",
-        YamlScalarNode s => $"'{Truncate(s.Value ?? string.Empty)}'",
+        YamlTreeSequence => "a list",
+        YamlTreeMapping => "a mapping",
+        YamlTreeScalar s when IsNull(s) => "empty",
+        YamlTreeScalar s => $"'{Truncate(s.Value)}'",
         _ => "an alias",
     };
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "...";
 
-    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, YamlNode node, params object?[] args) =>
+    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, YamlTreeNode node, params object?[] args) =>
         diagnostics.Add(At(descriptor, node.Start, node.End, args));
+
+    /// <summary>At the first character of <paramref name="node"/> (a missing key belongs to the whole mapping; one point reads better).</summary>
+    private void ReportAtStart(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, YamlTreeNode node, params object?[] args) =>
+        diagnostics.Add(At(descriptor, node.Start, node.Start, args));
 
     private DiagnosticInfo At(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, Mark start, Mark end, params object?[] args)
     {
