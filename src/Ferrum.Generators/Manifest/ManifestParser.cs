@@ -21,12 +21,14 @@ internal sealed class ManifestParser
 {
     private readonly string path;
     private readonly int textLength;
+    private readonly TextLineCollection lines;
     private readonly List<DiagnosticInfo> diagnostics = new();
 
-    private ManifestParser(string path, int textLength)
+    private ManifestParser(string path, string text)
     {
         this.path = path;
-        this.textLength = textLength;
+        textLength = text.Length;
+        lines = SourceText.From(text).Lines;
     }
 
     public static bool IsManifestPath(string path)
@@ -38,7 +40,7 @@ internal sealed class ManifestParser
 
     public static ParseResult Parse(string path, string text, CancellationToken cancellationToken = default)
     {
-        var parser = new ManifestParser(path, text.Length);
+        var parser = new ManifestParser(path, text);
         var empty = new ManifestInfo(path, EquatableArray<KernelTarget>.Empty, EquatableArray<GgmlType>.Empty, EquatableArray<ModelDecl>.Empty);
         ManifestInfo manifest;
         try
@@ -415,14 +417,22 @@ internal sealed class ManifestParser
         // YamlDotNet marks are 1-based lines/columns and 0-based character indexes; Roslyn wants 0-based everywhere.
         var startIndex = Clamp(start.Index, 0, textLength);
         var endIndex = Clamp(end.Index, startIndex, textLength);
-        var startPos = new LinePosition(Clamp(start.Line - 1, 0, int.MaxValue), Clamp(start.Column - 1, 0, int.MaxValue));
-        var endPos = new LinePosition(Clamp(end.Line - 1, 0, int.MaxValue), Clamp(end.Column - 1, 0, int.MaxValue));
+        var startPos = Position(start);
+        var endPos = Position(end);
         if (endPos < startPos)
         {
             endPos = startPos;
         }
 
         return DiagnosticInfo.Create(descriptor, path, TextSpan.FromBounds(startIndex, endIndex), new LinePositionSpan(startPos, endPos), args);
+    }
+
+    /// <summary>The mark as a 0-based position, kept inside the text (YamlDotNet may point one line past the end).</summary>
+    private LinePosition Position(Mark mark)
+    {
+        var line = Clamp(mark.Line - 1, 0, lines.Count - 1);
+        var length = lines[line].End - lines[line].Start;
+        return new LinePosition(line, Clamp(mark.Column - 1, 0, length));
     }
 
     private static int Clamp(long value, int min, int max) => (int)Math.Max(min, Math.Min(max, value));

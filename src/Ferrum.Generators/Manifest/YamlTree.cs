@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.IO;
 using YamlDotNet.Core;
@@ -80,8 +81,10 @@ internal static class YamlTree
         var documents = new List<YamlTreeNode>();
         var stack = new Stack<Frame>();
         var parser = new Parser(new StringReader(text));
-        while (parser.MoveNext())
+        var last = Mark.Empty;
+        while (MoveNext())
         {
+            last = parser.Current!.End;
             switch (parser.Current)
             {
                 case Scalar scalar:
@@ -106,6 +109,20 @@ internal static class YamlTree
         }
 
         return documents;
+
+        // YamlDotNet's scanner throws other exceptions than YamlException on some malformed input (e.g. an
+        // InvalidOperationException inside an unclosed flow sequence); all of them are YAML errors to the user.
+        bool MoveNext()
+        {
+            try
+            {
+                return parser.MoveNext();
+            }
+            catch (Exception e) when (e is not YamlException)
+            {
+                throw new YamlException(last, last, $"malformed YAML after this point ({e.GetType().Name})");
+            }
+        }
 
         void Open(YamlTreeNode node)
         {
