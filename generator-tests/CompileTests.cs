@@ -48,7 +48,7 @@ public class CompileTests
         var random = new Random(7);
         foreach (var (entry, rows, length, batch) in new[] { (specialized, 32, 64, 3), (KernelRegistry.Get(GgmlType.Q8_0, 64, 32, 1), 64, 32, 1), (generic, 32, 64, 5), (generic, 7, 96, 2) })
         {
-            var (weights, expected, input) = Q8_0Case(random, rows, length, batch);
+            var (weights, expected, input) = Q8_0Reference.Case(random, rows, length, batch);
             var output = new float[rows * batch];
             fixed (byte* w = weights)
             fixed (float* x = input)
@@ -90,55 +90,6 @@ public class CompileTests
         Assert.Equal("metal.q8_0.generic.metal", metal.FileName);
     }
 
-    /// <summary>
-    /// Random q8_0 rows (ggml's layout: per 32 weights an f16 scale d and 32 int8 q; weight = d·q) and the exact
-    /// mat-vec computed in double from the same numbers, independently of the generated code.
-    /// </summary>
-    private static (byte[] Weights, double[] Expected, float[] Input) Q8_0Case(Random random, int rows, int length, int batch)
-    {
-        var blocks = length / 32;
-        var weights = new byte[rows * blocks * 34];
-        var w = new double[rows, length];
-        for (var r = 0; r < rows; r++)
-        {
-            for (var b = 0; b < blocks; b++)
-            {
-                var at = ((r * blocks) + b) * 34;
-                var d = (Half)((random.NextDouble() * 0.02) - 0.01);
-                BitConverter.TryWriteBytes(weights.AsSpan(at), d);
-                for (var i = 0; i < 32; i++)
-                {
-                    var q = (sbyte)random.Next(-127, 128);
-                    weights[at + 2 + i] = (byte)q;
-                    w[r, (b * 32) + i] = (double)d * q;
-                }
-            }
-        }
-
-        var input = new float[batch * length];
-        for (var i = 0; i < input.Length; i++)
-        {
-            input[i] = (float)((random.NextDouble() * 2) - 1);
-        }
-
-        var expected = new double[batch * rows];
-        for (var t = 0; t < batch; t++)
-        {
-            for (var r = 0; r < rows; r++)
-            {
-                double sum = 0;
-                for (var c = 0; c < length; c++)
-                {
-                    sum += w[r, c] * input[(t * length) + c];
-                }
-
-                expected[(t * rows) + r] = sum;
-            }
-        }
-
-        return (weights, expected, input);
-    }
-
     private static void AssertCompiles(string yaml)
     {
         var (result, diagnostics) = GeneratorHarness.Run(yaml);
@@ -147,7 +98,7 @@ public class CompileTests
         Assert.Empty(diagnostics);
     }
 
-    private static Assembly CompileAndLoad(string yaml)
+    internal static Assembly CompileAndLoad(string yaml)
     {
         var (result, output) = GeneratorHarness.RunAndCompile(new InMemoryAdditionalText(GeneratorHarness.ManifestPath, yaml));
         Assert.Empty(result.Diagnostics);
