@@ -15,9 +15,12 @@ public static class Snapshots
     public static bool Accepting => Environment.GetEnvironmentVariable(AcceptVariable) == "1";
 
     /// <summary>Checks every (file name, text) against Snapshots/<paramref name="name"/>/file name.</summary>
-    public static void Verify(string name, IReadOnlyList<(string FileName, string Text)> files, [CallerFilePath] string callerFile = "")
+    public static void Verify(string name, IReadOnlyList<(string FileName, string Text)> files, [CallerFilePath] string callerFile = "") =>
+        VerifyIn(Path.Combine(ProjectDirectory(callerFile), "Snapshots", name), name, files, Accepting);
+
+    /// <summary>Checks (or with <paramref name="accept"/> writes) every file against <paramref name="dir"/>.</summary>
+    public static void VerifyIn(string dir, string name, IReadOnlyList<(string FileName, string Text)> files, bool accept)
     {
-        var dir = Path.Combine(ProjectDirectory(callerFile), "Snapshots", name);
         Directory.CreateDirectory(dir);
         var failures = new StringBuilder();
         var expectedNames = new HashSet<string>(StringComparer.Ordinal);
@@ -27,7 +30,7 @@ public static class Snapshots
             var text = Normalize(rawText);
             var path = Path.Combine(dir, fileName);
             var received = ReceivedPath(path);
-            if (Accepting)
+            if (accept)
             {
                 File.WriteAllText(path, text);
                 File.Delete(received);
@@ -60,7 +63,7 @@ public static class Snapshots
                 continue;
             }
 
-            if (Accepting)
+            if (accept)
             {
                 File.Delete(Path.Combine(dir, stale));
             }
