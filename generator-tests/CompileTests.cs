@@ -20,6 +20,23 @@ public class CompileTests
     public void FourModelsThreeFormatsCompiles() => AssertCompiles(TestManifests.Sized(4));
 
     [Fact]
+    public void ModelsNamedLikeTheGeneratedAliasesCompile()
+    {
+        // The generated files refer to runtime namespaces through aliases used with "::", which user types cannot shadow.
+        var models = string.Concat(new[] { "moe", "gguf", "quant", "formats", "kernels", "ferrum", "system" }.Select(name => $$"""
+              - name: {{name}}
+                arch: qwen3moe
+                hidden: 64
+                expert_ffn: 32
+                experts: 4
+                top_k: 2
+                roles: { gate: [q8_0], up: [q8_0, f16], down: [q8_0] }
+
+            """));
+        AssertCompiles("targets: [cpu, opencl]\nformats: [q8_0]\nmodels:\n" + models);
+    }
+
+    [Fact]
     public unsafe void GeneratedCpuKernelsRegisterAndComputeQ8_0MatVec()
     {
         // Rows 32 of 64 elements (gate/up) and 64 of 32 (down); batches 1 and 3; plus the generic kernel.

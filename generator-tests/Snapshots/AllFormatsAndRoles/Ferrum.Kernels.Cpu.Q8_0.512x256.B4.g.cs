@@ -2,6 +2,9 @@
 // Ferrum CPU kernel q8_0/512x256/b4, generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Kernels = global::Ferrum.Kernels;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Kernels.Generated;
 
 /// <summary>
@@ -34,7 +37,7 @@ internal static unsafe class Cpu_Q8_0_512x256_B4
 
     /// <summary>
     /// <c>output[b * rows + r] = dot(row r, input[b * rowLength ..])</c> for every token b (see
-    /// <see cref="global::Ferrum.Kernels.MatVecKernel"/>).
+    /// <see cref="Kernels::MatVecKernel"/>).
     /// </summary>
     public static void MatVec(byte* weights, long rowStride, int rows, int rowLength, int batch, float* input, float* output)
     {
@@ -81,6 +84,6 @@ internal static unsafe class Cpu_Q8_0_512x256_B4
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Register()
     {
-        global::Ferrum.Kernels.KernelRegistry.Register(new global::Ferrum.Kernels.KernelKey(global::Ferrum.Quantization.GgmlType.Q8_0, Rows, RowLength, Batch), Name, MatVec);
+        Kernels::KernelRegistry.Register(new Kernels::KernelKey(Quant::GgmlType.Q8_0, Rows, RowLength, Batch), Name, MatVec);
     }
 }

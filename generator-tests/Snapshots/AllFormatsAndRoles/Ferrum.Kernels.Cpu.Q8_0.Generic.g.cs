@@ -2,6 +2,9 @@
 // Ferrum CPU kernel q8_0/generic, generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Kernels = global::Ferrum.Kernels;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Kernels.Generated;
 
 /// <summary>
@@ -19,7 +22,7 @@ internal static unsafe class Cpu_Q8_0_Generic
 
     /// <summary>
     /// <c>output[b * rows + r] = dot(row r, input[b * rowLength ..])</c> for every token b (see
-    /// <see cref="global::Ferrum.Kernels.MatVecKernel"/>).
+    /// <see cref="Kernels::MatVecKernel"/>).
     /// </summary>
     public static void MatVec(byte* weights, long rowStride, int rows, int rowLength, int batch, float* input, float* output)
     {
@@ -67,6 +70,6 @@ internal static unsafe class Cpu_Q8_0_Generic
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Register()
     {
-        global::Ferrum.Kernels.KernelRegistry.RegisterGeneric(global::Ferrum.Quantization.GgmlType.Q8_0, Name, MatVec);
+        Kernels::KernelRegistry.RegisterGeneric(Quant::GgmlType.Q8_0, Name, MatVec);
     }
 }

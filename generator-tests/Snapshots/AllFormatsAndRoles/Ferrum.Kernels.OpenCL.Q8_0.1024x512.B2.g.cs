@@ -2,6 +2,9 @@
 // Ferrum OpenCL C kernel q8_0/1024x512/b2, generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Kernels = global::Ferrum.Kernels;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Kernels.Generated;
 
 /// <summary>
@@ -67,11 +70,11 @@ internal static class OpenCL_Q8_0_1024x512_B2
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Register()
     {
-        global::Ferrum.Kernels.KernelSourceCatalog.Register(new global::Ferrum.Kernels.KernelSource(
+        Kernels::KernelSourceCatalog.Register(new Kernels::KernelSource(
             Name,
-            global::Ferrum.Kernels.KernelTarget.OpenCL,
+            Kernels::KernelTarget.OpenCL,
             EntryPoint,
-            new global::Ferrum.Kernels.KernelKey(global::Ferrum.Quantization.GgmlType.Q8_0, 1024, 512, 2),
+            new Kernels::KernelKey(Quant::GgmlType.Q8_0, 1024, 512, 2),
             ".cl",
             Source));
     }

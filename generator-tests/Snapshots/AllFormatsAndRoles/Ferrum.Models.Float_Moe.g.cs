@@ -2,6 +2,10 @@
 // Ferrum model type for 'float-moe', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Moe = global::Ferrum.Moe;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Generated;
 
 /// <summary>
@@ -32,11 +36,11 @@ public static partial class Float_Moe
     public static global::System.ReadOnlySpan<int> Batches => [1];
 
     /// <summary>Formats the gate experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> GateFormats => [global::Ferrum.Quantization.GgmlType.F32];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> GateFormats => [Quant::GgmlType.F32];
 
     /// <summary>Formats the up experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> UpFormats => [global::Ferrum.Quantization.GgmlType.F16];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> UpFormats => [Quant::GgmlType.F16];
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> DownFormats => [global::Ferrum.Quantization.GgmlType.BF16, global::Ferrum.Quantization.GgmlType.F32];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.BF16, Quant::GgmlType.F32];
 }

@@ -2,6 +2,10 @@
 // Ferrum model type for 'kquant-moe', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Moe = global::Ferrum.Moe;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Generated;
 
 /// <summary>
@@ -32,11 +36,11 @@ public static partial class Kquant_Moe
     public static global::System.ReadOnlySpan<int> Batches => [1];
 
     /// <summary>Formats the gate experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> GateFormats => [global::Ferrum.Quantization.GgmlType.Q2_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> GateFormats => [Quant::GgmlType.Q2_K];
 
     /// <summary>Formats the up experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> UpFormats => [global::Ferrum.Quantization.GgmlType.Q3_K, global::Ferrum.Quantization.GgmlType.Q4_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> UpFormats => [Quant::GgmlType.Q3_K, Quant::GgmlType.Q4_K];
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> DownFormats => [global::Ferrum.Quantization.GgmlType.Q5_K, global::Ferrum.Quantization.GgmlType.Q6_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.Q5_K, Quant::GgmlType.Q6_K];
 }

@@ -2,6 +2,10 @@
 // Ferrum model type for 'legacy-moe', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Moe = global::Ferrum.Moe;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Generated;
 
 /// <summary>
@@ -32,11 +36,11 @@ public static partial class Legacy_Moe
     public static global::System.ReadOnlySpan<int> Batches => [1, 4];
 
     /// <summary>Formats the gate experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> GateFormats => [global::Ferrum.Quantization.GgmlType.Q4_0, global::Ferrum.Quantization.GgmlType.Q4_1];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> GateFormats => [Quant::GgmlType.Q4_0, Quant::GgmlType.Q4_1];
 
     /// <summary>Formats the up experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> UpFormats => [global::Ferrum.Quantization.GgmlType.Q5_0];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> UpFormats => [Quant::GgmlType.Q5_0];
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> DownFormats => [global::Ferrum.Quantization.GgmlType.Q5_1, global::Ferrum.Quantization.GgmlType.Q8_0];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.Q5_1, Quant::GgmlType.Q8_0];
 }

@@ -2,6 +2,10 @@
 // Ferrum model type for 'nonlinear-moe', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Moe = global::Ferrum.Moe;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Generated;
 
 /// <summary>
@@ -32,11 +36,11 @@ public static partial class Nonlinear_Moe
     public static global::System.ReadOnlySpan<int> Batches => [2];
 
     /// <summary>Formats the gate experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> GateFormats => [global::Ferrum.Quantization.GgmlType.IQ4_NL];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> GateFormats => [Quant::GgmlType.IQ4_NL];
 
     /// <summary>Formats the up experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> UpFormats => [global::Ferrum.Quantization.GgmlType.IQ4_XS];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> UpFormats => [Quant::GgmlType.IQ4_XS];
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> DownFormats => [global::Ferrum.Quantization.GgmlType.MXFP4, global::Ferrum.Quantization.GgmlType.Q8_0];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.MXFP4, Quant::GgmlType.Q8_0];
 }

@@ -2,6 +2,9 @@
 // Ferrum Metal kernel q8_0/generic, generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Kernels = global::Ferrum.Kernels;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Kernels.Generated;
 
 /// <summary>
@@ -71,11 +74,11 @@ internal static class Metal_Q8_0_Generic
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Register()
     {
-        global::Ferrum.Kernels.KernelSourceCatalog.Register(new global::Ferrum.Kernels.KernelSource(
+        Kernels::KernelSourceCatalog.Register(new Kernels::KernelSource(
             Name,
-            global::Ferrum.Kernels.KernelTarget.Metal,
+            Kernels::KernelTarget.Metal,
             EntryPoint,
-            new global::Ferrum.Kernels.KernelKey(global::Ferrum.Quantization.GgmlType.Q8_0, 0, 0, 0),
+            new Kernels::KernelKey(Quant::GgmlType.Q8_0, 0, 0, 0),
             ".metal",
             Source));
     }

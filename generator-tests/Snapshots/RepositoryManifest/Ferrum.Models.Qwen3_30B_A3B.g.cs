@@ -2,6 +2,10 @@
 // Ferrum model type for 'qwen3-30b-a3b', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Moe = global::Ferrum.Moe;
+using Quant = global::Ferrum.Quantization;
+
 namespace Ferrum.Generated;
 
 /// <summary>
@@ -32,11 +36,11 @@ public static partial class Qwen3_30B_A3B
     public static global::System.ReadOnlySpan<int> Batches => [1, 32];
 
     /// <summary>Formats the gate experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> GateFormats => [global::Ferrum.Quantization.GgmlType.Q4_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> GateFormats => [Quant::GgmlType.Q4_K];
 
     /// <summary>Formats the up experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> UpFormats => [global::Ferrum.Quantization.GgmlType.Q4_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> UpFormats => [Quant::GgmlType.Q4_K];
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
-    public static global::System.ReadOnlySpan<global::Ferrum.Quantization.GgmlType> DownFormats => [global::Ferrum.Quantization.GgmlType.Q4_K, global::Ferrum.Quantization.GgmlType.Q6_K];
+    public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.Q4_K, Quant::GgmlType.Q6_K];
 }

@@ -44,7 +44,7 @@ internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
 
         w.Line("/// <summary>");
         w.Line("/// <c>output[b * rows + r] = dot(row r, input[b * rowLength ..])</c> for every token b (see");
-        w.Line("/// <see cref=\"global::Ferrum.Kernels.MatVecKernel\"/>).");
+        w.Line("/// <see cref=\"Kernels::MatVecKernel\"/>).");
         w.Line("/// </summary>");
         using (w.Block("public static void MatVec(byte* weights, long rowStride, int rows, int rowLength, int batch, float* input, float* output)"))
         {

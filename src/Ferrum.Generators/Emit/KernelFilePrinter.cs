@@ -20,6 +20,9 @@ internal static class KernelFilePrinter
         w.Line($"// Ferrum {Describe(kernel.Target)} kernel {kernel.KernelName}, generated from kernels.yaml by Ferrum.Generators.");
         w.Line("#nullable enable");
         w.Line();
+        w.Line("using Kernels = global::Ferrum.Kernels;");
+        w.Line("using Quant = global::Ferrum.Quantization;");
+        w.Line();
         w.Line("namespace Ferrum.Kernels.Generated;");
         w.Line();
         w.Line("/// <summary>");
@@ -61,10 +64,10 @@ internal static class KernelFilePrinter
         w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
         using (w.Block("internal static void Register()"))
         {
-            var format = $"global::Ferrum.Quantization.GgmlType.{kernel.Format}";
+            var format = $"Quant::GgmlType.{kernel.Format}";
             w.Line(kernel.IsGeneric
-                ? $"global::Ferrum.Kernels.KernelRegistry.RegisterGeneric({format}, Name, MatVec);"
-                : $"global::Ferrum.Kernels.KernelRegistry.Register(new global::Ferrum.Kernels.KernelKey({format}, Rows, RowLength, Batch), Name, MatVec);");
+                ? $"Kernels::KernelRegistry.RegisterGeneric({format}, Name, MatVec);"
+                : $"Kernels::KernelRegistry.Register(new Kernels::KernelKey({format}, Rows, RowLength, Batch), Name, MatVec);");
         }
     }
 
@@ -74,12 +77,12 @@ internal static class KernelFilePrinter
         w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
         using (w.Block("internal static void Register()"))
         {
-            w.Line("global::Ferrum.Kernels.KernelSourceCatalog.Register(new global::Ferrum.Kernels.KernelSource(");
+            w.Line("Kernels::KernelSourceCatalog.Register(new Kernels::KernelSource(");
             w.Indent();
             w.Line("Name,");
-            w.Line($"global::Ferrum.Kernels.KernelTarget.{kernel.Target},");
+            w.Line($"Kernels::KernelTarget.{kernel.Target},");
             w.Line("EntryPoint,");
-            w.Line($"new global::Ferrum.Kernels.KernelKey(global::Ferrum.Quantization.GgmlType.{kernel.Format}, {kernel.Rows}, {kernel.RowLength}, {kernel.Batch}),");
+            w.Line($"new Kernels::KernelKey(Quant::GgmlType.{kernel.Format}, {kernel.Rows}, {kernel.RowLength}, {kernel.Batch}),");
             w.Line($"\"{extension}\",");
             w.Line("Source));");
             w.Outdent();
