@@ -2,8 +2,6 @@
 // Ferrum model type for 'tiny', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
-using Formats = global::Ferrum.Quantization.Formats;
-using Moe = global::Ferrum.Moe;
 using Quant = global::Ferrum.Quantization;
 
 namespace Ferrum.Generated;

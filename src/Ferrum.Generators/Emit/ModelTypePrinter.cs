@@ -30,11 +30,11 @@ internal static class ModelTypePrinter
         w.Line();
         if (withLoader)
         {
+            w.Line("using Formats = global::Ferrum.Quantization.Formats;");
             w.Line("using Gguf = global::Ferrum.Gguf;");
+            w.Line("using Moe = global::Ferrum.Moe;");
         }
 
-        w.Line("using Formats = global::Ferrum.Quantization.Formats;");
-        w.Line("using Moe = global::Ferrum.Moe;");
         w.Line("using Quant = global::Ferrum.Quantization;");
         w.Line();
         w.Line("namespace Ferrum.Generated;");
