@@ -1,32 +1,28 @@
+using Ferrum.GgmlReference;
+using Ferrum.Quantization;
+
 namespace Ferrum.Generators.Tests.Infrastructure;
 
-/// <summary>Test data for q8_0 kernels.</summary>
+/// <summary>Test data for q8_0 kernels, produced and checked by ggml itself.</summary>
 public static class Q8_0Reference
 {
     /// <summary>
-    /// Random q8_0 rows (ggml's layout: per 32 weights an f16 scale d and 32 int8 q; weight = d·q) and the exact
-    /// mat-vec computed in double from the same numbers, independently of the generated code.
+    /// Random rows quantized to q8_0 by ggml (ggml_quantize_chunk), and the expected mat-vec: ggml's own
+    /// dequantization (to_float) of those rows times the activations, summed in double.
     /// </summary>
     public static (byte[] Weights, double[] Expected, float[] Input) Case(Random random, int rows, int length, int batch)
     {
-        var blocks = length / 32;
-        var weights = new byte[rows * blocks * 34];
-        var w = new double[rows, length];
-        for (var r = 0; r < rows; r++)
+        const int type = (int)GgmlType.Q8_0;
+        var source = new float[rows * length];
+        for (var i = 0; i < source.Length; i++)
         {
-            for (var b = 0; b < blocks; b++)
-            {
-                var at = ((r * blocks) + b) * 34;
-                var d = (Half)((random.NextDouble() * 0.02) - 0.01);
-                BitConverter.TryWriteBytes(weights.AsSpan(at), d);
-                for (var i = 0; i < 32; i++)
-                {
-                    var q = (sbyte)random.Next(-127, 128);
-                    weights[at + 2 + i] = (byte)q;
-                    w[r, (b * 32) + i] = (double)d * q;
-                }
-            }
+            source[i] = (float)((random.NextDouble() * 2) - 1);
         }
+
+        var weights = new byte[rows * (length / 32) * 34];
+        GgmlQuant.QuantizeChunk(type, source, weights, rows, length);
+        var w = new float[source.Length];
+        GgmlQuant.ToFloat(type, weights, w);
 
         var input = new float[batch * length];
         for (var i = 0; i < input.Length; i++)
@@ -42,7 +38,7 @@ public static class Q8_0Reference
                 double sum = 0;
                 for (var c = 0; c < length; c++)
                 {
-                    sum += w[r, c] * input[(t * length) + c];
+                    sum += (double)w[(r * length) + c] * input[(t * length) + c];
                 }
 
                 expected[(t * rows) + r] = sum;
