@@ -60,28 +60,19 @@ public sealed class FerrumGenerator : IIncrementalGenerator
             .SelectMany(static (m, _) => m.Kernels)
             .WithTrackingName(TrackingNames.Kernels);
 
-        // LoadLayer needs Ferrum.Gguf.GgufFile; reduce the compilation to one bool before combining so that C# edits
-        // produce an equal value and leave the model outputs cached.
-        var hasGguf = context.CompilationProvider
-            .Select(static (compilation, _) => compilation.GetTypeByMetadataName("Ferrum.Gguf.GgufFile") is not null)
-            .WithTrackingName(TrackingNames.RuntimeFeatures);
-
-        var modelOutputs = models
-            .Combine(hasGguf)
-            .WithTrackingName(TrackingNames.ModelOutputs);
-
+        // Nothing reads the compilation: C# edits never re-run a step.
         context.RegisterSourceOutput(diagnostics, static (spc, list) => spc.Report(list));
         context.RegisterSourceOutput(mergeDiagnostics, static (spc, list) => spc.Report(list));
 
-        context.RegisterSourceOutput(modelOutputs, static (spc, pair) =>
+        context.RegisterSourceOutput(models, static (spc, model) =>
         {
             try
             {
-                spc.AddSource(ModelTypePrinter.HintName(pair.Left), SourceText.From(ModelTypePrinter.Print(pair.Left, pair.Right), Encoding.UTF8));
+                spc.AddSource(ModelTypePrinter.HintName(model), SourceText.From(ModelTypePrinter.Print(model), Encoding.UTF8));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                spc.ReportInternalError(e, pair.Left.ManifestPath);
+                spc.ReportInternalError(e, model.ManifestPath);
             }
         });
 

@@ -2,6 +2,9 @@
 // Ferrum model type for 'legacy-moe', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Formats = global::Ferrum.Quantization.Formats;
+using Gguf = global::Ferrum.Gguf;
+using Moe = global::Ferrum.Moe;
 using Quant = global::Ferrum.Quantization;
 
 namespace Ferrum.Generated;
@@ -41,4 +44,174 @@ public static partial class Legacy_Moe
 
     /// <summary>Formats the down experts may have in this model (layers may differ).</summary>
     public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.Q5_1, Quant::GgmlType.Q8_0];
+
+    /// <summary>
+    /// Views the routed experts of layer <paramref name="layer"/> of <paramref name="file"/> without copying.
+    /// Checks the architecture, every tensor's shape against the declared sizes and every role's format against
+    /// the declared formats; gate and up may be separate tensors or one fused ffn_gate_up_exps tensor.
+    /// The stacks stay valid while <paramref name="file"/> is open.
+    /// </summary>
+    /// <exception cref="Moe::ModelMismatchException">A tensor is missing or its shape or format differs from kernels.yaml.</exception>
+    public static Layer LoadLayer(Gguf::GgufFile file, int layer)
+    {
+        global::System.ArgumentNullException.ThrowIfNull(file);
+        global::System.ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        if (file.Architecture is { } arch && arch != Arch)
+        {
+            throw new Moe::ModelMismatchException(Name, file.Path, layer, "general.architecture", Arch, arch);
+        }
+
+        var prefix = "blk." + layer.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + ".";
+        var router = Require(file, layer, prefix + "ffn_gate_inp.weight");
+        Moe::LayerChecks.Shape(Name, file.Path, layer, router.Name, router.Shape, Hidden, Experts);
+
+        Moe::ExpertStack gate;
+        Moe::ExpertStack up;
+        var fused = file.TryGetTensor(prefix + "ffn_gate_up_exps.weight", out var gateUp);
+        if (fused)
+        {
+            // One tensor [Hidden, 2 * ExpertFfn, Experts]: per expert, the ExpertFfn gate rows, then the ExpertFfn up rows.
+            Moe::LayerChecks.Shape(Name, file.Path, layer, gateUp.Name, gateUp.Shape, Hidden, 2L * ExpertFfn, Experts);
+            Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateUp.Name, gateUp.Type, GateFormats);
+            Moe::LayerChecks.Format(Name, file.Path, layer, "up", gateUp.Name, gateUp.Type, UpFormats);
+            var bytes = new GgufWeightBytes(file, gateUp);
+            gate = CreateGate(bytes, gateUp, 0);
+            up = CreateUp(bytes, gateUp, ExpertFfn * gateUp.RowBytes);
+        }
+        else
+        {
+            // Two tensors [Hidden, ExpertFfn, Experts]: ExpertFfn rows of Hidden elements per expert.
+            var gateTensor = Require(file, layer, prefix + "ffn_gate_exps.weight");
+            var upTensor = Require(file, layer, prefix + "ffn_up_exps.weight");
+            Moe::LayerChecks.Shape(Name, file.Path, layer, gateTensor.Name, gateTensor.Shape, Hidden, ExpertFfn, Experts);
+            Moe::LayerChecks.Shape(Name, file.Path, layer, upTensor.Name, upTensor.Shape, Hidden, ExpertFfn, Experts);
+            Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateTensor.Name, gateTensor.Type, GateFormats);
+            Moe::LayerChecks.Format(Name, file.Path, layer, "up", upTensor.Name, upTensor.Type, UpFormats);
+            gate = CreateGate(new GgufWeightBytes(file, gateTensor), gateTensor, 0);
+            up = CreateUp(new GgufWeightBytes(file, upTensor), upTensor, 0);
+        }
+
+        // Down: [ExpertFfn, Hidden, Experts], Hidden rows of ExpertFfn elements per expert.
+        var downTensor = Require(file, layer, prefix + "ffn_down_exps.weight");
+        Moe::LayerChecks.Shape(Name, file.Path, layer, downTensor.Name, downTensor.Shape, ExpertFfn, Hidden, Experts);
+        Moe::LayerChecks.Format(Name, file.Path, layer, "down", downTensor.Name, downTensor.Type, DownFormats);
+        var down = CreateDown(new GgufWeightBytes(file, downTensor), downTensor, 0);
+
+        return new Layer(layer, router, fused, gate, up, down);
+
+        static Gguf::GgufTensorInfo Require(Gguf::GgufFile file, int layer, string name)
+        {
+            return file.TryGetTensor(name, out var tensor)
+                ? tensor
+                : throw new Moe::ModelMismatchException(Name, file.Path, layer, name, "a tensor named so", "no such tensor");
+        }
+
+        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
+        static Moe::ExpertStack CreateGate(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
+        {
+            Quant::GgmlType.Q4_0 => new Moe::ExpertStack<Formats::Q4_0>(bytes, tensor.Name, offset, Experts, ExpertFfn, Hidden, tensor.RowBytes, tensor.Stride(2)),
+            Quant::GgmlType.Q4_1 => new Moe::ExpertStack<Formats::Q4_1>(bytes, tensor.Name, offset, Experts, ExpertFfn, Hidden, tensor.RowBytes, tensor.Stride(2)),
+            _ => throw new global::System.InvalidOperationException("unreachable: the gate format was checked above"),
+        };
+
+        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
+        static Moe::ExpertStack CreateUp(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
+        {
+            Quant::GgmlType.Q5_0 => new Moe::ExpertStack<Formats::Q5_0>(bytes, tensor.Name, offset, Experts, ExpertFfn, Hidden, tensor.RowBytes, tensor.Stride(2)),
+            _ => throw new global::System.InvalidOperationException("unreachable: the up format was checked above"),
+        };
+
+        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
+        static Moe::ExpertStack CreateDown(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
+        {
+            Quant::GgmlType.Q5_1 => new Moe::ExpertStack<Formats::Q5_1>(bytes, tensor.Name, offset, Experts, Hidden, ExpertFfn, tensor.RowBytes, tensor.Stride(2)),
+            Quant::GgmlType.Q8_0 => new Moe::ExpertStack<Formats::Q8_0>(bytes, tensor.Name, offset, Experts, Hidden, ExpertFfn, tensor.RowBytes, tensor.Stride(2)),
+            _ => throw new global::System.InvalidOperationException("unreachable: the down format was checked above"),
+        };
+    }
+
+    /// <summary>The routed experts of one layer of 'legacy-moe', as typed zero-copy stacks over the GGUF file.</summary>
+    public sealed class Layer
+    {
+        internal Layer(int index, Gguf::GgufTensorInfo router, bool fusedGateUp, Moe::ExpertStack gate, Moe::ExpertStack up, Moe::ExpertStack down)
+        {
+            Index = index;
+            Router = router;
+            FusedGateUp = fusedGateUp;
+            Gate = gate;
+            Up = (Moe::ExpertStack<Formats::Q5_0>)up;
+            Down = down;
+        }
+
+        /// <summary>The layer index (the N of blk.N).</summary>
+        public int Index { get; }
+
+        /// <summary>The router weights ffn_gate_inp, [Hidden, Experts].</summary>
+        public Gguf::GgufTensorInfo Router { get; }
+
+        /// <summary>True when gate and up come from one fused ffn_gate_up_exps tensor.</summary>
+        public bool FusedGateUp { get; }
+
+        /// <summary>
+        /// The gate projections: per expert, ExpertFfn rows of Hidden elements. Their format varies by layer (q4_0, q4_1);
+        /// use <see cref="GateFormat"/> with the typed properties, or <see cref="MatchGate"/>.
+        /// </summary>
+        public Moe::ExpertStack Gate { get; }
+
+        /// <summary>The format of <see cref="Gate"/> in this layer.</summary>
+        public Quant::GgmlType GateFormat => Gate.Format;
+
+        /// <summary><see cref="Gate"/> typed as q4_0, or null when this layer's gate has another format.</summary>
+        public Moe::ExpertStack<Formats::Q4_0>? GateQ4_0 => Gate as Moe::ExpertStack<Formats::Q4_0>;
+
+        /// <summary><see cref="Gate"/> typed as q4_1, or null when this layer's gate has another format.</summary>
+        public Moe::ExpertStack<Formats::Q4_1>? GateQ4_1 => Gate as Moe::ExpertStack<Formats::Q4_1>;
+
+        /// <summary>Calls the function for this layer's gate format with the typed stack.</summary>
+        public TResult MatchGate<TResult>(global::System.Func<Moe::ExpertStack<Formats::Q4_0>, TResult> q4_0, global::System.Func<Moe::ExpertStack<Formats::Q4_1>, TResult> q4_1) => Gate switch
+        {
+            Moe::ExpertStack<Formats::Q4_0> stack => q4_0(stack),
+            Moe::ExpertStack<Formats::Q4_1> stack => q4_1(stack),
+            _ => throw new global::System.InvalidOperationException("unreachable: gate format " + Gate.Format),
+        };
+
+        /// <summary>The up projections: per expert, ExpertFfn rows of Hidden elements, in q5_0.</summary>
+        public Moe::ExpertStack<Formats::Q5_0> Up { get; }
+
+        /// <summary>The format of <see cref="Up"/> (the only one declared).</summary>
+        public Quant::GgmlType UpFormat => Quant::GgmlType.Q5_0;
+
+        /// <summary>
+        /// The down projections: per expert, Hidden rows of ExpertFfn elements. Their format varies by layer (q5_1, q8_0);
+        /// use <see cref="DownFormat"/> with the typed properties, or <see cref="MatchDown"/>.
+        /// </summary>
+        public Moe::ExpertStack Down { get; }
+
+        /// <summary>The format of <see cref="Down"/> in this layer.</summary>
+        public Quant::GgmlType DownFormat => Down.Format;
+
+        /// <summary><see cref="Down"/> typed as q5_1, or null when this layer's down has another format.</summary>
+        public Moe::ExpertStack<Formats::Q5_1>? DownQ5_1 => Down as Moe::ExpertStack<Formats::Q5_1>;
+
+        /// <summary><see cref="Down"/> typed as q8_0, or null when this layer's down has another format.</summary>
+        public Moe::ExpertStack<Formats::Q8_0>? DownQ8_0 => Down as Moe::ExpertStack<Formats::Q8_0>;
+
+        /// <summary>Calls the function for this layer's down format with the typed stack.</summary>
+        public TResult MatchDown<TResult>(global::System.Func<Moe::ExpertStack<Formats::Q5_1>, TResult> q5_1, global::System.Func<Moe::ExpertStack<Formats::Q8_0>, TResult> q8_0) => Down switch
+        {
+            Moe::ExpertStack<Formats::Q5_1> stack => q5_1(stack),
+            Moe::ExpertStack<Formats::Q8_0> stack => q8_0(stack),
+            _ => throw new global::System.InvalidOperationException("unreachable: down format " + Down.Format),
+        };
+    }
+}
+
+/// <summary>The bytes of one GGUF tensor; every access goes through the file, which checks that it is still open.</summary>
+file sealed unsafe class GgufWeightBytes(Gguf::GgufFile file, Gguf::GgufTensorInfo tensor) : Moe::WeightBytes
+{
+    public override long Length => tensor.ByteSize;
+
+    public override global::System.ReadOnlySpan<byte> Span => file.GetTensorBytes(tensor);
+
+    public override byte* Pointer => file.GetTensorPointer(tensor);
 }

@@ -26,10 +26,4 @@ public static class TrackingNames
 
     /// <summary>One item per kernel (target, format, shape, batch).</summary>
     public const string Kernels = nameof(Kernels);
-
-    /// <summary>Whether the compilation can see Ferrum.Gguf.GgufFile (LoadLayer is emitted only then).</summary>
-    public const string RuntimeFeatures = nameof(RuntimeFeatures);
-
-    /// <summary>Models paired with the runtime features.</summary>
-    public const string ModelOutputs = nameof(ModelOutputs);
 }
