@@ -37,19 +37,39 @@ public static class KernelsCommand
             return 0;
         }
 
-        var table = new Table().AddColumns("Target", "Kernel", "Entry point", "Format", "Shape", "Batch", "Lines");
+        var rows = new List<string[]>();
         foreach (var entry in KernelRegistry.All)
         {
-            table.AddRow("cpu", Markup.Escape(entry.Name), "MatVec (C#)", entry.Key.Format.ToString(), Shape(entry.Key), Batch(entry.Key), "-");
+            rows.Add(["cpu", entry.Name, "MatVec (C#)", entry.Key.Format.ToString(), Shape(entry.Key), Batch(entry.Key), "-"]);
         }
 
         foreach (var source in sources)
         {
-            var lines = source.Text.Count(c => c == '\n');
-            table.AddRow(source.Target.ToString().ToLowerInvariant(), Markup.Escape(source.Name), Markup.Escape(source.EntryPoint), source.Key.Format.ToString(), Shape(source.Key), Batch(source.Key), lines.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var lines = source.Text.Count(c => c == '\n').ToString(System.Globalization.CultureInfo.InvariantCulture);
+            rows.Add([source.Target.ToString().ToLowerInvariant(), source.Name, source.EntryPoint, source.Key.Format.ToString(), Shape(source.Key), Batch(source.Key), lines]);
         }
 
-        AnsiConsole.Write(table);
+        string[] header = ["Target", "Kernel", "Entry point", "Format", "Shape", "Batch", "Lines"];
+        if (Console.IsOutputRedirected)
+        {
+            // Piped output: one tab-separated line per kernel, never wrapped, easy to cut/grep.
+            Console.WriteLine(string.Join('\t', header));
+            foreach (var row in rows)
+            {
+                Console.WriteLine(string.Join('\t', row));
+            }
+        }
+        else
+        {
+            var table = new Table().AddColumns(header);
+            foreach (var row in rows)
+            {
+                table.AddRow(row.Select(Markup.Escape).ToArray());
+            }
+
+            AnsiConsole.Write(table);
+        }
+
         Console.WriteLine($"{KernelRegistry.All.Count} CPU kernels, {sources.Count} GPU kernel sources");
         return 0;
     });
