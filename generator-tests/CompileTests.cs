@@ -20,6 +20,18 @@ public class CompileTests
     public void FourModelsThreeFormatsCompiles() => AssertCompiles(TestManifests.Sized(4));
 
     [Fact]
+    public void ModelTypesAndGpuSourcesNeedNoUnsafeCode()
+    {
+        // Only CPU kernels take pointers; a project without AllowUnsafeBlocks can still use models and GPU sources.
+        var compilation = GeneratorHarness.CreateCompilation(allowUnsafe: false, "internal static class Placeholder { }");
+        var driver = GeneratorHarness.CreateDriver(false, new InMemoryAdditionalText(GeneratorHarness.ManifestPath, TestManifests.AllFormats.Replace("targets: [cpu, opencl, metal]", "targets: [opencl, metal]", StringComparison.Ordinal)));
+        driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        Assert.Empty(generatorDiagnostics);
+        Assert.Equal(4 + 8, output.SyntaxTrees.Count() - 1);
+        Assert.Empty(output.GetDiagnostics());
+    }
+
+    [Fact]
     public void ModelsNamedLikeTheGeneratedAliasesCompile()
     {
         // The generated files refer to runtime namespaces through aliases used with "::", which user types cannot shadow.
