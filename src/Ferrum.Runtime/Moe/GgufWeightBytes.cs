@@ -29,8 +29,6 @@ public sealed unsafe class GgufWeightBytes : WeightBytes
     public override long Length => tensor.ByteSize;
 
     /// <inheritdoc/>
-    public override ReadOnlySpan<byte> Span => file.GetTensorBytes(tensor);
-
-    /// <inheritdoc/>
+    /// <remarks>Through <see cref="GgufFile.GetTensorPointer"/>, which throws <see cref="ObjectDisposedException"/> after disposal.</remarks>
     public override byte* Pointer => file.GetTensorPointer(tensor);
 }
