@@ -1,0 +1,205 @@
+using System;
+using System.Globalization;
+using System.Text;
+using Ferrum.Generators.Emit.Kernels;
+
+namespace Ferrum.Generators.Emit.Metal;
+
+/// <summary>
+/// Prints Metal Shading Language MoE programs from the per-format descriptions. One program per weight format holds:
+/// <list type="bullet">
+/// <item><c>kernel_moe_mv_id_{fmt}</c>: ggml's mul_mv_id: grid z = token·top_k + slot, the expert id read from the ids
+/// buffer, <c>FERRUM_NR0</c> rows per simdgroup, <c>FERRUM_NSG</c> simdgroups per threadgroup, simd_sum reduction.</item>
+/// <item><c>kernel_moe_mv_id_gate_up_{fmt}</c>: the same dispatch over gate and up rows in one pass over x, writing
+/// SiLU(gate)·up.</item>
+/// <item><c>kernel_moe_mv_id_down_{fmt}</c>: one threadgroup row block per token looping over its slots, so the down
+/// projection and the routing-weighted sum are one kernel.</item>
+/// <item><c>kernel_moe_mm_id_gate_up_{fmt}</c>, <c>kernel_moe_mm_id_down_{fmt}</c>: batched prefill grouped by expert
+/// (lists from <c>kernel_moe_map0</c>): 32 weight rows × 32 routed tokens per threadgroup, weights dequantized into
+/// threadgroup memory, products on <c>simdgroup_float8x8</c> matrices.</item>
+/// <item><c>kernel_moe_dequant_{fmt}</c>: plain dequantization.</item>
+/// </list>
+/// A shape-specialized program bakes the sizes in as <c>constant constexpr int</c>; a generic one reads them from the
+/// <c>ferrum_moe_args</c> constant buffer every kernel takes at index 0, so the host binds both the same way. The
+/// common program holds routing, grouping and combine.
+/// </summary>
+internal static class MetalMoePrinter
+{
+    /// <summary>Rows (and tokens, and K elements) of one prefill tile; K must be a multiple.</summary>
+    public const int Tile = 32;
+
+    /// <summary>Threads of a prefill tile threadgroup (4 simdgroups of 32).</summary>
+    public const int TileThreads = 128;
+
+    /// <summary>Name of the format-independent program (routing, grouping, combine).</summary>
+    public const string CommonProgramName = "ferrum_moe_common";
+
+    /// <summary>Byte size of <c>ferrum_moe_args</c>; the host's struct must match (both sides assert it).</summary>
+    public const int ArgsBytes = 80;
+
+    /// <summary>Program name of a format, shape-generic or specialized.</summary>
+    public static string ProgramName(FormatKernel format, MoeKernelShape? shape) =>
+        shape is null ? $"ferrum_moe_{format.Name}" : $"ferrum_moe_{format.Name}_{shape.Suffix}";
+
+    /// <summary>Elements one lane reduces at a time: one sub-block (shared scale), 32 for unquantized formats.</summary>
+    public static int UnitElements(FormatKernel format) => format.IsPlainFloat ? 32 : format.SubBlockElements;
+
+    /// <summary>The format's MoE program; throws when <paramref name="shape"/> does not fit the format's blocks or the tiles.</summary>
+    public static string PrintFormatProgram(FormatKernel format, MoeKernelShape? shape)
+    {
+        if (shape is not null)
+        {
+            CheckShape(format, shape);
+        }
+
+        var f = format.Name;
+        var sb = new StringBuilder();
+        sb.Append("// Ferrum MoE kernels for ").Append(f).Append(shape is null ? " (shape-generic)" : " specialized for " + shape.Suffix)
+            .Append(".\n// Generated from the format description; Metal Shading Language 2.3 (simdgroup matrices).\n");
+        sb.Append(MetalMoeTemplates.Prologue);
+        sb.Append(MetalMoeTemplates.Geometry);
+        sb.Append("constant constexpr int QK = ").Append(Int(format.BlockElements)).Append(";   // elements per block\n")
+            .Append("constant constexpr int BB = ").Append(Int(format.BlockBytes)).Append(";   // bytes per block\n")
+            .Append("constant constexpr int UNIT = ").Append(Int(UnitElements(format))).Append(";   // elements a lane reduces at a time\n\n");
+        if (shape is null)
+        {
+            sb.Append("// Shape-generic: sizes come from the ferrum_moe_args constant buffer every kernel binds at index 0.\n")
+                .Append("#define N_H (args.h)\n#define N_F (args.f)\n#define N_E (args.n_experts)\n#define N_TOPK (args.topk)\n\n");
+        }
+        else
+        {
+            sb.Append("// Shape-specialized: the sizes are compile-time constants (the matching args fields are ignored).\n")
+                .Append("constant constexpr int N_H = ").Append(Int(shape.Hidden)).Append(";\n")
+                .Append("constant constexpr int N_F = ").Append(Int(shape.ExpertFfn)).Append(";\n")
+                .Append("constant constexpr int N_E = ").Append(Int(shape.Experts)).Append(";\n")
+                .Append("constant constexpr int N_TOPK = ").Append(Int(shape.TopK)).Append(";\n\n");
+        }
+
+        foreach (var t in format.Tables)
+        {
+            sb.Append("constant int ").Append(t.Name).Append('[').Append(Int(t.Values.Count)).Append("] = { ")
+                .Append(string.Join(", ", t.Values)).Append(" };\n");
+        }
+
+        sb.Append(MetalMoeTemplates.Activation);
+        AppendUnitDot(sb, format);
+        AppendDecodeRun(sb, format);
+        AppendDecode(sb, format);
+        sb.Append(MetalMoeTemplates.FormatKernels.Replace("{F}", f));
+        return sb.ToString();
+    }
+
+    /// <summary>The common program: routing (logits, gating, top-k, renormalization), grouping by expert, combine.</summary>
+    public static string PrintCommonProgram() =>
+        "// Ferrum MoE routing, grouping and combine. Metal Shading Language.\n" + MetalMoeTemplates.Prologue + MetalMoeTemplates.Common;
+
+    private static void CheckShape(FormatKernel format, MoeKernelShape shape)
+    {
+        if (shape.Hidden <= 0 || shape.ExpertFfn <= 0 || shape.Experts <= 0 || shape.TopK <= 0 || shape.TopK > shape.Experts)
+        {
+            throw new ArgumentException($"MoE shape {shape.Suffix}: sizes must be positive and top-k at most the expert count");
+        }
+
+        var multiple = Math.Max(format.BlockElements, Tile);
+        if (shape.Hidden % multiple != 0 || shape.ExpertFfn % multiple != 0)
+        {
+            throw new ArgumentException(
+                $"MoE shape {shape.Suffix}: hidden and expert FFN lengths must be multiples of {multiple} for {format.Name} Metal kernels (block {format.BlockElements}, tile {Tile})");
+        }
+    }
+
+    private static string Int(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Scale·Σq·x + Offset·Σx over UNIT elements whose x values a lane already holds in registers.</summary>
+    private static void AppendUnitDot(StringBuilder sb, FormatKernel format)
+    {
+        var p = new MetalExprPrinter("b", "i", "s", "");
+        sb.Append("// Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),\n")
+            .Append("// whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.\n");
+        sb.Append("static inline float ferrum_unit_dot_").Append(format.Name)
+            .Append("(device const uchar* row, const int k0, thread const float* xl, const float sx)\n{\n");
+        if (format.IsPlainFloat)
+        {
+            sb.Append("    (void)sx;\n    float sq = 0.0f;\n    for (int j = 0; j < UNIT; j++)\n    {\n");
+            sb.Append("        device const uchar* b = row + (ulong)(k0 + j) * BB;\n");
+            sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * xl[j];\n    }\n    return sq;\n}\n\n");
+            return;
+        }
+
+        sb.Append("    device const uchar* b = row + (ulong)(k0 / QK) * BB;\n");
+        sb.Append("    const int i0 = k0 % QK;\n");
+        if (format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int s = i0 / ").Append(Int(format.SubBlockElements)).Append(";\n");
+        }
+
+        if (format.Offset is null)
+        {
+            sb.Append("    (void)sx;\n");
+        }
+
+        sb.Append(p.PrintLets(format, DecodeScope.Block, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.SubBlock, "    "));
+        sb.Append("    float sq = 0.0f;\n");
+        sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n        const int i = i0 + j;\n");
+        sb.Append(p.PrintLets(format, DecodeScope.Element, "        "));
+        sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * xl[j];\n");
+        sb.Append("    }\n    return ").Append(p.Print(format.Scale)).Append(" * sq");
+        if (format.Offset is not null)
+        {
+            sb.Append(" + ").Append(p.Print(format.Offset)).Append(" * sx");
+        }
+        sb.Append(";\n}\n\n");
+    }
+
+    /// <summary>Eight consecutive elements (from a multiple of 8, so inside one sub-block) into threadgroup memory.</summary>
+    private static void AppendDecodeRun(StringBuilder sb, FormatKernel format)
+    {
+        var p = new MetalExprPrinter("b", "i", "s", "");
+        sb.Append("// Elements k .. k+7 of a weight row (k a multiple of 8: one sub-block) into threadgroup memory.\n");
+        sb.Append("static inline void ferrum_decode8_").Append(format.Name)
+            .Append("(device const uchar* row, const int k, threadgroup float* dst)\n{\n");
+        if (format.IsPlainFloat)
+        {
+            sb.Append("    for (int j = 0; j < 8; j++)\n    {\n");
+            sb.Append("        device const uchar* b = row + (ulong)(k + j) * BB;\n");
+            sb.Append("        dst[j] = ").Append(p.PrintValue(format)).Append(";\n    }\n}\n\n");
+            return;
+        }
+
+        sb.Append("    device const uchar* b = row + (ulong)(k / QK) * BB;\n");
+        sb.Append("    const int i0 = k % QK;\n");
+        if (format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int s = i0 / ").Append(Int(format.SubBlockElements)).Append(";\n");
+        }
+
+        sb.Append(p.PrintLets(format, DecodeScope.Block, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.SubBlock, "    "));
+        sb.Append("    for (int j = 0; j < 8; j++)\n    {\n        const int i = i0 + j;\n");
+        sb.Append(p.PrintLets(format, DecodeScope.Element, "        "));
+        sb.Append("        dst[j] = ").Append(p.PrintValue(format)).Append(";\n    }\n}\n\n");
+    }
+
+    private static void AppendDecode(StringBuilder sb, FormatKernel format)
+    {
+        var p = new MetalExprPrinter("b", "i", "s", "");
+        sb.Append("// Element k of a weight row.\n");
+        sb.Append("static inline float ferrum_decode_").Append(format.Name).Append("(device const uchar* row, const int k)\n{\n");
+        sb.Append("    device const uchar* b = row + (ulong)(k / QK) * BB;\n");
+        if (format.Uses(IndexVar.Element) || format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int i = k % QK;\n");
+        }
+
+        if (format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int s = i / ").Append(Int(format.SubBlockElements)).Append(";\n");
+        }
+
+        sb.Append(p.PrintLets(format, DecodeScope.Block, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.SubBlock, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.Element, "    "));
+        sb.Append("    return ").Append(p.PrintValue(format)).Append(";\n}\n\n");
+    }
+}
