@@ -15,17 +15,16 @@ public sealed class MetalSourceTests
 {
     private static readonly MoeKernelShape Qwen3 = new(2048, 768, 128, 8);
 
-    /// <summary>Every program the printer can produce: common, each format generic and specialized for Qwen3-30B-A3B.</summary>
+    /// <summary>Every program the printer can produce: each format generic and specialized for Qwen3-30B-A3B.</summary>
     public static IEnumerable<(string Name, string Source)> AllPrograms()
     {
-        yield return (Printer.CommonProgramName, Printer.PrintCommonProgram());
         foreach (var f in FormatKernels.All)
         {
             yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null));
             yield return (Printer.ProgramName(f, Qwen3), Printer.PrintFormatProgram(f, Qwen3));
         }
 
-        // The gpt-oss activation branch and non-default geometry, as the host compiles them (its #defines first).
+        // Non-default geometry and the gpt-oss activation branch (the host puts its #defines first).
         var mxfp4 = FormatKernels.All.Single(k => k.Name == "mxfp4");
         yield return ("mxfp4_oai_nr1_nsg4", "#define FERRUM_ACT_OAI 1\n#define FERRUM_NR0 1\n#define FERRUM_NSG 4\n" + Printer.PrintFormatProgram(mxfp4, null));
     }
@@ -34,7 +33,7 @@ public sealed class MetalSourceTests
     public void Every_program_passes_the_attribute_check_and_clang_type_check()
     {
         var programs = AllPrograms().ToList();
-        Assert.Equal(2 + (2 * FormatKernels.All.Count), programs.Count);
+        Assert.Equal(1 + (2 * FormatKernels.All.Count), programs.Count);
         var (ok, report) = MetalSourceCheck.Check(programs);
         Assert.True(ok, "the Metal check rejected printed MSL:\n" + report);
     }
@@ -55,12 +54,10 @@ public sealed class MetalSourceTests
             Assert.Contains("simdgroup_multiply_accumulate(", src);
             Assert.DoesNotContain("#define N_H", src);
             Assert.Contains("#define N_H (args.h)", Printer.PrintFormatProgram(f, null));
-        }
-
-        var common = Printer.PrintCommonProgram();
-        foreach (var k in new[] { "kernel_moe_route", "kernel_moe_map0", "kernel_moe_combine" })
-        {
-            Assert.Contains("kernel void " + k + "(", common);
+            foreach (var k in new[] { "kernel_moe_route", "kernel_moe_map0", "kernel_moe_combine" })
+            {
+                Assert.Contains("kernel void " + k + "(", src);
+            }
         }
     }
 

@@ -20,8 +20,10 @@ namespace Ferrum.Generators.Emit.Metal;
 /// <item><c>kernel_moe_dequant_{fmt}</c>: plain dequantization.</item>
 /// </list>
 /// A shape-specialized program bakes the sizes in as <c>constant constexpr int</c>; a generic one reads them from the
-/// <c>ferrum_moe_args</c> constant buffer every kernel takes at index 0, so the host binds both the same way. The
-/// common program holds routing, grouping and combine.
+/// <c>ferrum_moe_args</c> constant buffer every kernel takes at index 0, so the host binds both the same way. Every
+/// program also carries the format-independent kernels: <c>kernel_moe_route</c> (router logits, softmax / sigmoid,
+/// top-k with ties to the smaller index, renormalization), <c>kernel_moe_map0</c> (pairs grouped by expert) and
+/// <c>kernel_moe_combine</c>.
 /// </summary>
 internal static class MetalMoePrinter
 {
@@ -30,9 +32,6 @@ internal static class MetalMoePrinter
 
     /// <summary>Threads of a prefill tile threadgroup (4 simdgroups of 32).</summary>
     public const int TileThreads = 128;
-
-    /// <summary>Name of the format-independent program (routing, grouping, combine).</summary>
-    public const string CommonProgramName = "ferrum_moe_common";
 
     /// <summary>Byte size of <c>ferrum_moe_args</c>; the host's struct must match (both sides assert it).</summary>
     public const int ArgsBytes = 80;
@@ -86,12 +85,10 @@ internal static class MetalMoePrinter
         AppendDecodeRun(sb, format);
         AppendDecode(sb, format);
         sb.Append(MetalMoeTemplates.FormatKernels.Replace("{F}", f));
+        sb.Append("// Format-independent kernels: every program carries them, so one library per format is all the host compiles.\n");
+        sb.Append(MetalMoeTemplates.Common);
         return sb.ToString();
     }
-
-    /// <summary>The common program: routing (logits, gating, top-k, renormalization), grouping by expert, combine.</summary>
-    public static string PrintCommonProgram() =>
-        "// Ferrum MoE routing, grouping and combine. Metal Shading Language.\n" + MetalMoeTemplates.Prologue + MetalMoeTemplates.Common;
 
     private static void CheckShape(FormatKernel format, MoeKernelShape shape)
     {
