@@ -5,6 +5,7 @@ using Ferrum.Backends.Metal;
 using Ferrum.Generators.Tests.MetalCheck;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
+using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
 using Printer = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
 
 namespace Ferrum.Generators.Tests.Kernels;
@@ -26,11 +27,13 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     // Decode (mat-vec) and prefill (tiles) paths for each kind of format: K-quant with an offset and 32-element
     // sub-blocks (q4_K), without an offset and 16-element sub-blocks (q6_K), a 32-element block format (q8_0) and an
     // unquantized one (f16). The decode of each format is checked bit-exactly elsewhere (FormatKernelDequantTests).
-    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 3)]
-    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 33)]
-    [InlineData(GgmlType.Q8_0, GgmlType.F16, 2)]
-    [InlineData(GgmlType.F16, GgmlType.Q8_0, 34)]
-    public void Emulated_kernels_match_the_reference(GgmlType gateUpType, GgmlType downType, int tokens)
+    // The q4_K/q6_K cases also run the programs specialized for the 256×256 matrices (N_ROWS/N_K baked in).
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 3, false)]
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 3, true)]
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 33, true)]
+    [InlineData(GgmlType.Q8_0, GgmlType.F16, 2, false)]
+    [InlineData(GgmlType.F16, GgmlType.Q8_0, 34, false)]
+    public void Emulated_kernels_match_the_reference(GgmlType gateUpType, GgmlType downType, int tokens, bool specialized)
     {
         var x = GgmlReferenceData.RandomFloats(tokens * H, 1);
         var router = GgmlReferenceData.RandomFloats(E * H, 2);
@@ -46,8 +49,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         var (refIds, refOut) = Reference(x, router, gateR, upR, downR, tokens);
 
-        var gateLib = programs.Get(gateUpType);
-        var downLib = programs.Get(downType);
+        var gateLib = programs.Get(gateUpType, specialized ? (F, H) : null);
+        var downLib = programs.Get(downType, specialized ? (H, F) : null);
         var buffers = new Dictionary<string, byte[]>
         {
             ["x"] = Bytes(x),
@@ -81,15 +84,19 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         var plan = MetalMoePlan.Build(H, F, E, K, tokens, gateUpType, downType);
         Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
         var handles = buffers.ToDictionary(kv => kv.Key, kv => GCHandle.Alloc(kv.Value, GCHandleType.Pinned));
-        var argsHandle = GCHandle.Alloc(new[] { args }, GCHandleType.Pinned);
         try
         {
             foreach (var d in plan)
             {
                 var names = MetalMoePlan.Bindings(d.Step);
-                var ptrs = names.Select((n, i) => i == 0 ? argsHandle.AddrOfPinnedObject() : handles[n].AddrOfPinnedObject()).ToArray();
+                var ptrs = names.Select((n, i) => i == 0 ? 0 : handles[n].AddrOfPinnedObject()).ToArray();
                 var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
-                lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
+                var a = new[] { d.ArgsFrom(args) };
+                fixed (MetalMoeArgs* ap = a)
+                {
+                    ptrs[0] = (nint)ap;
+                    lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
+                }
             }
         }
         finally
@@ -99,7 +106,6 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 h.Free();
             }
 
-            argsHandle.Free();
         }
 
         var ids = MemoryMarshal.Cast<byte, int>(buffers["ids"]).ToArray();
@@ -115,17 +121,18 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
     public sealed class Programs : IDisposable
     {
-        private readonly Dictionary<GgmlType, MetalEmulator> _built = [];
+        private readonly Dictionary<(GgmlType, (int, int)?), MetalEmulator> _built = [];
 
-        public MetalEmulator Get(GgmlType type)
+        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape)
         {
             lock (_built)
             {
-                if (!_built.TryGetValue(type, out var emulator))
+                if (!_built.TryGetValue((type, shape), out var emulator))
                 {
                     var format = FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type);
-                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, null), MetalMoePlan.Defines(false) + Printer.PrintFormatProgram(format, null));
-                    _built.Add(type, emulator);
+                    var matrix = shape is { } s ? new MatrixShape(s.Rows, s.RowLength) : null;
+                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(false) + Printer.PrintFormatProgram(format, matrix));
+                    _built.Add((type, shape), emulator);
                 }
 
                 return emulator;

@@ -2,7 +2,7 @@ extern alias Generators;
 
 using Ferrum.Generators.Tests.MetalCheck;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
-using MoeKernelShape = Generators::Ferrum.Generators.Emit.Kernels.MoeKernelShape;
+using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
 using Printer = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
 
 namespace Ferrum.Generators.Tests.Kernels;
@@ -13,15 +13,18 @@ namespace Ferrum.Generators.Tests.Kernels;
 /// </summary>
 public sealed class MetalSourceTests
 {
-    private static readonly MoeKernelShape Qwen3 = new(2048, 768, 128, 8);
+    private static readonly MatrixShape Qwen3GateUp = new(768, 2048);
 
-    /// <summary>Every program the printer can produce: each format generic and specialized for Qwen3-30B-A3B.</summary>
+    private static readonly MatrixShape Qwen3Down = new(2048, 768);
+
+    /// <summary>Every format's program generic and specialized for Qwen3-30B-A3B's gate/up and down matrices.</summary>
     public static IEnumerable<(string Name, string Source)> AllPrograms()
     {
         foreach (var f in FormatKernels.All)
         {
             yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null));
-            yield return (Printer.ProgramName(f, Qwen3), Printer.PrintFormatProgram(f, Qwen3));
+            yield return (Printer.ProgramName(f, Qwen3GateUp), Printer.PrintFormatProgram(f, Qwen3GateUp));
+            yield return (Printer.ProgramName(f, Qwen3Down), Printer.PrintFormatProgram(f, Qwen3Down));
         }
 
         // Non-default geometry and the gpt-oss activation branch (the host puts its #defines first).
@@ -33,7 +36,7 @@ public sealed class MetalSourceTests
     public void Every_program_passes_the_attribute_check_and_clang_type_check()
     {
         var programs = AllPrograms().ToList();
-        Assert.Equal(1 + (2 * FormatKernels.All.Count), programs.Count);
+        Assert.Equal(1 + (3 * FormatKernels.All.Count), programs.Count);
         var (ok, report) = MetalSourceCheck.Check(programs);
         Assert.True(ok, "the Metal check rejected printed MSL:\n" + report);
     }
@@ -43,17 +46,18 @@ public sealed class MetalSourceTests
     {
         foreach (var f in FormatKernels.All)
         {
-            var src = Printer.PrintFormatProgram(f, Qwen3);
+            var src = Printer.PrintFormatProgram(f, Qwen3GateUp);
             foreach (var k in new[] { "kernel_moe_mv_id_", "kernel_moe_mv_id_gate_up_", "kernel_moe_mv_id_down_", "kernel_moe_mm_id_gate_up_", "kernel_moe_mm_id_down_", "kernel_moe_dequant_" })
             {
                 Assert.Contains("kernel void " + k + f.Name + "(", src);
             }
 
-            Assert.Contains("constant constexpr int N_H = 2048;", src);
+            Assert.Contains("constant constexpr int N_ROWS = 768;", src);
+            Assert.Contains("constant constexpr int N_K = 2048;", src);
             Assert.Contains("simd_sum(", src);
             Assert.Contains("simdgroup_multiply_accumulate(", src);
-            Assert.DoesNotContain("#define N_H", src);
-            Assert.Contains("#define N_H (args.h)", Printer.PrintFormatProgram(f, null));
+            Assert.DoesNotContain("#define N_ROWS", src);
+            Assert.Contains("#define N_ROWS (args.rows)", Printer.PrintFormatProgram(f, null));
             foreach (var k in new[] { "kernel_moe_route", "kernel_moe_map0", "kernel_moe_combine" })
             {
                 Assert.Contains("kernel void " + k + "(", src);
@@ -65,8 +69,9 @@ public sealed class MetalSourceTests
     public void A_shape_that_does_not_fit_the_blocks_is_refused()
     {
         var q4k = FormatKernels.All.Single(k => k.Name == "q4_K");
-        var ex = Assert.Throws<ArgumentException>(() => Printer.PrintFormatProgram(q4k, new MoeKernelShape(2048, 1408, 64, 6)));
-        Assert.Contains("multiples of 256", ex.Message);
+        var ex = Assert.Throws<ArgumentException>(() => Printer.PrintFormatProgram(q4k, new MatrixShape(2048, 1408)));
+        Assert.Contains("multiple of 256", ex.Message);
+        Assert.Throws<ArgumentException>(() => Printer.PrintFormatProgram(q4k, new MatrixShape(1000, 2048)));
     }
 
     /// <summary>Planted errors: (description, original text, replacement, fragment the report must contain).</summary>
@@ -81,7 +86,7 @@ public sealed class MetalSourceTests
         { "missing semicolon", "const int t = pair / N_TOPK;", "const int t = pair / N_TOPK", "expected ';'" },
         { "device pointer where threadgroup memory is expected", "ferrum_decode8_q4_K(urow, k0 + lc, wu + lr * TILE + lc);", "ferrum_decode8_q4_K(urow, k0 + lc, act + lc);", "no matching function" },
         { "double arithmetic", "return g / (1.0f + exp(-g)) * u;", "return g / (1.0 + exp(-g)) * u;", "double" },
-        { "mixed int and float min", "const int row = min(r0 + r, n_rows - 1);", "const int row = min(r0 + r, 1.0f);", "ambiguous" },
+        { "mixed int and float min", "const int row = min(r0 + r, N_ROWS - 1);", "const int row = min(r0 + r, 1.0f);", "ambiguous" },
     };
 
     [Theory]

@@ -39,7 +39,7 @@ public sealed unsafe class MetalPlatformTests
             var m = new MetalWeightStack("w", GgmlType.F32, p, 4, 4, 1);
             var w = new MetalMoeWeights { Router = m, Gate = m, Up = m, Down = m };
             var calls = 0;
-            var ex = Assert.Throws<PlatformNotSupportedException>(() => new MetalMoeExecutor(w, new MetalMoeRouting { ExpertsPerToken = 1 }, _ =>
+            var ex = Assert.Throws<PlatformNotSupportedException>(() => new MetalMoeExecutor(w, new MetalMoeRouting { ExpertsPerToken = 1 }, (_, _, _) =>
             {
                 calls++;
                 return string.Empty;
@@ -77,6 +77,9 @@ public sealed unsafe class MetalPlatformTests
         Assert.Equal([MetalMoeStep.Route, MetalMoeStep.GateUpVector, MetalMoeStep.DownVector], plan.Select(d => d.Step));
         Assert.Equal("kernel_moe_mv_id_gate_up_q4_K", plan[1].Function);
         Assert.Equal("kernel_moe_mv_id_down_q6_K", plan[2].Function);
+        Assert.Equal((768, 2048), (plan[1].Rows, plan[1].K));            // gate/up read F×H matrices
+        Assert.Equal((2048, 768), (plan[2].Rows, plan[2].K));            // down reads H×F
+        Assert.Equal(768, plan[1].ArgsFrom(new MetalMoeArgs { H = 2048 }).Rows);
         Assert.Equal(MTLSize.Of(1), plan[0].Threadgroups);
         Assert.Equal(MTLSize.Of(192, 1, 8), plan[1].Threadgroups);     // 768 rows / 4, one z per (token, slot)
         Assert.Equal(MTLSize.Of(64), plan[1].ThreadsPerThreadgroup);

@@ -19,7 +19,8 @@ namespace Ferrum.Generators.Emit.Metal;
 /// threadgroup memory, products on <c>simdgroup_float8x8</c> matrices.</item>
 /// <item><c>kernel_moe_dequant_{fmt}</c>: plain dequantization.</item>
 /// </list>
-/// A shape-specialized program bakes the sizes in as <c>constant constexpr int</c>; a generic one reads them from the
+/// A program specialized for one weight matrix shape (rows × row length; gate/up F×H, down H×F, as the generator's
+/// kernel items are) bakes it in as <c>constant constexpr int N_ROWS, N_K</c>; a generic one reads them from the
 /// <c>ferrum_moe_args</c> constant buffer every kernel takes at index 0, so the host binds both the same way. Every
 /// program also carries the format-independent kernels: <c>kernel_moe_route</c> (router logits, softmax / sigmoid,
 /// top-k with ties to the smaller index, renormalization), <c>kernel_moe_map0</c> (pairs grouped by expert) and
@@ -37,14 +38,14 @@ internal static class MetalMoePrinter
     public const int ArgsBytes = 80;
 
     /// <summary>Program name of a format, shape-generic or specialized.</summary>
-    public static string ProgramName(FormatKernel format, MoeKernelShape? shape) =>
+    public static string ProgramName(FormatKernel format, MatrixShape? shape) =>
         shape is null ? $"ferrum_moe_{format.Name}" : $"ferrum_moe_{format.Name}_{shape.Suffix}";
 
     /// <summary>Elements one lane reduces at a time: one sub-block (shared scale), 32 for unquantized formats.</summary>
     public static int UnitElements(FormatKernel format) => format.IsPlainFloat ? 32 : format.SubBlockElements;
 
     /// <summary>The format's MoE program; throws when <paramref name="shape"/> does not fit the format's blocks or the tiles.</summary>
-    public static string PrintFormatProgram(FormatKernel format, MoeKernelShape? shape)
+    public static string PrintFormatProgram(FormatKernel format, MatrixShape? shape)
     {
         if (shape is not null)
         {
@@ -60,19 +61,22 @@ internal static class MetalMoePrinter
         sb.Append("constant constexpr int QK = ").Append(Int(format.BlockElements)).Append(";   // elements per block\n")
             .Append("constant constexpr int BB = ").Append(Int(format.BlockBytes)).Append(";   // bytes per block\n")
             .Append("constant constexpr int UNIT = ").Append(Int(UnitElements(format))).Append(";   // elements a lane reduces at a time\n\n");
+        // Rows and row length of the weight matrix a launch reads (gate/up: F×H, down: H×F): from the argument block,
+        // or baked in for a program specialized for one matrix shape.
         if (shape is null)
         {
-            sb.Append("// Shape-generic: sizes come from the ferrum_moe_args constant buffer every kernel binds at index 0.\n")
-                .Append("#define N_H (args.h)\n#define N_F (args.f)\n#define N_E (args.n_experts)\n#define N_TOPK (args.topk)\n\n");
+            sb.Append("// Shape-generic: the matrix shape comes from the ferrum_moe_args block every kernel binds at index 0.\n")
+                .Append("#define N_ROWS (args.rows)\n#define N_K (args.k)\n");
         }
         else
         {
-            sb.Append("// Shape-specialized: the sizes are compile-time constants (the matching args fields are ignored).\n")
-                .Append("constant constexpr int N_H = ").Append(Int(shape.Hidden)).Append(";\n")
-                .Append("constant constexpr int N_F = ").Append(Int(shape.ExpertFfn)).Append(";\n")
-                .Append("constant constexpr int N_E = ").Append(Int(shape.Experts)).Append(";\n")
-                .Append("constant constexpr int N_TOPK = ").Append(Int(shape.TopK)).Append(";\n\n");
+            sb.Append("// Specialized for ").Append(Int(shape.Rows)).Append(" rows of ").Append(Int(shape.RowLength))
+                .Append(" elements (args.rows and args.k are ignored).\n")
+                .Append("constant constexpr int N_ROWS = ").Append(Int(shape.Rows)).Append(";\n")
+                .Append("constant constexpr int N_K = ").Append(Int(shape.RowLength)).Append(";\n");
         }
+
+        sb.Append("#define N_E (args.n_experts)\n#define N_TOPK (args.topk)\n\n");
 
         foreach (var t in format.Tables)
         {
@@ -90,18 +94,13 @@ internal static class MetalMoePrinter
         return sb.ToString();
     }
 
-    private static void CheckShape(FormatKernel format, MoeKernelShape shape)
+    private static void CheckShape(FormatKernel format, MatrixShape shape)
     {
-        if (shape.Hidden <= 0 || shape.ExpertFfn <= 0 || shape.Experts <= 0 || shape.TopK <= 0 || shape.TopK > shape.Experts)
-        {
-            throw new ArgumentException($"MoE shape {shape.Suffix}: sizes must be positive and top-k at most the expert count");
-        }
-
         var multiple = Math.Max(format.BlockElements, Tile);
-        if (shape.Hidden % multiple != 0 || shape.ExpertFfn % multiple != 0)
+        if (shape.Rows <= 0 || shape.Rows % Tile != 0 || shape.RowLength <= 0 || shape.RowLength % multiple != 0)
         {
             throw new ArgumentException(
-                $"MoE shape {shape.Suffix}: hidden and expert FFN lengths must be multiples of {multiple} for {format.Name} Metal kernels (block {format.BlockElements}, tile {Tile})");
+                $"matrix shape {shape.Suffix}: {format.Name} Metal kernels need rows that are a positive multiple of {Tile} and a row length that is a positive multiple of {multiple} (block {format.BlockElements}, tile {Tile})");
         }
     }
 

@@ -24,8 +24,8 @@ internal static class MetalMoeTemplates
             int topk;
             int n_tokens;
             int max_per_expert;     // capacity of each expert's list (prefill grouping)
-            int rows;               // kernel_moe_mv_id: rows of its weight matrices
-            int k;                  // kernel_moe_mv_id: row length; kernel_moe_dequant: element count
+            int rows;               // rows of the weight matrix a launch reads (gate/up: f, down: h), generic programs
+            int k;                  // its row length (gate/up: h, down: f); kernel_moe_dequant: element count
             int gating;             // 1 softmax, 2 sigmoid, 3 softmax over the selected logits
             int norm;               // renormalize the selected weights
             float scale;            // weight scale, applied when not 0 and not 1
@@ -89,23 +89,21 @@ internal static class MetalMoeTemplates
             ushort tiisg [[thread_index_in_simdgroup]],
             ushort sgitg [[simdgroup_index_in_threadgroup]])
         {
-            const int n_rows = args.rows;
-            const int n_k = args.k;
             const int pair = (int)tgpig.z;
             const int t = pair / N_TOPK;
             const int id = ids[pair];
             const bool ok = (uint)id < (uint)N_E;
             const int e = ok ? id : 0;
             const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
-            const ulong row_bytes = (ulong)(n_k / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             device const uchar* base = w + (ulong)e * args.stride_mv;
-            device const float* xt = x + (ulong)t * n_k;
+            device const float* xt = x + (ulong)t * N_K;
             float sum[NR0];
             for (int r = 0; r < NR0; r++)
             {
                 sum[r] = 0.0f;
             }
-            for (int k0 = (int)tiisg * UNIT; k0 < n_k; k0 += 32 * UNIT)
+            for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
             {
                 float xl[UNIT];
                 float sx = 0.0f;
@@ -116,22 +114,22 @@ internal static class MetalMoeTemplates
                 }
                 for (int r = 0; r < NR0; r++)
                 {
-                    const int row = min(r0 + r, n_rows - 1);
+                    const int row = min(r0 + r, N_ROWS - 1);
                     sum[r] += ferrum_unit_dot_{F}(base + (ulong)row * row_bytes, k0, xl, sx);
                 }
             }
             for (int r = 0; r < NR0; r++)
             {
                 const float v = simd_sum(sum[r]);
-                if (tiisg == 0 && r0 + r < n_rows)
+                if (tiisg == 0 && r0 + r < N_ROWS)
                 {
-                    dst[(ulong)pair * n_rows + r0 + r] = ok ? v : NAN;
+                    dst[(ulong)pair * N_ROWS + r0 + r] = ok ? v : NAN;
                 }
             }
         }
 
-        // Fused gate||up for every (token, slot) pair: grid (ceil(N_F / (NR0*NSG)), 1, n_tokens*topk), threadgroup
-        // 32*NSG; act[pair][row] = act(gate_e[row] . x[token], up_e[row] . x[token]). x is read once for both.
+        // Fused gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): grid (ceil(F / (NR0*NSG)), 1, n_tokens*topk),
+        // threadgroup 32*NSG; act[pair][row] = act(gate_e[row] . x[token], up_e[row] . x[token]). x is read once for both.
         kernel void kernel_moe_mv_id_gate_up_{F}(
             constant ferrum_moe_args& args [[buffer(0)]],
             device const uchar* gate [[buffer(1)]],
@@ -149,10 +147,10 @@ internal static class MetalMoeTemplates
             const bool ok = (uint)id < (uint)N_E;
             const int e = ok ? id : 0;
             const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
-            const ulong row_bytes = (ulong)(N_H / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             device const uchar* gbase = gate + (ulong)e * args.stride_gate_up;
             device const uchar* ubase = up + (ulong)e * args.stride_gate_up;
-            device const float* xt = x + (ulong)t * N_H;
+            device const float* xt = x + (ulong)t * N_K;
             float g[NR0];
             float u[NR0];
             for (int r = 0; r < NR0; r++)
@@ -160,7 +158,7 @@ internal static class MetalMoeTemplates
                 g[r] = 0.0f;
                 u[r] = 0.0f;
             }
-            for (int k0 = (int)tiisg * UNIT; k0 < N_H; k0 += 32 * UNIT)
+            for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
             {
                 float xl[UNIT];
                 float sx = 0.0f;
@@ -171,7 +169,7 @@ internal static class MetalMoeTemplates
                 }
                 for (int r = 0; r < NR0; r++)
                 {
-                    const ulong off = (ulong)min(r0 + r, N_F - 1) * row_bytes;
+                    const ulong off = (ulong)min(r0 + r, N_ROWS - 1) * row_bytes;
                     g[r] += ferrum_unit_dot_{F}(gbase + off, k0, xl, sx);
                     u[r] += ferrum_unit_dot_{F}(ubase + off, k0, xl, sx);
                 }
@@ -180,14 +178,14 @@ internal static class MetalMoeTemplates
             {
                 const float gs = simd_sum(g[r]);
                 const float us = simd_sum(u[r]);
-                if (tiisg == 0 && r0 + r < N_F)
+                if (tiisg == 0 && r0 + r < N_ROWS)
                 {
-                    act[(ulong)pair * N_F + r0 + r] = ok ? ferrum_act(gs, us) : NAN;
+                    act[(ulong)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs, us) : NAN;
                 }
             }
         }
 
-        // down + routing-weighted sum: grid (ceil(N_H / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
+        // down + routing-weighted sum: grid (ceil(N_K / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
         // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair]).
         kernel void kernel_moe_mv_id_down_{F}(
             constant ferrum_moe_args& args [[buffer(0)]],
@@ -202,7 +200,7 @@ internal static class MetalMoeTemplates
         {
             const int t = (int)tgpig.y;
             const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
-            const ulong row_bytes = (ulong)(N_F / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             float acc[NR0];
             for (int r = 0; r < NR0; r++)
             {
@@ -217,13 +215,13 @@ internal static class MetalMoeTemplates
                 const int e = (uint)id < (uint)N_E ? id : 0;
                 const float wgt = weights[pair];
                 device const uchar* base = down + (ulong)e * args.stride_down;
-                device const float* a = act + (ulong)pair * N_F;
+                device const float* a = act + (ulong)pair * N_K;
                 float part[NR0];
                 for (int r = 0; r < NR0; r++)
                 {
                     part[r] = 0.0f;
                 }
-                for (int k0 = (int)tiisg * UNIT; k0 < N_F; k0 += 32 * UNIT)
+                for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
                 {
                     float xl[UNIT];
                     float sx = 0.0f;
@@ -234,7 +232,7 @@ internal static class MetalMoeTemplates
                     }
                     for (int r = 0; r < NR0; r++)
                     {
-                        const int row = min(r0 + r, N_H - 1);
+                        const int row = min(r0 + r, N_ROWS - 1);
                         part[r] += ferrum_unit_dot_{F}(base + (ulong)row * row_bytes, k0, xl, sx);
                     }
                 }
@@ -246,14 +244,14 @@ internal static class MetalMoeTemplates
             for (int r = 0; r < NR0; r++)
             {
                 const float v = simd_sum(acc[r]);
-                if (tiisg == 0 && r0 + r < N_H)
+                if (tiisg == 0 && r0 + r < N_ROWS)
                 {
-                    out[(ulong)t * N_H + r0 + r] = bad ? NAN : v;
+                    out[(ulong)t * N_ROWS + r0 + r] = bad ? NAN : v;
                 }
             }
         }
 
-        // Prefill gate||up, grouped by expert: grid (N_F / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads.
+        // Prefill gate||up, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads.
         // A threadgroup takes expert e (tgpig.z), TILE weight rows and TILE of the pairs routed to e (lists from
         // kernel_moe_map0). Per K step each thread dequantizes 8 gate and 8 up weights and stages 8 activations; each
         // simdgroup multiplies its 8 rows by the 32 tokens on 8x8 simdgroup matrices (4 gate + 4 up accumulators).
@@ -283,12 +281,12 @@ internal static class MetalMoeTemplates
             const int lr = (int)tiitg / 4;         // staging: tile row (weights) and tile token (activations)
             const int lc = ((int)tiitg % 4) * 8;   // staging: first of 8 K elements
             device const int* list = lists + (ulong)e * args.max_per_expert;
-            const ulong row_bytes = (ulong)(N_H / QK) * BB;
-            const ulong wrow = (ulong)e * args.stride_gate_up + (ulong)min(r0 + lr, N_F - 1) * row_bytes;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            const ulong wrow = (ulong)e * args.stride_gate_up + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
             device const uchar* grow = gate + wrow;
             device const uchar* urow = up + wrow;
             const bool has_token = j0 + lr < cnt;
-            device const float* xrow = x + (ulong)(has_token ? list[j0 + lr] / N_TOPK : 0) * N_H;
+            device const float* xrow = x + (ulong)(has_token ? list[j0 + lr] / N_TOPK : 0) * N_K;
             simdgroup_float8x8 cg[4];
             simdgroup_float8x8 cu[4];
             for (int i = 0; i < 4; i++)
@@ -296,7 +294,7 @@ internal static class MetalMoeTemplates
                 cg[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
                 cu[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
             }
-            for (int k0 = 0; k0 < N_H; k0 += TILE)
+            for (int k0 = 0; k0 < N_K; k0 += TILE)
             {
                 ferrum_decode8_{F}(grow, k0 + lc, wg + lr * TILE + lc);
                 ferrum_decode8_{F}(urow, k0 + lc, wu + lr * TILE + lc);
@@ -331,14 +329,14 @@ internal static class MetalMoeTemplates
             for (int j = 0; j < 8; j++)
             {
                 const int jt = j0 + lc + j;
-                if (jt < cnt && r < N_F)
+                if (jt < cnt && r < N_ROWS)
                 {
-                    act[(ulong)list[jt] * N_F + r] = ferrum_act(wg[lr * TILE + lc + j], wu[lr * TILE + lc + j]);
+                    act[(ulong)list[jt] * N_ROWS + r] = ferrum_act(wg[lr * TILE + lc + j], wu[lr * TILE + lc + j]);
                 }
             }
         }
 
-        // Prefill down, grouped by expert: grid (N_H / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads;
+        // Prefill down, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads;
         // y[pair][row] = weights[pair] * (down_e[row] . act[pair]); kernel_moe_combine then sums each token's slots.
         kernel void kernel_moe_mm_id_down_{F}(
             constant ferrum_moe_args& args [[buffer(0)]],
@@ -365,16 +363,16 @@ internal static class MetalMoeTemplates
             const int lr = (int)tiitg / 4;
             const int lc = ((int)tiitg % 4) * 8;
             device const int* list = lists + (ulong)e * args.max_per_expert;
-            const ulong row_bytes = (ulong)(N_F / QK) * BB;
-            device const uchar* wrow = down + (ulong)e * args.stride_down + (ulong)min(r0 + lr, N_H - 1) * row_bytes;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            device const uchar* wrow = down + (ulong)e * args.stride_down + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
             const bool has_token = j0 + lr < cnt;
-            device const float* arow = act + (ulong)(has_token ? list[j0 + lr] : 0) * N_F;
+            device const float* arow = act + (ulong)(has_token ? list[j0 + lr] : 0) * N_K;
             simdgroup_float8x8 c[4];
             for (int i = 0; i < 4; i++)
             {
                 c[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
             }
-            for (int k0 = 0; k0 < N_F; k0 += TILE)
+            for (int k0 = 0; k0 < N_K; k0 += TILE)
             {
                 ferrum_decode8_{F}(wrow, k0 + lc, ws + lr * TILE + lc);
                 for (int j = 0; j < 8; j++)
@@ -404,10 +402,10 @@ internal static class MetalMoeTemplates
             for (int j = 0; j < 8; j++)
             {
                 const int jt = j0 + lc + j;
-                if (jt < cnt && r < N_H)
+                if (jt < cnt && r < N_ROWS)
                 {
                     const int pair = list[jt];
-                    y[(ulong)pair * N_H + r] = weights[pair] * ws[lr * TILE + lc + j];
+                    y[(ulong)pair * N_ROWS + r] = weights[pair] * ws[lr * TILE + lc + j];
                 }
             }
         }

@@ -36,10 +36,10 @@ public struct MetalMoeArgs
     /// <summary>Capacity of each expert's pair list (prefill).</summary>
     public int MaxPerExpert;
 
-    /// <summary>kernel_moe_mv_id: rows of its matrices.</summary>
+    /// <summary>Rows of the weight matrix a launch reads (gate/up: F, down: H); read by shape-generic programs.</summary>
     public int Rows;
 
-    /// <summary>kernel_moe_mv_id: row length; kernel_moe_dequant: element count.</summary>
+    /// <summary>Its row length (gate/up: H, down: F); kernel_moe_dequant: element count.</summary>
     public int K;
 
     /// <summary>1 softmax, 2 sigmoid, 3 softmax over the selected logits.</summary>

@@ -29,9 +29,12 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
     /// <summary>Compiles the programs, builds the pipelines and wraps the weights.</summary>
     /// <param name="weights">The block's tensors.</param>
     /// <param name="routing">Routing and activation.</param>
-    /// <param name="programSource">The generated MSL program of a weight format (it holds every MoE kernel of that format).</param>
+    /// <param name="programSource">
+    /// The generated MSL program for a weight format and matrix shape (type, rows, row length): gate/up are F×H, down
+    /// H×F. It may be the format's shape-generic program. Each program holds every MoE kernel of its format.
+    /// </param>
     /// <param name="device">The device; null = the system default (owned and released by this executor).</param>
-    public MetalMoeExecutor(MetalMoeWeights weights, MetalMoeRouting routing, Func<GgmlType, string> programSource, MetalDevice? device = null)
+    public MetalMoeExecutor(MetalMoeWeights weights, MetalMoeRouting routing, Func<GgmlType, int, int, string> programSource, MetalDevice? device = null)
     {
         MetalPlatform.EnsureSupported();
         ArgumentNullException.ThrowIfNull(weights);
@@ -51,10 +54,12 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         try
         {
             var defines = MetalMoePlan.Defines(routing.OaiActivation);
-            var gateLib = Own(_device.CompileLibrary(defines + programSource(weights.Gate.Type), "the " + GgmlTypeInfo.Get(weights.Gate.Type).Name + " Metal program"));
-            var downLib = weights.Down.Type == weights.Gate.Type
+            var gateSource = programSource(weights.Gate.Type, weights.ExpertFfn, weights.Hidden);
+            var downSource = programSource(weights.Down.Type, weights.Hidden, weights.ExpertFfn);
+            var gateLib = Own(_device.CompileLibrary(defines + gateSource, $"the {GgmlTypeInfo.Get(weights.Gate.Type).Name} {weights.ExpertFfn}x{weights.Hidden} Metal program"));
+            var downLib = downSource == gateSource
                 ? gateLib
-                : Own(_device.CompileLibrary(defines + programSource(weights.Down.Type), "the " + GgmlTypeInfo.Get(weights.Down.Type).Name + " Metal program"));
+                : Own(_device.CompileLibrary(defines + downSource, $"the {GgmlTypeInfo.Get(weights.Down.Type).Name} {weights.Hidden}x{weights.ExpertFfn} Metal program"));
             foreach (var step in Enum.GetValues<MetalMoeStep>())
             {
                 var lib = step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
@@ -131,7 +136,7 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
             foreach (var d in MetalMoePlan.Build(h, f, e, k, tokens, _w.Gate.Type, _w.Down.Type))
             {
                 enc.SetPipeline(_pipelines[d.Step]);
-                enc.SetBytes(args, 0);
+                enc.SetBytes(d.ArgsFrom(args), 0);
                 Bind(enc, d.Step, s);
                 enc.Dispatch(d.Threadgroups, d.ThreadsPerThreadgroup);
             }

@@ -27,8 +27,20 @@ public enum MetalMoeStep
     Combine,
 }
 
-/// <summary>One dispatch: kernel function, threadgroups and threads per threadgroup.</summary>
-public sealed record MetalDispatch(MetalMoeStep Step, string Function, MTLSize Threadgroups, MTLSize ThreadsPerThreadgroup);
+/// <summary>
+/// One dispatch: kernel function, threadgroups, threads per threadgroup, and the weight matrix shape it reads
+/// (<see cref="MetalMoeArgs.Rows"/> × <see cref="MetalMoeArgs.K"/>: gate/up F×H, down H×F; 0 for the other steps).
+/// </summary>
+public sealed record MetalDispatch(MetalMoeStep Step, string Function, MTLSize Threadgroups, MTLSize ThreadsPerThreadgroup, int Rows = 0, int K = 0)
+{
+    /// <summary>The argument block of this dispatch: <paramref name="common"/> with this dispatch's matrix shape.</summary>
+    public MetalMoeArgs ArgsFrom(MetalMoeArgs common)
+    {
+        common.Rows = Rows;
+        common.K = K;
+        return common;
+    }
+}
 
 /// <summary>
 /// Grid sizes of the generated Metal MoE kernels (pure arithmetic, checked on every OS): the mat-vec kernels take
@@ -116,15 +128,15 @@ public static class MetalMoePlan
         };
         if (tokens < PrefillTokens)
         {
-            list.Add(new(MetalMoeStep.GateUpVector, Function(MetalMoeStep.GateUpVector, gateUp, down), MTLSize.Of(Ceil(ffn, rowsPerGroup), 1, (long)tokens * topK), vec));
-            list.Add(new(MetalMoeStep.DownVector, Function(MetalMoeStep.DownVector, gateUp, down), MTLSize.Of(Ceil(hidden, rowsPerGroup), tokens), vec));
+            list.Add(new(MetalMoeStep.GateUpVector, Function(MetalMoeStep.GateUpVector, gateUp, down), MTLSize.Of(Ceil(ffn, rowsPerGroup), 1, (long)tokens * topK), vec, ffn, hidden));
+            list.Add(new(MetalMoeStep.DownVector, Function(MetalMoeStep.DownVector, gateUp, down), MTLSize.Of(Ceil(hidden, rowsPerGroup), tokens), vec, hidden, ffn));
             return list;
         }
 
         var tokenTiles = Ceil(tokens, Tile);
         list.Add(new(MetalMoeStep.Map, Function(MetalMoeStep.Map, gateUp, down), MTLSize.Of(Ceil(experts, 64)), MTLSize.Of(64)));
-        list.Add(new(MetalMoeStep.GateUpTile, Function(MetalMoeStep.GateUpTile, gateUp, down), MTLSize.Of(Ceil(ffn, Tile), tokenTiles, experts), MTLSize.Of(TileThreads)));
-        list.Add(new(MetalMoeStep.DownTile, Function(MetalMoeStep.DownTile, gateUp, down), MTLSize.Of(Ceil(hidden, Tile), tokenTiles, experts), MTLSize.Of(TileThreads)));
+        list.Add(new(MetalMoeStep.GateUpTile, Function(MetalMoeStep.GateUpTile, gateUp, down), MTLSize.Of(Ceil(ffn, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), ffn, hidden));
+        list.Add(new(MetalMoeStep.DownTile, Function(MetalMoeStep.DownTile, gateUp, down), MTLSize.Of(Ceil(hidden, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), hidden, ffn));
         list.Add(new(MetalMoeStep.Combine, Function(MetalMoeStep.Combine, gateUp, down), MTLSize.Of(Ceil(hidden, 64), tokens), MTLSize.Of(64)));
         return list;
     }
