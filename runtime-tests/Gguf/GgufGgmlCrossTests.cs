@@ -184,7 +184,7 @@ public class GgufGgmlCrossTests
         {
             var data = new byte[32 * 4 * 2];
             rng.NextBytes(data);
-            w.AddTensor($"t{i}", Quantization.GgmlType.F32, [32, 2], data);
+            w.AddTensor($"t{i}", global::Ferrum.Quantization.GgmlType.F32, [32, 2], data);
         }
 
         return w.ToArray();
@@ -204,7 +204,7 @@ public class GgufGgmlCrossTests
     private static long[] Pad4(long[] shape) => [.. shape, .. Enumerable.Repeat(1L, 4 - shape.Length)];
 
     /// <summary>Writes a file through ggml's own gguf_set_* / gguf_add_tensor / gguf_write_to_file.</summary>
-    private static unsafe void WriteWithGgml(string path, List<(string Key, GgufValue Value)> metadata, List<(string Name, Quantization.GgmlType Type, long[] Shape, byte[] Data)> tensors)
+    private static unsafe void WriteWithGgml(string path, List<(string Key, GgufValue Value)> metadata, List<(string Name, global::Ferrum.Quantization.GgmlType Type, long[] Shape, byte[] Data)> tensors)
     {
         var ctx = GgmlNative.GgufInitEmpty();
         var memSize = tensors.Sum(t => (long)t.Data.Length + 1024) + (1 << 20);
