@@ -1,8 +1,8 @@
 extern alias Generators;
-
 using System.Runtime.InteropServices;
 using Ferrum.Backends.Metal;
 using Ferrum.Generators.Tests.MetalCheck;
+using Ferrum.Gguf;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
@@ -49,72 +49,142 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         var (refIds, refOut) = Reference(x, router, gateR, upR, downR, tokens);
 
-        var gateLib = programs.Get(gateUpType, specialized ? (F, H) : null);
-        var downLib = programs.Get(downType, specialized ? (H, F) : null);
-        var buffers = new Dictionary<string, byte[]>
+        fixed (float* routerP = router)
+        fixed (byte* gateP = gateQ, upP = upQ, downP = downQ)
         {
-            ["x"] = Bytes(x),
-            ["router"] = Bytes(router),
-            ["router_bias"] = new byte[E * 4],
-            ["selection_bias"] = new byte[E * 4],
-            ["gate"] = gateQ,
-            ["up"] = upQ,
-            ["down"] = downQ,
-            ["ids"] = new byte[tokens * K * 4],
-            ["weights"] = new byte[tokens * K * 4],
-            ["act"] = new byte[tokens * K * F * 4],
-            ["y"] = new byte[tokens * K * H * 4],
-            ["out"] = new byte[tokens * H * 4],
-            ["counts"] = new byte[E * 4],
-            ["lists"] = new byte[E * tokens * 4],
-        };
-        var args = new MetalMoeArgs
+            var weights = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", gateUpType, gateP, H, F, E),
+                Up = new MetalWeightStack("up", gateUpType, upP, H, F, E),
+                Down = new MetalWeightStack("down", downType, downP, F, H, E),
+            };
+            RunAndCompare(weights, Qwen3Routing, x, tokens, refIds, refOut, specialized);
+        }
+    }
+
+    [Fact]
+    public void A_gguf_block_with_fused_gate_up_runs_through_the_loader_and_the_kernels()
+    {
+        const int tokens = 3;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 11);
+        var router = GgmlReferenceData.RandomFloats(E * H, 12);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 13);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 14);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 15);
+
+        // ffn_gate_up_exps [H, 2F, E]: each expert's gate rows, then its up rows (ggml quantizes row by row).
+        var fusedF = new float[E * 2 * F * H];
+        for (var e = 0; e < E; e++)
         {
-            StrideGateUp = (ulong)(gateQ.Length / E),
-            StrideDown = (ulong)(downQ.Length / E),
-            H = H,
-            F = F,
-            NExperts = E,
-            Topk = K,
-            NTokens = tokens,
-            MaxPerExpert = tokens,
-            Gating = 1,
-            Norm = 1,
-        };
-        var plan = MetalMoePlan.Build(H, F, E, K, tokens, gateUpType, downType);
-        Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
-        var handles = buffers.ToDictionary(kv => kv.Key, kv => GCHandle.Alloc(kv.Value, GCHandleType.Pinned));
+            Array.Copy(gateF, e * F * H, fusedF, e * 2 * F * H, F * H);
+            Array.Copy(upF, e * F * H, fusedF, ((e * 2) + 1) * F * H, F * H);
+        }
+
+        var fusedQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, fusedF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q4_K, downF, F);
+        var fusedR = GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, fusedQ, fusedF.Length);
+        var gateR = new float[E * F * H];
+        var upR = new float[E * F * H];
+        for (var e = 0; e < E; e++)
+        {
+            Array.Copy(fusedR, e * 2 * F * H, gateR, e * F * H, F * H);
+            Array.Copy(fusedR, ((e * 2) + 1) * F * H, upR, e * F * H, F * H);
+        }
+
+        var downR = GgmlReferenceData.ToFloat((int)GgmlType.Q4_K, downQ, downF.Length);
+        var (refIds, refOut) = Reference(x, router, gateR, upR, downR, tokens);
+
+        var w = new GgufWriter();
+        w.AddMetadata("general.architecture", "qwen3moe");
+        w.AddMetadata("qwen3moe.expert_count", (uint)E);
+        w.AddMetadata("qwen3moe.expert_used_count", (uint)K);
+        w.AddMetadata("qwen3moe.embedding_length", (uint)H);
+        w.AddMetadata("qwen3moe.block_count", 1u);
+        w.AddMetadata("qwen3moe.expert_feed_forward_length", (uint)F);
+        w.AddTensor("blk.0.ffn_gate_inp.weight", GgmlType.F32, [H, E], MemoryMarshal.AsBytes(router.AsSpan()));
+        w.AddTensor("blk.0.ffn_gate_up_exps.weight", GgmlType.Q8_0, [H, 2 * F, E], fusedQ);
+        w.AddTensor("blk.0.ffn_down_exps.weight", GgmlType.Q4_K, [F, H, E], downQ);
+        var path = Path.Combine(Path.GetTempPath(), $"ferrum-metal-emu-{Guid.NewGuid():N}.gguf");
+        w.WriteTo(path);
         try
         {
+            using var file = GgufFile.Open(path);
+            var (weights, routing) = MetalMoeGguf.Load(file, 0);
+            Assert.True(weights.PageMapped);
+            RunAndCompare(weights, routing, x, tokens, refIds, refOut, specialized: false);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static readonly MetalMoeRouting Qwen3Routing = new() { ExpertsPerToken = K, Gating = 1, NormalizeWeights = true };
+
+    /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
+    private void RunAndCompare(MetalMoeWeights w, MetalMoeRouting r, float[] x, int tokens, int[] refIds, double[] refOut, bool specialized)
+    {
+        int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
+        var gateLib = programs.Get(w.Gate.Type, specialized ? (f, h) : null);
+        var downLib = programs.Get(w.Down.Type, specialized ? (h, f) : null);
+        var scratch = new Dictionary<string, byte[]>();
+        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
+        {
+            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k)];
+        }
+
+        MemoryMarshal.AsBytes(x.AsSpan()).CopyTo(scratch["x"]);
+        var zeros = new byte[e * 4];
+        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Type, w.Down.Type);
+        Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
+        var common = MetalMoePlan.Args(w, r, tokens);
+        var handles = scratch.Values.Append(zeros).Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
+        try
+        {
+            nint Pin(byte[] b) => Marshal.UnsafeAddrOfPinnedArrayElement(b, 0);
+            nint Resolve(string name) => name switch
+            {
+                "router" => (nint)w.Router.Data,
+                "gate" => (nint)w.Gate.Data,
+                "up" => (nint)w.Up.Data,
+                "down" => (nint)w.Down.Data,
+                "router_bias" => w.RouterBias != null ? (nint)w.RouterBias : Pin(zeros),
+                "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias : Pin(zeros),
+                _ => Pin(scratch[name]),
+            };
             foreach (var d in plan)
             {
                 var names = MetalMoePlan.Bindings(d.Step);
-                var ptrs = names.Select((n, i) => i == 0 ? 0 : handles[n].AddrOfPinnedObject()).ToArray();
-                var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
-                var a = new[] { d.ArgsFrom(args) };
-                fixed (MetalMoeArgs* ap = a)
+                var args = new[] { d.ArgsFrom(common) };
+                fixed (MetalMoeArgs* ap = args)
                 {
+                    var ptrs = new nint[names.Count];
                     ptrs[0] = (nint)ap;
+                    for (var i = 1; i < names.Count; i++)
+                    {
+                        ptrs[i] = Resolve(names[i]);
+                    }
+
+                    var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
                     lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
                 }
             }
         }
         finally
         {
-            foreach (var h in handles.Values)
+            foreach (var hd in handles)
             {
-                h.Free();
+                hd.Free();
             }
-
         }
 
-        var ids = MemoryMarshal.Cast<byte, int>(buffers["ids"]).ToArray();
-        Assert.Equal(refIds, ids);
-        var got = MemoryMarshal.Cast<byte, float>(buffers["out"]).ToArray();
+        Assert.Equal(refIds, MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray());
+        var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
         var scale = refOut.Max(Math.Abs);
         for (var i = 0; i < got.Length; i++)
         {
-            Assert.True(Math.Abs(got[i] - refOut[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / H}][{i % H}] = {got[i]}, reference {refOut[i]} (max |ref| {scale})");
+            Assert.True(Math.Abs(got[i] - refOut[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {refOut[i]} (max |ref| {scale})");
         }
     }
 
@@ -149,8 +219,6 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     private static (long, long, long) Size(MTLSize s) => ((long)s.Width, (long)s.Height, (long)s.Depth);
-
-    private static byte[] Bytes(float[] v) => MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
 
     /// <summary>Softmax routing, top-K (ties to the smaller index), renormalized weights, SiLU(gate)·up, down, weighted sum; in double.</summary>
     private static (int[] Ids, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens)

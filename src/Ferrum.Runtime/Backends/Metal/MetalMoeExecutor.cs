@@ -112,22 +112,7 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
 
         var s = Scratch.Ensure(ref _scratch, _device, tokens, h, f, e, k);
         input[..(tokens * h)].CopyTo(new Span<float>(s.X.Contents, tokens * h));
-        var args = new MetalMoeArgs
-        {
-            StrideGateUp = (ulong)_w.Gate.ExpertStride,
-            StrideDown = (ulong)_w.Down.ExpertStride,
-            H = h,
-            F = f,
-            NExperts = e,
-            Topk = k,
-            NTokens = tokens,
-            MaxPerExpert = tokens,
-            Gating = _r.Gating,
-            Norm = _r.NormalizeWeights ? 1 : 0,
-            Scale = _r.WeightScale,
-            HasRouterBias = _w.RouterBias != null ? 1 : 0,
-            HasSelectionBias = _w.SelectionBias != null ? 1 : 0,
-        };
+        var args = MetalMoePlan.Args(_w, _r, tokens);
 
         using (MetalAutoreleasePool.Push())
         {
@@ -218,15 +203,15 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         private Scratch(MetalDevice d, int tokens, int h, int f, int e, int k)
         {
             Tokens = tokens;
-            long pairs = (long)tokens * k;
-            X = d.NewBuffer((long)tokens * h * 4);
-            Out = d.NewBuffer((long)tokens * h * 4);
-            Ids = d.NewBuffer(pairs * 4);
-            Weights = d.NewBuffer(pairs * 4);
-            Act = d.NewBuffer(pairs * f * 4);
-            Y = d.NewBuffer(pairs * h * 4);
-            Counts = d.NewBuffer((long)e * 4);
-            Lists = d.NewBuffer((long)e * tokens * 4);
+            MetalBuffer New(string name) => d.NewBuffer(MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k));
+            X = New("x");
+            Out = New("out");
+            Ids = New("ids");
+            Weights = New("weights");
+            Act = New("act");
+            Y = New("y");
+            Counts = New("counts");
+            Lists = New("lists");
         }
 
         public int Tokens { get; }

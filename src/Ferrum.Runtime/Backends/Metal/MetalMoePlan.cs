@@ -111,6 +111,45 @@ public static class MetalMoePlan
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
     };
 
+    /// <summary>The argument block shared by every dispatch of one forward pass (each dispatch adds its matrix shape).</summary>
+    public static unsafe MetalMoeArgs Args(MetalMoeWeights weights, MetalMoeRouting routing, int tokens)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(routing);
+        return new MetalMoeArgs
+        {
+            StrideGateUp = (ulong)weights.Gate.ExpertStride,
+            StrideDown = (ulong)weights.Down.ExpertStride,
+            H = weights.Hidden,
+            F = weights.ExpertFfn,
+            NExperts = weights.Experts,
+            Topk = routing.ExpertsPerToken,
+            NTokens = tokens,
+            MaxPerExpert = tokens,
+            Gating = routing.Gating,
+            Norm = routing.NormalizeWeights ? 1 : 0,
+            Scale = routing.WeightScale,
+            HasRouterBias = weights.RouterBias != null ? 1 : 0,
+            HasSelectionBias = weights.SelectionBias != null ? 1 : 0,
+        };
+    }
+
+    /// <summary>Bytes of a per-call buffer (a name from <see cref="Bindings"/> that is not a weight) for <paramref name="tokens"/> tokens.</summary>
+    public static long ScratchBytes(string name, int tokens, int hidden, int ffn, int experts, int topK)
+    {
+        long pairs = (long)tokens * topK;
+        return name switch
+        {
+            "x" or "out" => (long)tokens * hidden * 4,
+            "ids" or "weights" => pairs * 4,
+            "act" => pairs * ffn * 4,
+            "y" => pairs * hidden * 4,
+            "counts" => (long)experts * 4,
+            "lists" => (long)experts * tokens * 4,
+            _ => throw new ArgumentException($"'{name}' is not a per-call buffer", nameof(name)),
+        };
+    }
+
     /// <summary>The dispatches of one forward pass over <paramref name="tokens"/> tokens.</summary>
     public static IReadOnlyList<MetalDispatch> Build(int hidden, int ffn, int experts, int topK, int tokens, GgmlType gateUp, GgmlType down)
     {
