@@ -49,6 +49,15 @@ public sealed unsafe class MetalPlatformTests
         }
     }
 
+    [Fact]
+    public void A_format_without_a_generated_metal_source_is_a_clear_error()
+    {
+        // The runtime tests' assembly declares no kernels.yaml, so the catalog has no Metal source for iq4_nl.
+        var ex = Assert.Throws<InvalidOperationException>(() => MetalMoeExecutor.CatalogSource(GgmlType.IQ4_NL, 64, 256));
+        Assert.Contains("iq4_nl", ex.Message);
+        Assert.Contains("kernels.yaml", ex.Message);
+    }
+
     [Theory]
     [InlineData(0x10000, 100, 0x10000, 16384, 0)]
     [InlineData(0x10020, 16384, 0x10000, 32768, 0x20)]

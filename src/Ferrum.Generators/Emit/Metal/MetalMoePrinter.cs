@@ -94,10 +94,56 @@ internal static class MetalMoePrinter
         return sb.ToString();
     }
 
+    /// <summary>True when the MoE kernels can be specialized for <paramref name="rows"/> × <paramref name="rowLength"/>.</summary>
+    public static bool Fits(FormatKernel format, int rows, int rowLength) =>
+        rows > 0 && rows % Tile == 0 && rowLength > 0 && rowLength % Math.Max(format.BlockElements, Tile) == 0;
+
+    /// <summary>
+    /// The source the generator registers for one kernel item: the format's MoE program (specialized for
+    /// <paramref name="rows"/> × <paramref name="rowLength"/> when the shape fits the tiles, else shape-generic) plus the
+    /// generator's dense mat-vec entry point <paramref name="entryPoint"/>: output[b·rows + r] = row r · input[b], one
+    /// thread per output, grid (rows, batch); buffers 0 weights, 1 row stride (bytes), 2 input, 3 output and, when
+    /// <paramref name="rows"/> is 0 (generic), 4 rows, 5 row length, 6 batch.
+    /// </summary>
+    public static string PrintGeneratorProgram(FormatKernel format, int rows, int rowLength, int batch, string entryPoint)
+    {
+        var generic = rows == 0;
+        var shape = !generic && Fits(format, rows, rowLength) ? new MatrixShape(rows, rowLength) : null;
+        var sb = new StringBuilder(PrintFormatProgram(format, shape));
+        sb.Append("// The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]).\n")
+            .Append("// Grid (rows, batch) threads, one per output.\n")
+            .Append("kernel void ").Append(entryPoint).Append("(\n")
+            .Append("    device const uchar* weights [[buffer(0)]],\n")
+            .Append("    constant ulong& row_stride [[buffer(1)]],\n")
+            .Append("    device const float* input [[buffer(2)]],\n")
+            .Append("    device float* output [[buffer(3)]],\n");
+        if (generic)
+        {
+            sb.Append("    constant int& rows_arg [[buffer(4)]],\n")
+                .Append("    constant int& row_length_arg [[buffer(5)]],\n")
+                .Append("    constant int& batch_arg [[buffer(6)]],\n");
+        }
+
+        sb.Append("    uint2 gid [[thread_position_in_grid]])\n{\n");
+        if (generic)
+        {
+            sb.Append("    const int rows = rows_arg;\n    const int row_length = row_length_arg;\n    const int batch = batch_arg;\n");
+        }
+        else
+        {
+            sb.Append("    const int rows = ").Append(Int(rows)).Append(";\n")
+                .Append("    const int row_length = ").Append(Int(rowLength)).Append(";\n")
+                .Append("    const int batch = ").Append(Int(batch)).Append(";\n");
+        }
+
+        sb.Append(MetalMoeTemplates.MatVecEntryBody.Replace("{F}", format.Name));
+        return sb.ToString();
+    }
+
     private static void CheckShape(FormatKernel format, MatrixShape shape)
     {
         var multiple = Math.Max(format.BlockElements, Tile);
-        if (shape.Rows <= 0 || shape.Rows % Tile != 0 || shape.RowLength <= 0 || shape.RowLength % multiple != 0)
+        if (!Fits(format, shape.Rows, shape.RowLength))
         {
             throw new ArgumentException(
                 $"matrix shape {shape.Suffix}: {format.Name} Metal kernels need rows that are a positive multiple of {Tile} and a row length that is a positive multiple of {multiple} (block {format.BlockElements}, tile {Tile})");

@@ -425,6 +425,38 @@ internal static class MetalMoeTemplates
 
         """;
 
+    /// <summary>Body of the generator's dense mat-vec entry point (after rows, row_length and batch are declared).</summary>
+    public const string MatVecEntryBody = """
+            const int r = (int)gid.x;
+            const int b = (int)gid.y;
+            if (r >= rows || b >= batch)
+            {
+                return;
+            }
+            device const uchar* row = weights + (ulong)r * row_stride;
+            device const float* x = input + (ulong)b * row_length;
+            float sum = 0.0f;
+            const int whole = row_length / UNIT * UNIT;
+            for (int k0 = 0; k0 < whole; k0 += UNIT)
+            {
+                float xl[UNIT];
+                float sx = 0.0f;
+                for (int j = 0; j < UNIT; j++)
+                {
+                    xl[j] = x[k0 + j];
+                    sx += xl[j];
+                }
+                sum += ferrum_unit_dot_{F}(row, k0, xl, sx);
+            }
+            for (int k = whole; k < row_length; k++)
+            {
+                sum += ferrum_decode_{F}(row, k) * x[k];
+            }
+            output[(ulong)b * rows + r] = sum;
+        }
+
+        """;
+
     /// <summary>Routing, grouping (ggml's map0) and combine.</summary>
     public const string Common = """
         #ifndef FERRUM_MAX_EXPERTS

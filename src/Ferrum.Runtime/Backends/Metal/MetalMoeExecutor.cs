@@ -1,3 +1,4 @@
+using Ferrum.Kernels;
 using Ferrum.Quantization;
 
 namespace Ferrum.Backends.Metal;
@@ -25,6 +26,16 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
     private readonly MetalBuffer _routerBias;
     private readonly MetalBuffer _selectionBias;
     private Scratch? _scratch;
+
+    /// <summary>
+    /// Like the main constructor, with the programs the source generator registered in the
+    /// <see cref="KernelSourceCatalog"/> (kernels.yaml with <c>metal</c> in its targets): the one specialized for each
+    /// matrix shape when declared, else the format's shape-generic one.
+    /// </summary>
+    public MetalMoeExecutor(MetalMoeWeights weights, MetalMoeRouting routing, MetalDevice? device = null)
+        : this(weights, routing, CatalogSource, device)
+    {
+    }
 
     /// <summary>Compiles the programs, builds the pipelines and wraps the weights.</summary>
     /// <param name="weights">The block's tensors.</param>
@@ -94,6 +105,12 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
             throw;
         }
     }
+
+    /// <summary>The generated Metal program for a format and matrix shape from the source catalog; a clear error when none is registered.</summary>
+    public static string CatalogSource(GgmlType type, int rows, int rowLength) =>
+        KernelSourceCatalog.Find(KernelTarget.Metal, new KernelKey(type, rows, rowLength, 1))?.Text
+        ?? throw new InvalidOperationException(
+            $"no Metal kernel source for {GgmlTypeInfo.Get(type).Name} in the loaded assemblies: list the format under 'formats:' and 'metal' under 'targets:' in kernels.yaml");
 
     /// <summary>The GPU's name.</summary>
     public string DeviceName => _device.Name;
