@@ -12,6 +12,7 @@ public static class Program
         root.Options.Add(CliErrors.VerboseOption);
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(DequantCommand.Create());
         root.SetAction(parse => ModelsCommand.Run(parse));
         return root.Parse(args).Invoke();
     }
