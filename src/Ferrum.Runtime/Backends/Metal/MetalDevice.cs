@@ -18,6 +18,12 @@ public sealed unsafe class MetalDevice : IDisposable
     /// <summary>Largest buffer the device can create, in bytes.</summary>
     public long MaxBufferLength { get; }
 
+    /// <summary>MTLGPUFamilyApple7 (M1 and later): simdgroup matrices, which the prefill kernels use.</summary>
+    public const int GpuFamilyApple7 = 1007;
+
+    /// <summary>supportsFamily: (an MTLGPUFamily value).</summary>
+    public bool SupportsFamily(int family) => ObjC.Bool(Handle, ObjC.Sel("supportsFamily:"), family) != 0;
+
     /// <summary>Page size for zero-copy buffers (16 KiB on Apple Silicon).</summary>
     public static long PageSize => Environment.SystemPageSize;
 

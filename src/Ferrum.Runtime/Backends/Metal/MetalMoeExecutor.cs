@@ -64,6 +64,11 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         _device = device ?? MetalDevice.CreateSystemDefault();
         try
         {
+            if (!_device.SupportsFamily(MetalDevice.GpuFamilyApple7))
+            {
+                throw new NotSupportedException($"{_device.Name}: the Metal MoE kernels need an Apple GPU of family Apple7 or later (M1 and newer) for simdgroup matrices and simd reductions");
+            }
+
             var defines = MetalMoePlan.Defines(routing.OaiActivation);
             var gateSource = programSource(weights.Gate.Type, weights.ExpertFfn, weights.Hidden);
             var downSource = programSource(weights.Down.Type, weights.Hidden, weights.ExpertFfn);

@@ -56,6 +56,10 @@ internal static unsafe partial class ObjC
     [LibraryImport(Lib, EntryPoint = "objc_msgSend")]
     public static partial nuint UInt(nint receiver, nint selector);
 
+    /// <summary>BOOL f(id, SEL, NSInteger): supportsFamily:.</summary>
+    [LibraryImport(Lib, EntryPoint = "objc_msgSend")]
+    public static partial byte Bool(nint receiver, nint selector, nint a);
+
     /// <summary>void f(id, SEL): endEncoding, commit, waitUntilCompleted, release.</summary>
     [LibraryImport(Lib, EntryPoint = "objc_msgSend")]
     public static partial void Void(nint receiver, nint selector);
