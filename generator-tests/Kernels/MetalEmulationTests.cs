@@ -47,7 +47,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         var upR = GgmlReferenceData.ToFloat((int)gateUpType, upQ, upF.Length);
         var downR = GgmlReferenceData.ToFloat((int)downType, downQ, downF.Length);
 
-        var (refIds, refOut) = Reference(x, router, gateR, upR, downR, tokens);
+        var reference = Reference(x, router, gateR, upR, downR, tokens, Qwen3Routing);
 
         fixed (float* routerP = router)
         fixed (byte* gateP = gateQ, upP = upQ, downP = downQ)
@@ -59,7 +59,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 Up = new MetalWeightStack("up", gateUpType, upP, H, F, E),
                 Down = new MetalWeightStack("down", downType, downP, F, H, E),
             };
-            RunAndCompare(weights, Qwen3Routing, x, tokens, refIds, refOut, specialized);
+            RunAndCompare(weights, Qwen3Routing, x, tokens, reference, specialized);
         }
     }
 
@@ -93,7 +93,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         }
 
         var downR = GgmlReferenceData.ToFloat((int)GgmlType.Q4_K, downQ, downF.Length);
-        var (refIds, refOut) = Reference(x, router, gateR, upR, downR, tokens);
+        var reference = Reference(x, router, gateR, upR, downR, tokens, Qwen3Routing);
 
         var w = new GgufWriter();
         w.AddMetadata("general.architecture", "qwen3moe");
@@ -112,7 +112,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             using var file = GgufFile.Open(path);
             var (weights, routing) = MetalMoeGguf.Load(file, 0);
             Assert.True(weights.PageMapped);
-            RunAndCompare(weights, routing, x, tokens, refIds, refOut, specialized: false);
+            Assert.Equal(Qwen3Routing, routing);
+            RunAndCompare(weights, routing, x, tokens, reference, specialized: false);
         }
         finally
         {
@@ -120,14 +121,86 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         }
     }
 
+    /// <summary>Routing variants on the device: sigmoid + selection bias + renormalization + scale (DeepSeek-V3),
+    /// softmax over the selected logits with a router bias (gpt-oss), softmax without renormalization (OLMoE).</summary>
+    [Theory]
+    [InlineData(2, true, 2.5f, false, true)]
+    [InlineData(3, false, 0f, true, false)]
+    [InlineData(1, false, 1f, false, false)]
+    public void The_routing_kernel_matches_llama_cpp_routing(int gating, bool norm, float scale, bool routerBias, bool selectionBias)
+    {
+        const int tokens = 5;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 21);
+        var router = GgmlReferenceData.RandomFloats(E * H, 22);
+        var rb = routerBias ? GgmlReferenceData.RandomFloats(E, 23) : null;
+        var sb = selectionBias ? GgmlReferenceData.RandomFloats(E, 24) : null;
+        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = gating, NormalizeWeights = norm, WeightScale = scale };
+        var (ids, weights) = Route(x, router, tokens, routing, rb, sb);
+        var dummy = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(H) * F * E];
+        var dummyDown = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(F) * H * E];
+        fixed (float* routerP = router, rbP = rb, sbP = sb)
+        fixed (byte* d = dummy, dd = dummyDown)
+        {
+            var w = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", GgmlType.Q8_0, d, H, F, E),
+                Up = new MetalWeightStack("up", GgmlType.Q8_0, d, H, F, E),
+                Down = new MetalWeightStack("down", GgmlType.Q8_0, dd, F, H, E),
+                RouterBias = rbP,
+                SelectionBias = sbP,
+            };
+            RunAndCompare(w, routing, x, tokens, (ids, weights, []), specialized: false, routeOnly: true);
+        }
+    }
+
+    [Fact]
+    public void The_gpt_oss_activation_and_routing_match_the_reference()
+    {
+        const int tokens = 2;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 31);
+        var router = GgmlReferenceData.RandomFloats(E * H, 32);
+        var rb = GgmlReferenceData.RandomFloats(E, 33);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 34);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 35);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 36);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, downF, F);
+        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = 3, OaiActivation = true };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, downQ, downF.Length),
+            tokens,
+            routing,
+            routerBias: rb);
+
+        fixed (float* routerP = router, rbP = rb)
+        fixed (byte* g = gateQ, u = upQ, d = downQ)
+        {
+            var w = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", GgmlType.MXFP4, g, H, F, E),
+                Up = new MetalWeightStack("up", GgmlType.MXFP4, u, H, F, E),
+                Down = new MetalWeightStack("down", GgmlType.MXFP4, d, F, H, E),
+                RouterBias = rbP,
+            };
+            RunAndCompare(w, routing, x, tokens, reference, specialized: false);
+        }
+    }
+
     private static readonly MetalMoeRouting Qwen3Routing = new() { ExpertsPerToken = K, Gating = 1, NormalizeWeights = true };
 
     /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
-    private void RunAndCompare(MetalMoeWeights w, MetalMoeRouting r, float[] x, int tokens, int[] refIds, double[] refOut, bool specialized)
+    private void RunAndCompare(MetalMoeWeights w, MetalMoeRouting r, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
     {
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
-        var gateLib = programs.Get(w.Gate.Type, specialized ? (f, h) : null);
-        var downLib = programs.Get(w.Down.Type, specialized ? (h, f) : null);
+        var gateLib = programs.Get(w.Gate.Type, specialized ? (f, h) : null, r.OaiActivation);
+        var downLib = programs.Get(w.Down.Type, specialized ? (h, f) : null, r.OaiActivation);
         var scratch = new Dictionary<string, byte[]>();
         foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
         {
@@ -138,6 +211,11 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         var zeros = new byte[e * 4];
         var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Type, w.Down.Type);
         Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
+        if (routeOnly)
+        {
+            plan = [plan[0]];
+        }
+
         var common = MetalMoePlan.Args(w, r, tokens);
         var handles = scratch.Values.Append(zeros).Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
         try
@@ -179,30 +257,41 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             }
         }
 
-        Assert.Equal(refIds, MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray());
+        Assert.Equal(reference.Ids, MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray());
+        var weights = MemoryMarshal.Cast<byte, float>(scratch["weights"]).ToArray();
+        for (var i = 0; i < weights.Length; i++)
+        {
+            Assert.True(Math.Abs(weights[i] - reference.Weights[i]) <= 1e-5 * (1 + Math.Abs(reference.Weights[i])), $"weight {i} = {weights[i]}, reference {reference.Weights[i]}");
+        }
+
+        if (routeOnly)
+        {
+            return;
+        }
+
         var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
-        var scale = refOut.Max(Math.Abs);
+        var scale = reference.Out.Max(Math.Abs);
         for (var i = 0; i < got.Length; i++)
         {
-            Assert.True(Math.Abs(got[i] - refOut[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {refOut[i]} (max |ref| {scale})");
+            Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
         }
     }
 
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
     public sealed class Programs : IDisposable
     {
-        private readonly Dictionary<(GgmlType, (int, int)?), MetalEmulator> _built = [];
+        private readonly Dictionary<(GgmlType, (int, int)?, bool), MetalEmulator> _built = [];
 
-        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape)
+        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai)
         {
             lock (_built)
             {
-                if (!_built.TryGetValue((type, shape), out var emulator))
+                if (!_built.TryGetValue((type, shape, oai), out var emulator))
                 {
                     var format = FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type);
                     var matrix = shape is { } s ? new MatrixShape(s.Rows, s.RowLength) : null;
-                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(false) + Printer.PrintFormatProgram(format, matrix));
-                    _built.Add((type, shape), emulator);
+                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix));
+                    _built.Add((type, shape, oai), emulator);
                 }
 
                 return emulator;
@@ -220,58 +309,117 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
     private static (long, long, long) Size(MTLSize s) => ((long)s.Width, (long)s.Height, (long)s.Depth);
 
-    /// <summary>Softmax routing, top-K (ties to the smaller index), renormalized weights, SiLU(gate)·up, down, weighted sum; in double.</summary>
-    private static (int[] Ids, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens)
+    /// <summary>
+    /// llama.cpp's build_moe_ffn routing in double: logits (+ router bias); softmax, sigmoid, or raw logits for
+    /// softmax-over-selected; top-K on prob + selection bias with ties to the smaller index; weights = prob of the
+    /// selected (softmax over them for gating 3); renormalized with the sum clamped to 6.103515625e-5; scaled when not
+    /// 0 and not 1.
+    /// </summary>
+    private static (int[] Ids, double[] Weights) Route(float[] x, float[] router, int tokens, MetalMoeRouting r, float[]? routerBias, float[]? selectionBias)
     {
-        var ids = new int[tokens * K];
-        var output = new double[tokens * H];
+        int k = r.ExpertsPerToken;
+        var ids = new int[tokens * k];
+        var weights = new double[tokens * k];
         for (var t = 0; t < tokens; t++)
         {
             var logits = new double[E];
             for (var e = 0; e < E; e++)
             {
-                for (var k = 0; k < H; k++)
+                for (var c = 0; c < H; c++)
                 {
-                    logits[e] += (double)router[(e * H) + k] * x[(t * H) + k];
+                    logits[e] += (double)router[(e * H) + c] * x[(t * H) + c];
                 }
+
+                logits[e] += routerBias?[e] ?? 0;
             }
 
-            var max = logits.Max();
-            var probs = logits.Select(l => Math.Exp(l - max)).ToArray();
-            var sum = probs.Sum();
-            probs = probs.Select(p => p / sum).ToArray();
-            var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e]).ThenBy(e => e).Take(K).ToArray();
-            var wsum = Math.Max(sel.Sum(e => probs[e]), 6.103515625e-5);
-            for (var s = 0; s < K; s++)
+            double[] probs;
+            if (r.Gating == 1)
             {
-                var e = sel[s];
-                ids[(t * K) + s] = e;
+                var max = logits.Max();
+                probs = logits.Select(l => Math.Exp(l - max)).ToArray();
+                var sum = probs.Sum();
+                probs = probs.Select(p => p / sum).ToArray();
+            }
+            else
+            {
+                probs = r.Gating == 2 ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
+            }
+
+            var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e] + (selectionBias?[e] ?? 0)).ThenBy(e => e).Take(k).ToArray();
+            var w = sel.Select(e => probs[e]).ToArray();
+            if (r.Gating == 3)
+            {
+                var max = w.Max();
+                w = w.Select(v => Math.Exp(v - max)).ToArray();
+                var sum = w.Sum();
+                w = w.Select(v => v / sum).ToArray();
+            }
+
+            if (r.NormalizeWeights)
+            {
+                var sum = Math.Max(w.Sum(), 6.103515625e-5);
+                w = w.Select(v => v / sum).ToArray();
+            }
+
+            if (r.WeightScale != 0 && r.WeightScale != 1)
+            {
+                w = w.Select(v => v * r.WeightScale).ToArray();
+            }
+
+            sel.CopyTo(ids, t * k);
+            w.CopyTo(weights, t * k);
+        }
+
+        return (ids, weights);
+    }
+
+    /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MetalMoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
+    {
+        var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
+        int k = routing.ExpertsPerToken;
+        var output = new double[tokens * H];
+        for (var t = 0; t < tokens; t++)
+        {
+            for (var s = 0; s < k; s++)
+            {
+                var e = ids[(t * k) + s];
                 var act = new double[F];
                 for (var r = 0; r < F; r++)
                 {
                     double g = 0, u = 0;
-                    for (var k = 0; k < H; k++)
+                    for (var c = 0; c < H; c++)
                     {
-                        g += (double)gate[(((e * F) + r) * H) + k] * x[(t * H) + k];
-                        u += (double)up[(((e * F) + r) * H) + k] * x[(t * H) + k];
+                        g += (double)gate[(((e * F) + r) * H) + c] * x[(t * H) + c];
+                        u += (double)up[(((e * F) + r) * H) + c] * x[(t * H) + c];
                     }
 
-                    act[r] = g / (1 + Math.Exp(-g)) * u;
+                    if (routing.OaiActivation)
+                    {
+                        var xg = Math.Min(g, 7.0);
+                        var yu = Math.Clamp(u, -7.0, 7.0);
+                        act[r] = xg / (1 + Math.Exp(-1.702 * xg)) * (yu + 1);
+                    }
+                    else
+                    {
+                        act[r] = g / (1 + Math.Exp(-g)) * u;
+                    }
                 }
 
                 for (var r = 0; r < H; r++)
                 {
                     double d = 0;
-                    for (var k = 0; k < F; k++)
+                    for (var c = 0; c < F; c++)
                     {
-                        d += down[(((e * H) + r) * F) + k] * act[k];
+                        d += down[(((e * H) + r) * F) + c] * act[c];
                     }
 
-                    output[(t * H) + r] += probs[e] / wsum * d;
+                    output[(t * H) + r] += weights[(t * k) + s] * d;
                 }
             }
         }
 
-        return (ids, output);
+        return (ids, weights, output);
     }
 }
