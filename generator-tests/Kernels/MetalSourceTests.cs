@@ -86,6 +86,8 @@ public sealed class MetalSourceTests
         { "missing semicolon", "const int t = pair / N_TOPK;", "const int t = pair / N_TOPK", "expected ';'" },
         { "device pointer where threadgroup memory is expected", "ferrum_decode8_q4_K(urow, k0 + lc, wu + lr * TILE + lc);", "ferrum_decode8_q4_K(urow, k0 + lc, act + lc);", "no matching function" },
         { "double arithmetic", "return g / (1.0f + exp(-g)) * u;", "return g / (1.0 + exp(-g)) * u;", "double" },
+        { "threadgroup memory in a helper function", "static inline float ferrum_act(const float g, const float u)\n{\n", "static inline float ferrum_act(const float g, const float u)\n{\n    threadgroup float scratch[4];\n    scratch[0] = g;\n", "threadgroup variables may be declared only in a kernel function" },
+        { "initialized threadgroup variable", "threadgroup float xs[TILE * TILE];", "threadgroup float xs[TILE * TILE] = { 0 };", "threadgroup variables cannot have initializers" },
         { "mixed int and float min", "const int row = min(r0 + r, N_ROWS - 1);", "const int row = min(r0 + r, 1.0f);", "ambiguous" },
     };
 

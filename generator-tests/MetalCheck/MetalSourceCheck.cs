@@ -7,7 +7,8 @@ namespace Ferrum.Generators.Tests.MetalCheck;
 /// <summary>
 /// Checks Metal Shading Language sources without Apple's compiler: (1) every <c>[[attribute]]</c> is validated
 /// against an allow-list of MSL attribute names, argument forms and the parameter types they may sit on (clang would
-/// silently ignore a misspelled one), and each kernel's buffer indices are unique; (2) the attributes are blanked out
+/// silently ignore a misspelled one), each kernel's buffer indices are unique, kernels return void, and threadgroup
+/// variables are declared only, uninitialized, in kernel bodies (MSL rules clang cannot know); (2) the attributes are blanked out
 /// and threadgroup variables declared in a body get static storage (clang forbids an address space on an automatic
 /// variable; MSL gives them per-threadgroup storage); (3) clang-15 parses and type-checks the result as C++17 against
 /// the stand-in <c>metal_stdlib</c> next to this file, with warnings as errors.
@@ -128,6 +129,17 @@ internal static partial class MetalSourceCheck
             problems.Add($"{name}:{LineOf(source, m.Index)}: threadgroup variables cannot have initializers");
         }
 
+        // MSL allows threadgroup variables only in the body of a kernel function (not at program scope, not in helpers).
+        var functions = TopLevelFunctions(source);
+        foreach (Match m in AnyThreadgroupVariableRegex().Matches(source))
+        {
+            var f = functions.FirstOrDefault(x => x.Start < m.Index && m.Index < x.End);
+            if (f.Header is null || !KernelNameRegex().IsMatch(f.Header))
+            {
+                problems.Add($"{name}:{LineOf(source, m.Index)}: threadgroup variables may be declared only in a kernel function");
+            }
+        }
+
         return problems;
     }
 
@@ -238,6 +250,46 @@ internal static partial class MetalSourceCheck
         return line;
     }
 
+    /// <summary>Bodies of program-scope functions: (header text, body start, body end), comments ignored.</summary>
+    private static List<(string? Header, int Start, int End)> TopLevelFunctions(string source)
+    {
+        var code = CommentRegex().Replace(source, m => new string(' ', m.Length));
+        var list = new List<(string?, int, int)>();
+        var depth = 0;
+        var headerStart = 0;
+        var bodyStart = 0;
+        string? header = null;
+        for (var i = 0; i < code.Length; i++)
+        {
+            var c = code[i];
+            if (c == '{')
+            {
+                if (depth == 0)
+                {
+                    header = code[headerStart..i];
+                    bodyStart = i;
+                }
+
+                depth++;
+            }
+            else if (c == '}')
+            {
+                depth--;
+                if (depth == 0)
+                {
+                    list.Add((header, bodyStart, i));
+                    headerStart = i + 1;
+                }
+            }
+            else if (c == ';' && depth == 0)
+            {
+                headerStart = i + 1;
+            }
+        }
+
+        return list;
+    }
+
     /// <summary>Name of the kernel whose parameter list holds <paramref name="index"/>, or "(program scope)".</summary>
     private static string EnclosingKernel(string s, int index)
     {
@@ -326,6 +378,13 @@ internal static partial class MetalSourceCheck
     // A declaration statement starting a line with `threadgroup`, no pointer, followed by a name and `[` or `;`.
     [GeneratedRegex(@"^([ \t]+)(threadgroup\s+[A-Za-z_][\w:]*(?:<[^>;]*>)?\s+[A-Za-z_]\w*\s*(?:\[|;))", RegexOptions.Multiline)]
     private static partial Regex ThreadgroupVariableRegex();
+
+    // Any threadgroup variable declaration (not a pointer), indented or not.
+    [GeneratedRegex(@"^[ \t]*threadgroup\s+[A-Za-z_][\w:]*(?:<[^>;]*>)?\s+[A-Za-z_]\w*\s*(?:\[|;|=)", RegexOptions.Multiline)]
+    private static partial Regex AnyThreadgroupVariableRegex();
+
+    [GeneratedRegex(@"//[^\n]*")]
+    private static partial Regex CommentRegex();
 
     [GeneratedRegex(@"^[ \t]*threadgroup\s+[A-Za-z_][\w:]*(?:<[^>;]*>)?\s+[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)*=", RegexOptions.Multiline)]
     private static partial Regex ThreadgroupInitRegex();
