@@ -1,7 +1,7 @@
 extern alias Generators;
-
 using System.Reflection;
 using Basic.Reference.Assemblies;
+using Ferrum.GgmlReference;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;

@@ -2,6 +2,7 @@ extern alias Generators;
 using System.Runtime.InteropServices;
 using Ferrum.Backends.Metal;
 using Ferrum.Generators.Tests.MetalCheck;
+using Ferrum.GgmlReference;
 using Ferrum.Gguf;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;

@@ -2,7 +2,7 @@ extern alias Generators;
 
 using System.Diagnostics;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
-using MoeKernelShape = Generators::Ferrum.Generators.Emit.Kernels.MoeKernelShape;
+using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
 using Printer = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
 
 namespace Ferrum.Generators.Tests.Kernels;
@@ -10,15 +10,16 @@ namespace Ferrum.Generators.Tests.Kernels;
 /// <summary>Every printed OpenCL program passes clang's OpenCL C 1.2 front end (the check catches a planted error).</summary>
 public sealed class OpenCLSourceTests
 {
-    /// <summary>Every program the printer can produce: common, each format generic and specialized for Qwen3-30B-A3B.</summary>
+    /// <summary>Every program the printer can produce: each format generic and specialized for Qwen3-30B-A3B's gate/up and down.</summary>
     public static IEnumerable<(string Name, string Source)> AllPrograms()
     {
-        yield return (Printer.CommonProgramName, Printer.PrintCommonProgram());
-        var qwen = new MoeKernelShape(2048, 768, 128, 8);
         foreach (var f in FormatKernels.All)
         {
-            yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null));
-            yield return (Printer.ProgramName(f, qwen), Printer.PrintFormatProgram(f, qwen));
+            yield return (Printer.ProgramName(f, null), Printer.PrintFormatProgram(f, null, $"ferrum_{f.Name}_generic"));
+            foreach (var shape in new[] { new MatrixShape(768, 2048), new MatrixShape(2048, 768) })
+            {
+                yield return (Printer.ProgramName(f, shape), Printer.PrintFormatProgram(f, shape, $"ferrum_{f.Name}_{shape.Suffix}_b1", 1));
+            }
         }
     }
 
@@ -36,7 +37,7 @@ public sealed class OpenCLSourceTests
                 files.Add(path);
             }
 
-            Assert.Equal(1 + (2 * FormatKernels.All.Count), files.Count);
+            Assert.Equal(3 * FormatKernels.All.Count, files.Count);
             var (code, output) = Clang(files);
             Assert.True(code == 0, "clang-15 rejected the printed OpenCL C:\n" + output);
             Assert.True(output.Trim().Length == 0, "clang-15 warns about the printed OpenCL C:\n" + output);

@@ -94,7 +94,7 @@ internal static class Metal_Q2_K_512x1024_B1
         const int s = i0 / 16;
         const float d = ((float)*(device const half*)(b + 80));
         const float dmin = ((float)*(device const half*)(b + 82));
-        const int sc = ((int)b[s]);
+        const int sc = ((int)b[(0 + s)]);
         float sq = 0.0f;
         for (int j = 0; j < UNIT; j++)
         {
@@ -112,7 +112,7 @@ internal static class Metal_Q2_K_512x1024_B1
         const int s = i0 / 16;
         const float d = ((float)*(device const half*)(b + 80));
         const float dmin = ((float)*(device const half*)(b + 82));
-        const int sc = ((int)b[s]);
+        const int sc = ((int)b[(0 + s)]);
         for (int j = 0; j < 8; j++)
         {
             const int i = i0 + j;
@@ -128,7 +128,7 @@ internal static class Metal_Q2_K_512x1024_B1
         const int s = i / 16;
         const float d = ((float)*(device const half*)(b + 80));
         const float dmin = ((float)*(device const half*)(b + 82));
-        const int sc = ((int)b[s]);
+        const int sc = ((int)b[(0 + s)]);
         return (((d * ((float)(sc & 15))) * ((float)((((int)b[((16 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3))) + (-(dmin * ((float)(sc >> 4)))));
     }
 

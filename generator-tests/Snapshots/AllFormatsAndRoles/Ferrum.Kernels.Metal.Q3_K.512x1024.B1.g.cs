@@ -99,7 +99,7 @@ internal static class Metal_Q3_K_512x1024_B1
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(i & 31)]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))) * xl[j];
+            sq += ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(0 + (i & 31))]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))) * xl[j];
         }
         return (d * ((float)sc)) * sq;
     }
@@ -115,7 +115,7 @@ internal static class Metal_Q3_K_512x1024_B1
         for (int j = 0; j < 8; j++)
         {
             const int i = i0 + j;
-            dst[j] = ((d * ((float)sc)) * ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(i & 31)]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))));
+            dst[j] = ((d * ((float)sc)) * ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(0 + (i & 31))]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))));
         }
     }
 
@@ -127,7 +127,7 @@ internal static class Metal_Q3_K_512x1024_B1
         const int s = i / 16;
         const float d = ((float)*(device const half*)(b + 108));
         const int sc = ((((((int)b[(96 + (s & 7))]) >> (4 * (s >> 3))) & 15) | (((((int)b[(104 + (s & 3))]) >> (2 * (s >> 2))) & 3) << 4)) - 32);
-        return ((d * ((float)sc)) * ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(i & 31)]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))));
+        return ((d * ((float)sc)) * ((float)(((((int)b[((32 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) - ((((((int)b[(0 + (i & 31))]) >> (i >> 5)) & 1)) != 0 ? 0 : 4))));
     }
 
     // ggml mul_mv_id: dst[pair][row] = w_e[row] . x[token]; grid (ceil(rows / (NR0*NSG)), 1, n_tokens*topk),

@@ -11,47 +11,50 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// down projection and the routing-weighted sum are one kernel.</item>
 /// <item><c>ferrum_moe_gate_up_tile_{fmt}</c>, <c>ferrum_moe_down_tile_{fmt}</c>: batched prefill; a work-group takes one
 /// expert and a tile of the tokens routed to it (lists from <c>ferrum_moe_group</c>), stages dequantized weights and
-/// gathered activations in local memory, so each weight is read once per token tile.</item>
+/// gathered activations in local memory (FERRUM_KC elements of K at a time, a multiple of 32 dividing H and F), so
+/// each weight is read and decoded once per token tile.</item>
 /// <item><c>ferrum_dequant_{fmt}</c>: plain dequantization (tests).</item>
 /// </list>
-/// Sizes are kernel arguments in every variant; a shape-specialized program defines them as constants instead
-/// (the argument is then ignored), so the host launches both the same way. The common program holds routing,
-/// grouping and combine. Work-group geometry comes from -D options with defaults here.
+/// and the format-independent <c>ferrum_moe_route</c>, <c>ferrum_moe_group</c>, <c>ferrum_moe_combine</c>.
+/// Sizes are kernel arguments in every variant; a program specialized for one weight matrix shape (rows × row
+/// length: gate/up F×H, down H×F) defines them as constants instead (the argument is then ignored), so the host
+/// launches both the same way. Work-group geometry comes from -D options with defaults here.
 /// </summary>
 internal static class OpenCLMoePrinter
 {
-    /// <summary>Elements the prefill tile kernels step through K with; every K must be a multiple.</summary>
-    public const int TileK = 32;
-
-    /// <summary>Name of the format-independent program (routing, grouping, combine).</summary>
-    public const string CommonProgramName = "ferrum_moe_common";
-
-    /// <summary>Program name of a format, shape-generic or specialized.</summary>
-    public static string ProgramName(FormatKernel format, MoeKernelShape? shape) =>
+    /// <summary>Program name of a format, shape-generic or specialized for one weight matrix shape.</summary>
+    public static string ProgramName(FormatKernel format, MatrixShape? shape) =>
         shape is null ? $"ferrum_moe_{format.Name}" : $"ferrum_moe_{format.Name}_{shape.Suffix}";
 
     /// <summary>Elements one work-item reduces at a time: one sub-block (shared scale), 32 for unquantized formats.</summary>
     public static int UnitElements(FormatKernel format) => format.IsPlainFloat ? 32 : format.SubBlockElements;
 
     /// <summary>The format's MoE program.</summary>
-    public static string PrintFormatProgram(FormatKernel format, MoeKernelShape? shape)
+    /// <param name="format">Weight format.</param>
+    /// <param name="shape">Weight matrix shape to bake in; null for sizes as kernel arguments.</param>
+    /// <param name="denseEntryPoint">When set, also a plain batched mat-vec under this name (the generator pipeline's
+    /// per-kernel entry point): <c>(weights, row_stride, input, output[, ROWS, ROW_LENGTH, BATCH])</c>, one work-item
+    /// per (row, token), ROWS/ROW_LENGTH/BATCH baked in when <paramref name="shape"/> is set.</param>
+    /// <param name="batch">Tokens the dense mat-vec is specialized for (with <paramref name="shape"/>).</param>
+    public static string PrintFormatProgram(FormatKernel format, MatrixShape? shape, string? denseEntryPoint = null, int batch = 0)
     {
         var f = format.Name;
         var sb = new StringBuilder();
         sb.Append("// Ferrum MoE kernels for ").Append(f).Append(shape is null ? " (shape-generic)" : " specialized for " + shape.Suffix)
             .Append(". Generated from the format description; OpenCL C 1.2.\n");
         sb.Append(Geometry);
+        // Rows and row length of the weight matrix the launch reads (gate/up: F×H, down: H×F): arguments, or baked in.
         if (shape is null)
         {
-            sb.Append("#define N_H h_arg\n#define N_F f_arg\n#define N_E e_arg\n#define N_TOPK topk_arg\n");
+            sb.Append("#define N_ROWS rows_arg\n#define N_K k_arg\n");
         }
         else
         {
-            sb.Append("#define N_H ").Append(shape.Hidden).Append('\n')
-                .Append("#define N_F ").Append(shape.ExpertFfn).Append('\n')
-                .Append("#define N_E ").Append(shape.Experts).Append('\n')
-                .Append("#define N_TOPK ").Append(shape.TopK).Append('\n');
+            sb.Append("#define N_ROWS ").Append(shape.Rows).Append('\n')
+                .Append("#define N_K ").Append(shape.RowLength).Append('\n');
         }
+
+        sb.Append("#define N_E e_arg\n#define N_TOPK topk_arg\n");
 
         sb.Append("#define QK ").Append(format.BlockElements).Append('\n')
             .Append("#define BB ").Append(format.BlockBytes).Append('\n')
@@ -65,13 +68,17 @@ internal static class OpenCLMoePrinter
 
         sb.Append(Helpers);
         AppendUnitDot(sb, format);
+        AppendUnitDecode(sb, format);
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
+        sb.Append(Common);
+        if (denseEntryPoint is not null)
+        {
+            AppendDense(sb, format, shape, denseEntryPoint, batch);
+        }
+
         return sb.ToString();
     }
-
-    /// <summary>The common program: routing (logits, gating, top-k, renormalization), grouping by expert, combine.</summary>
-    public static string PrintCommonProgram() => "// Ferrum MoE routing, grouping and combine. OpenCL C 1.2.\n" + Common;
 
     private static void AppendUnitDot(StringBuilder sb, FormatKernel format)
     {
@@ -121,6 +128,66 @@ internal static class OpenCLMoePrinter
         sb.Append(";\n}\n\n");
     }
 
+    private static void AppendDense(StringBuilder sb, FormatKernel format, MatrixShape? shape, string entryPoint, int batch)
+    {
+        sb.Append("\n// Plain batched mat-vec: output[b][r] = row r · input[b]; work size (rows, batch).\n");
+        if (shape is not null)
+        {
+            sb.Append("#define ROWS ").Append(shape.Rows).Append('\n')
+                .Append("#define ROW_LENGTH ").Append(shape.RowLength).Append('\n')
+                .Append("#define BATCH ").Append(batch).Append('\n');
+        }
+
+        sb.Append("__kernel void ").Append(entryPoint).Append("(\n");
+        sb.Append("    __global const uchar* weights, const ulong row_stride, __global const float* input, __global float* output");
+        sb.Append(shape is null ? ",\n    const int ROWS, const int ROW_LENGTH, const int BATCH)\n" : ")\n");
+        sb.Append("{\n");
+        sb.Append("    const int r = (int)get_global_id(0);\n");
+        sb.Append("    const int b = (int)get_global_id(1);\n");
+        sb.Append("    if (r >= ROWS || b >= BATCH)\n    {\n        return;\n    }\n");
+        sb.Append("    const __global uchar* row = weights + (ulong)r * row_stride;\n");
+        sb.Append("    const __global float* x = input + (size_t)b * ROW_LENGTH;\n");
+        sb.Append("    float sum = 0.0f;\n");
+        sb.Append("    for (int k0 = 0; k0 < ROW_LENGTH; k0 += UNIT)\n    {\n");
+        sb.Append("        sum += ferrum_unit_dot_").Append(format.Name).Append("(row, k0, x);\n    }\n");
+        sb.Append("    output[(size_t)b * ROWS + r] = sum;\n}\n");
+    }
+
+    private static void AppendUnitDecode(StringBuilder sb, FormatKernel format)
+    {
+        var p = new OpenCLExprPrinter("b", "i", "s", "");
+        sb.Append("// Decodes UNIT elements from k0 (a multiple of UNIT) of a weight row into local memory; scale lets once per unit.\n");
+        sb.Append("inline void ferrum_unit_decode_").Append(format.Name)
+            .Append("(const __global uchar* row, const int k0, __local float* out)\n{\n");
+        if (format.IsPlainFloat)
+        {
+            sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n");
+            sb.Append("        const __global uchar* b = row + (size_t)(k0 + j) * BB;\n");
+            sb.Append("        out[j] = ").Append(p.PrintQuantAsFloat(format)).Append(";\n    }\n}\n\n");
+            return;
+        }
+
+        sb.Append("    const __global uchar* b = row + (size_t)(k0 / QK) * BB;\n");
+        sb.Append("    const int i0 = k0 % QK;\n");
+        if (format.Uses(IndexVar.SubBlock))
+        {
+            sb.Append("    const int s = i0 / ").Append(format.SubBlockElements).Append(";\n");
+        }
+
+        sb.Append(p.PrintLets(format, DecodeScope.Block, "    "));
+        sb.Append(p.PrintLets(format, DecodeScope.SubBlock, "    "));
+        sb.Append("    const float scale = ").Append(p.Print(format.Scale)).Append(";\n");
+        if (format.Offset is not null)
+        {
+            sb.Append("    const float offset = ").Append(p.Print(format.Offset)).Append(";\n");
+        }
+
+        sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n        const int i = i0 + j;\n");
+        sb.Append(p.PrintLets(format, DecodeScope.Element, "        "));
+        sb.Append("        out[j] = scale * ").Append(p.PrintQuantAsFloat(format)).Append(format.Offset is null ? ";\n" : " + offset;\n");
+        sb.Append("    }\n}\n\n");
+    }
+
     private static void AppendDecode(StringBuilder sb, FormatKernel format)
     {
         var p = new OpenCLExprPrinter("b", "i", "s", "");
@@ -157,7 +224,9 @@ internal static class OpenCLMoePrinter
         #ifndef FERRUM_TT
         #define FERRUM_TT 16
         #endif
+        #ifndef FERRUM_KC
         #define FERRUM_KC 32
+        #endif
 
         """;
 
@@ -179,6 +248,10 @@ internal static class OpenCLMoePrinter
         // no sub-group functions. Every work-item of the group must call it.
         inline float ferrum_row_sum(__local float* red, const int lid, const int lane, const float v)
         {
+        #if FERRUM_TPR == 1
+            // One work-item per row (CPU devices): nothing to reduce, and no barrier keeps work-items independent.
+            return v;
+        #else
             barrier(CLK_LOCAL_MEM_FENCE);
             red[lid] = v;
             barrier(CLK_LOCAL_MEM_FENCE);
@@ -191,6 +264,7 @@ internal static class OpenCLMoePrinter
                 barrier(CLK_LOCAL_MEM_FENCE);
             }
             return red[lid - lane];
+        #endif
         }
 
 
@@ -203,33 +277,33 @@ internal static class OpenCLMoePrinter
             const __global uchar* gate_w, const ulong gate_offset,
             const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
             const __global float* x, const __global int* ids, __global float* act,
-            const int h_arg, const int f_arg, const int e_arg, const int topk_arg)
+            const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
         {
             __local float red[FERRUM_WG];
             const int lid = get_local_id(0);
             const int lane = lid % FERRUM_TPR;
             const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
-            const int rr = r < N_F ? r : N_F - 1;
+            const int rr = r < N_ROWS ? r : N_ROWS - 1;
             const int p = get_group_id(1);
             const int t = p / N_TOPK;
             const int id = ids[p];
             const int e = (uint)id < (uint)N_E ? id : 0;
-            const ulong row_bytes = (ulong)(N_H / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             const __global uchar* g_row = gate_w + gate_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
             const __global uchar* u_row = up_w + up_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
-            const __global float* xt = x + (size_t)t * N_H;
+            const __global float* xt = x + (size_t)t * N_K;
             float g = 0.0f;
             float u = 0.0f;
-            for (int k0 = lane * UNIT; k0 < N_H; k0 += FERRUM_TPR * UNIT)
+            for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
                 g += ferrum_unit_dot_{F}(g_row, k0, xt);
                 u += ferrum_unit_dot_{F}(u_row, k0, xt);
             }
             g = ferrum_row_sum(red, lid, lane, g);
             u = ferrum_row_sum(red, lid, lane, u);
-            if (lane == 0 && r < N_F)
+            if (lane == 0 && r < N_ROWS)
             {
-                act[(size_t)p * N_F + r] = (uint)id < (uint)N_E ? ferrum_act(g, u) : NAN;
+                act[(size_t)p * N_ROWS + r] = (uint)id < (uint)N_E ? ferrum_act(g, u) : NAN;
             }
         }
 
@@ -238,15 +312,15 @@ internal static class OpenCLMoePrinter
         void ferrum_moe_down_vec_{F}(
             const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
             const __global float* act, const __global int* ids, const __global float* weights, __global float* out,
-            const int h_arg, const int f_arg, const int e_arg, const int topk_arg)
+            const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
         {
             __local float red[FERRUM_WG];
             const int lid = get_local_id(0);
             const int lane = lid % FERRUM_TPR;
             const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
-            const int rr = r < N_H ? r : N_H - 1;
+            const int rr = r < N_ROWS ? r : N_ROWS - 1;
             const int t = get_group_id(1);
-            const ulong row_bytes = (ulong)(N_F / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             float acc = 0.0f;
             int bad = 0;
             for (int k = 0; k < N_TOPK; k++)
@@ -256,65 +330,62 @@ internal static class OpenCLMoePrinter
                 bad |= (uint)id >= (uint)N_E;
                 const int e = (uint)id < (uint)N_E ? id : 0;
                 const __global uchar* row = down_w + down_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
-                const __global float* a = act + (size_t)p * N_F;
+                const __global float* a = act + (size_t)p * N_K;
                 float part = 0.0f;
-                for (int k0 = lane * UNIT; k0 < N_F; k0 += FERRUM_TPR * UNIT)
+                for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
                 {
                     part += ferrum_unit_dot_{F}(row, k0, a);
                 }
                 acc += weights[p] * part;
             }
             acc = ferrum_row_sum(red, lid, lane, acc);
-            if (lane == 0 && r < N_H)
+            if (lane == 0 && r < N_ROWS)
             {
-                out[(size_t)t * N_H + r] = bad ? NAN : acc;
+                out[(size_t)t * N_ROWS + r] = bad ? NAN : acc;
             }
         }
 
-        // Prefill gate||up: group (row tile, token tile, expert) over the tokens routed to that expert.
+        // Prefill gate||up: group (row tile, token tile of one expert) over the tokens routed to that expert.
         __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
         void ferrum_moe_gate_up_tile_{F}(
             const __global uchar* gate_w, const ulong gate_offset,
             const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
-            const __global float* x, const __global int* counts, const __global int* lists, __global float* act,
-            const int h_arg, const int f_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+            const __global float* x, const __global int* counts, const __global int* lists, const __global int* tiles, __global float* act,
+            const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
         {
             __local float wg[FERRUM_TR][FERRUM_KC + 1];
             __local float wu[FERRUM_TR][FERRUM_KC + 1];
             __local float xs[FERRUM_TT][FERRUM_KC + 1];
-            const int e = get_group_id(2);
+            // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+            const int e = tiles[2 * get_group_id(1)];
+            const int j0 = tiles[2 * get_group_id(1) + 1];
             const int cnt = counts[e];
-            const int j0 = get_group_id(1) * FERRUM_TT;
-            if (j0 >= cnt)
-            {
-                return; // uniform for the whole group: no tokens of this expert in this tile
-            }
             const int lr = get_local_id(0);
             const int lt = get_local_id(1);
             const int lin = lt * FERRUM_TR + lr;
             const int r0 = get_group_id(0) * FERRUM_TR;
             const __global int* list = lists + (size_t)e * max_per_expert;
-            const ulong row_bytes = (ulong)(N_H / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             const __global uchar* gbase = gate_w + gate_offset + (ulong)e * expert_stride;
             const __global uchar* ubase = up_w + up_offset + (ulong)e * expert_stride;
             float g = 0.0f;
             float u = 0.0f;
-            for (int k0 = 0; k0 < N_H; k0 += FERRUM_KC)
+            for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
             {
-                for (int idx = lin; idx < FERRUM_TR * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+                for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
                 {
-                    const int rr = idx / FERRUM_KC;
-                    const int kk = idx % FERRUM_KC;
-                    const int row = min(r0 + rr, N_F - 1);
-                    wg[rr][kk] = ferrum_decode_{F}(gbase + (ulong)row * row_bytes, k0 + kk);
-                    wu[rr][kk] = ferrum_decode_{F}(ubase + (ulong)row * row_bytes, k0 + kk);
+                    const int rr = task / (FERRUM_KC / UNIT);
+                    const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                    const int row = min(r0 + rr, N_ROWS - 1);
+                    ferrum_unit_decode_{F}(gbase + (ulong)row * row_bytes, k0 + kk, &wg[rr][kk]);
+                    ferrum_unit_decode_{F}(ubase + (ulong)row * row_bytes, k0 + kk, &wu[rr][kk]);
                 }
                 for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
                 {
                     const int jj = idx / FERRUM_KC;
                     const int kk = idx % FERRUM_KC;
                     const int j = j0 + jj;
-                    xs[jj][kk] = j < cnt ? x[(size_t)(list[j] / N_TOPK) * N_H + k0 + kk] : 0.0f;
+                    xs[jj][kk] = j < cnt ? x[(size_t)(list[j] / N_TOPK) * N_K + k0 + kk] : 0.0f;
                 }
                 barrier(CLK_LOCAL_MEM_FENCE);
                 for (int c = 0; c < FERRUM_KC; c++)
@@ -326,52 +397,49 @@ internal static class OpenCLMoePrinter
             }
             const int j = j0 + lt;
             const int r = r0 + lr;
-            if (j < cnt && r < N_F)
+            if (j < cnt && r < N_ROWS)
             {
-                act[(size_t)list[j] * N_F + r] = ferrum_act(g, u);
+                act[(size_t)list[j] * N_ROWS + r] = ferrum_act(g, u);
             }
         }
 
-        // Prefill down: group (row tile, token tile, expert); y[pair][row] = weight[pair] * down_e(act[pair]).
+        // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * down_e(act[pair]).
         __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
         void ferrum_moe_down_tile_{F}(
             const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
-            const __global float* act, const __global int* counts, const __global int* lists,
+            const __global float* act, const __global int* counts, const __global int* lists, const __global int* tiles,
             const __global float* weights, __global float* y,
-            const int h_arg, const int f_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+            const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
         {
             __local float ws[FERRUM_TR][FERRUM_KC + 1];
             __local float as[FERRUM_TT][FERRUM_KC + 1];
-            const int e = get_group_id(2);
+            // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+            const int e = tiles[2 * get_group_id(1)];
+            const int j0 = tiles[2 * get_group_id(1) + 1];
             const int cnt = counts[e];
-            const int j0 = get_group_id(1) * FERRUM_TT;
-            if (j0 >= cnt)
-            {
-                return;
-            }
             const int lr = get_local_id(0);
             const int lt = get_local_id(1);
             const int lin = lt * FERRUM_TR + lr;
             const int r0 = get_group_id(0) * FERRUM_TR;
             const __global int* list = lists + (size_t)e * max_per_expert;
-            const ulong row_bytes = (ulong)(N_F / QK) * BB;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
             const __global uchar* base = down_w + down_offset + (ulong)e * expert_stride;
             float acc = 0.0f;
-            for (int k0 = 0; k0 < N_F; k0 += FERRUM_KC)
+            for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
             {
-                for (int idx = lin; idx < FERRUM_TR * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+                for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
                 {
-                    const int rr = idx / FERRUM_KC;
-                    const int kk = idx % FERRUM_KC;
-                    const int row = min(r0 + rr, N_H - 1);
-                    ws[rr][kk] = ferrum_decode_{F}(base + (ulong)row * row_bytes, k0 + kk);
+                    const int rr = task / (FERRUM_KC / UNIT);
+                    const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                    const int row = min(r0 + rr, N_ROWS - 1);
+                    ferrum_unit_decode_{F}(base + (ulong)row * row_bytes, k0 + kk, &ws[rr][kk]);
                 }
                 for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
                 {
                     const int jj = idx / FERRUM_KC;
                     const int kk = idx % FERRUM_KC;
                     const int j = j0 + jj;
-                    as[jj][kk] = j < cnt ? act[(size_t)list[j] * N_F + k0 + kk] : 0.0f;
+                    as[jj][kk] = j < cnt ? act[(size_t)list[j] * N_K + k0 + kk] : 0.0f;
                 }
                 barrier(CLK_LOCAL_MEM_FENCE);
                 for (int c = 0; c < FERRUM_KC; c++)
@@ -382,10 +450,10 @@ internal static class OpenCLMoePrinter
             }
             const int j = j0 + lt;
             const int r = r0 + lr;
-            if (j < cnt && r < N_H)
+            if (j < cnt && r < N_ROWS)
             {
                 const int p = list[j];
-                y[(size_t)p * N_H + r] = weights[p] * acc;
+                y[(size_t)p * N_ROWS + r] = weights[p] * acc;
             }
         }
 
