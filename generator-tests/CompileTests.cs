@@ -1,9 +1,14 @@
+extern alias Generators;
+
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using Ferrum.Generators.Tests.Infrastructure;
 using Ferrum.Kernels;
 using Ferrum.Quantization;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using FerrumGenerator = Generators::Ferrum.Generators.FerrumGenerator;
 
 namespace Ferrum.Generators.Tests;
 
@@ -18,6 +23,39 @@ public class CompileTests
 
     [Fact]
     public void FourModelsThreeFormatsCompiles() => AssertCompiles(TestManifests.Sized(4));
+
+    [Fact]
+    public void ModelTypesAndGpuSourcesNeedNoUnsafeCode()
+    {
+        // Only CPU kernels take pointers; a project without AllowUnsafeBlocks can still use models and GPU sources.
+        var compilation = GeneratorHarness.CreateCompilation(allowUnsafe: false, "internal static class Placeholder { }");
+        var driver = GeneratorHarness.CreateDriver(false, new InMemoryAdditionalText(GeneratorHarness.ManifestPath, TestManifests.AllFormats.Replace("targets: [cpu, opencl, metal]", "targets: [opencl, metal]", StringComparison.Ordinal)));
+        driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        Assert.Empty(generatorDiagnostics);
+        // 4 model types, 4 OpenCL q8_0 kernels, 25 Metal kernels (the Metal printer covers every format's items).
+        Assert.Equal(4 + 4 + 25, output.SyntaxTrees.Count() - 1);
+        Assert.Empty(output.GetDiagnostics());
+    }
+
+    [Fact]
+    public void CpuKernelsWithoutUnsafeCodeReportFER0013Once()
+    {
+        // build_property.AllowUnsafeBlocks=false, as build/Ferrum.props makes it visible for a project that sets it.
+        var compilation = GeneratorHarness.CreateCompilation(allowUnsafe: false, "internal static class Placeholder { }");
+        var options = new BuildProperties(new Dictionary<string, string> { ["build_property.AllowUnsafeBlocks"] = "False" });
+        var driver = CSharpGeneratorDriver.Create(
+            [new FerrumGenerator().AsSourceGenerator()],
+            [new InMemoryAdditionalText(GeneratorHarness.ManifestPath, TestManifests.AllFormats)],
+            GeneratorHarness.ParseOptions,
+            options);
+        driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("FER0013", d.Id);
+        Assert.Equal(GeneratorHarness.ManifestPath, d.Location.GetLineSpan().Path);
+        Assert.DoesNotContain(output.SyntaxTrees, t => t.FilePath.Contains(".Cpu.", StringComparison.Ordinal));
+        Assert.Equal(4 + 4 + 25, output.SyntaxTrees.Count() - 1);
+        Assert.Empty(output.GetDiagnostics());
+    }
 
     [Fact]
     public void ModelsNamedLikeTheGeneratedAliasesCompile()
@@ -113,6 +151,21 @@ public class CompileTests
         Assert.Empty(result.Diagnostics);
         Assert.NotEmpty(result.GeneratedTrees);
         Assert.Empty(diagnostics);
+    }
+
+    /// <summary>MSBuild properties as the compiler hands them to generators.</summary>
+    private sealed class BuildProperties(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider
+    {
+        public override AnalyzerConfigOptions GlobalOptions { get; } = new Options(values);
+
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new Options([]);
+
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) => new Options([]);
+
+        private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptions
+        {
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => values.TryGetValue(key, out value);
+        }
     }
 
     internal static Assembly CompileAndLoad(string yaml)

@@ -17,6 +17,7 @@ public class IncrementalityTests
     [
         TrackingNames.ManifestFiles, TrackingNames.Parse, TrackingNames.Manifest, TrackingNames.Diagnostics,
         TrackingNames.Merged, TrackingNames.MergeDiagnostics, TrackingNames.Models, TrackingNames.Kernels,
+        TrackingNames.UnsafeDisabled, TrackingNames.KernelOutputs,
     ];
 
     [Fact]
@@ -58,7 +59,7 @@ public class IncrementalityTests
         AssertReasons(result, TrackingNames.Parse, IncrementalStepRunReason.Modified);
         AssertReasons(result, TrackingNames.Diagnostics, IncrementalStepRunReason.Modified);
         AssertReasons(result, TrackingNames.Manifest, IncrementalStepRunReason.Unchanged);
-        foreach (var step in new[] { TrackingNames.Merged, TrackingNames.MergeDiagnostics, TrackingNames.Models, TrackingNames.Kernels })
+        foreach (var step in new[] { TrackingNames.Merged, TrackingNames.MergeDiagnostics, TrackingNames.Models, TrackingNames.Kernels, TrackingNames.KernelOutputs })
         {
             AssertReasons(result, step, IncrementalStepRunReason.Cached);
         }

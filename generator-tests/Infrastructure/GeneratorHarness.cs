@@ -31,7 +31,10 @@ public static class GeneratorHarness
         [.. Net100.References.All, MetadataReference.CreateFromFile(typeof(Ferrum.Quantization.GgmlTypeInfo).Assembly.Location)]);
 
     /// <summary>A user library: nullable on, unsafe allowed, every warning an error.</summary>
-    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+    public static CSharpCompilation CreateCompilation(params string[] sources) => CreateCompilation(allowUnsafe: true, sources);
+
+    /// <summary>A user library as above, with or without unsafe code allowed.</summary>
+    public static CSharpCompilation CreateCompilation(bool allowUnsafe, params string[] sources) =>
         CSharpCompilation.Create(
             "Consumer",
             sources.Select(s => CSharpSyntaxTree.ParseText(s, ParseOptions)),
@@ -39,7 +42,7 @@ public static class GeneratorHarness
             new CSharpCompilationOptions(
                 OutputKind.DynamicallyLinkedLibrary,
                 nullableContextOptions: NullableContextOptions.Enable,
-                allowUnsafe: true,
+                allowUnsafe: allowUnsafe,
                 generalDiagnosticOption: ReportDiagnostic.Error));
 
     public static GeneratorDriver CreateDriver(bool trackSteps = false, params AdditionalText[] texts) =>

@@ -75,6 +75,31 @@ public class ExpertStackTests
     }
 
     [Fact]
+    public unsafe void TensorsOver2GiBAreAddressedWithoutOneSpan()
+    {
+        // 160 experts of 768 rows × 2048 q8_0 elements (2176 bytes a row) with an expert stride of 32 MiB: a 5 GiB
+        // tensor. No byte is read: only the addresses of the views are compared.
+        const long stride = 32L << 20;
+        var bytes = new FakeBytes(160 * stride);
+        var stack = new ExpertStack<Q8_0>(bytes, "big", 0, 160, 768, 2048, 2176, stride);
+        var last = stack.Expert(159);
+        Assert.Equal((767 * 2176) + 2176, last.Length);
+        fixed (byte* p = last)
+        {
+            Assert.Equal(159 * stride, p - bytes.Pointer);
+        }
+
+        fixed (byte* p = stack.Row(150, 3))
+        {
+            Assert.Equal((150 * stride) + (3 * 2176), p - bytes.Pointer);
+        }
+
+        Assert.Equal(159 * stride, stack.ExpertPointer(159) - bytes.Pointer);
+        Assert.Throws<OverflowException>(() => bytes.Span.Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => bytes.Slice((160 * stride) - 10, 11).Length);
+    }
+
+    [Fact]
     public void MarkerTypesNameTheirGgmlType()
     {
         Assert.Equal(GgmlType.Q4_K, TypeOf<Q4_K>());
@@ -88,6 +113,16 @@ public class ExpertStackTests
         var types = markers.Select(t => (GgmlType)t.GetProperty("Type")!.GetValue(null)!).ToList();
         Assert.Equal(16, types.Distinct().Count());
         Assert.All(markers, t => Assert.Equal(t.Name, ((GgmlType)t.GetProperty("Type")!.GetValue(null)!).ToString()));
+    }
+
+    /// <summary>Claims a huge length over a small real buffer; only pointer arithmetic may touch it.</summary>
+    private sealed unsafe class FakeBytes(long length) : WeightBytes
+    {
+        private readonly byte[] anchor = GC.AllocateArray<byte>(16, pinned: true);
+
+        public override long Length => length;
+
+        public override byte* Pointer => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref anchor[0]);
     }
 
     private static GgmlType TypeOf<T>()

@@ -60,7 +60,21 @@ public sealed class FerrumGenerator : IIncrementalGenerator
             .SelectMany(static (m, _) => m.Kernels)
             .WithTrackingName(TrackingNames.Kernels);
 
-        // Nothing reads the compilation: C# edits never re-run a step.
+        // Nothing reads the compilation: C# edits never re-run a step. AllowUnsafeBlocks comes from MSBuild
+        // (CompilerVisibleProperty in build/Ferrum.props) and only changes with the project file.
+        var unsafeDisabled = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.AllowUnsafeBlocks", out var value)
+                && string.Equals(value?.Trim(), "false", StringComparison.OrdinalIgnoreCase))
+            .WithTrackingName(TrackingNames.UnsafeDisabled);
+
+        var kernelOutputs = kernels
+            .Combine(unsafeDisabled)
+            .WithTrackingName(TrackingNames.KernelOutputs);
+
+        var unsafeCheck = merged
+            .Select(static (m, _) => m.CpuKernelsManifest)
+            .Combine(unsafeDisabled);
+
         context.RegisterSourceOutput(diagnostics, static (spc, list) => spc.Report(list));
         context.RegisterSourceOutput(mergeDiagnostics, static (spc, list) => spc.Report(list));
 
@@ -76,8 +90,23 @@ public sealed class FerrumGenerator : IIncrementalGenerator
             }
         });
 
-        context.RegisterSourceOutput(kernels, static (spc, kernel) =>
+        // CPU kernels are unsafe code: without AllowUnsafeBlocks, one FER0013 replaces a flood of CS0227 errors.
+        context.RegisterSourceOutput(unsafeCheck, static (spc, pair) =>
         {
+            if (pair.Right && pair.Left is { } path)
+            {
+                spc.ReportDiagnostic(DiagnosticInfo.AtFileStart(DiagnosticDescriptors.UnsafeCodeDisabled, path).ToDiagnostic());
+            }
+        });
+
+        context.RegisterSourceOutput(kernelOutputs, static (spc, pair) =>
+        {
+            var (kernel, noUnsafe) = pair;
+            if (noUnsafe && kernel.Target == KernelTarget.Cpu)
+            {
+                return;
+            }
+
             try
             {
                 spc.AddSource(kernel.HintName, SourceText.From(KernelFilePrinter.Print(kernel), Encoding.UTF8));

@@ -74,7 +74,7 @@ public static partial class Float_Moe
             Moe::LayerChecks.Shape(Name, file.Path, layer, gateUp.Name, gateUp.Shape, Hidden, 2L * ExpertFfn, Experts);
             Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateUp.Name, gateUp.Type, GateFormats);
             Moe::LayerChecks.Format(Name, file.Path, layer, "up", gateUp.Name, gateUp.Type, UpFormats);
-            var bytes = new GgufWeightBytes(file, gateUp);
+            var bytes = new Moe::GgufWeightBytes(file, gateUp);
             gate = CreateGate(bytes, gateUp, 0);
             up = CreateUp(bytes, gateUp, ExpertFfn * gateUp.RowBytes);
         }
@@ -87,15 +87,15 @@ public static partial class Float_Moe
             Moe::LayerChecks.Shape(Name, file.Path, layer, upTensor.Name, upTensor.Shape, Hidden, ExpertFfn, Experts);
             Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateTensor.Name, gateTensor.Type, GateFormats);
             Moe::LayerChecks.Format(Name, file.Path, layer, "up", upTensor.Name, upTensor.Type, UpFormats);
-            gate = CreateGate(new GgufWeightBytes(file, gateTensor), gateTensor, 0);
-            up = CreateUp(new GgufWeightBytes(file, upTensor), upTensor, 0);
+            gate = CreateGate(new Moe::GgufWeightBytes(file, gateTensor), gateTensor, 0);
+            up = CreateUp(new Moe::GgufWeightBytes(file, upTensor), upTensor, 0);
         }
 
         // Down: [ExpertFfn, Hidden, Experts], Hidden rows of ExpertFfn elements per expert.
         var downTensor = Require(file, layer, prefix + "ffn_down_exps.weight");
         Moe::LayerChecks.Shape(Name, file.Path, layer, downTensor.Name, downTensor.Shape, ExpertFfn, Hidden, Experts);
         Moe::LayerChecks.Format(Name, file.Path, layer, "down", downTensor.Name, downTensor.Type, DownFormats);
-        var down = CreateDown(new GgufWeightBytes(file, downTensor), downTensor, 0);
+        var down = CreateDown(new Moe::GgufWeightBytes(file, downTensor), downTensor, 0);
 
         return new Layer(layer, router, fused, gate, up, down);
 
@@ -186,14 +186,4 @@ public static partial class Float_Moe
             _ => throw new global::System.InvalidOperationException("unreachable: down format " + Down.Format),
         };
     }
-}
-
-/// <summary>The bytes of one GGUF tensor; every access goes through the file, which checks that it is still open.</summary>
-file sealed unsafe class GgufWeightBytes(Gguf::GgufFile file, Gguf::GgufTensorInfo tensor) : Moe::WeightBytes
-{
-    public override long Length => tensor.ByteSize;
-
-    public override global::System.ReadOnlySpan<byte> Span => file.GetTensorBytes(tensor);
-
-    public override byte* Pointer => file.GetTensorPointer(tensor);
 }

@@ -26,4 +26,10 @@ public static class TrackingNames
 
     /// <summary>One item per kernel (target, format, shape, batch).</summary>
     public const string Kernels = nameof(Kernels);
+
+    /// <summary>Whether the project set AllowUnsafeBlocks to false (an MSBuild property, not the compilation).</summary>
+    public const string UnsafeDisabled = nameof(UnsafeDisabled);
+
+    /// <summary>Kernels paired with <see cref="UnsafeDisabled"/>.</summary>
+    public const string KernelOutputs = nameof(KernelOutputs);
 }

@@ -48,6 +48,10 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidValue = Error(
         "FER0012", "Invalid value in kernels.yaml", "'{0}' must be {1}, but is {2}");
 
+    public static readonly DiagnosticDescriptor UnsafeCodeDisabled = Error(
+        "FER0013", "CPU kernels need unsafe code",
+        "kernels.yaml asks for CPU kernels, which take pointers, but the project sets AllowUnsafeBlocks to false; allow unsafe code or remove 'cpu' from targets (no CPU kernels were generated)");
+
     public static readonly DiagnosticDescriptor InternalError = Error(
         "FER0099", "Ferrum generator internal error",
         "The Ferrum generator failed unexpectedly ({0}); please report this with the manifest that caused it");

@@ -48,8 +48,6 @@ internal static class ModelTypePrinter
             PrintLayerType(model, w);
         }
 
-        w.Line();
-        PrintWeightBytes(w);
 
         return w.ToString();
     }
@@ -116,7 +114,7 @@ internal static class ModelTypePrinter
                 w.Line($"{Moe}LayerChecks.Shape(Name, file.Path, layer, gateUp.Name, gateUp.Shape, Hidden, 2L * ExpertFfn, Experts);");
                 w.Line($"{Moe}LayerChecks.Format(Name, file.Path, layer, \"gate\", gateUp.Name, gateUp.Type, GateFormats);");
                 w.Line($"{Moe}LayerChecks.Format(Name, file.Path, layer, \"up\", gateUp.Name, gateUp.Type, UpFormats);");
-                w.Line("var bytes = new GgufWeightBytes(file, gateUp);");
+                w.Line($"var bytes = new {Moe}GgufWeightBytes(file, gateUp);");
                 w.Line("gate = CreateGate(bytes, gateUp, 0);");
                 w.Line("up = CreateUp(bytes, gateUp, ExpertFfn * gateUp.RowBytes);");
             }
@@ -130,8 +128,8 @@ internal static class ModelTypePrinter
                 w.Line($"{Moe}LayerChecks.Shape(Name, file.Path, layer, upTensor.Name, upTensor.Shape, Hidden, ExpertFfn, Experts);");
                 w.Line($"{Moe}LayerChecks.Format(Name, file.Path, layer, \"gate\", gateTensor.Name, gateTensor.Type, GateFormats);");
                 w.Line($"{Moe}LayerChecks.Format(Name, file.Path, layer, \"up\", upTensor.Name, upTensor.Type, UpFormats);");
-                w.Line("gate = CreateGate(new GgufWeightBytes(file, gateTensor), gateTensor, 0);");
-                w.Line("up = CreateUp(new GgufWeightBytes(file, upTensor), upTensor, 0);");
+                w.Line($"gate = CreateGate(new {Moe}GgufWeightBytes(file, gateTensor), gateTensor, 0);");
+                w.Line($"up = CreateUp(new {Moe}GgufWeightBytes(file, upTensor), upTensor, 0);");
             }
 
             w.Line();
@@ -139,7 +137,7 @@ internal static class ModelTypePrinter
             w.Line("var downTensor = Require(file, layer, prefix + \"ffn_down_exps.weight\");");
             w.Line($"{Moe}LayerChecks.Shape(Name, file.Path, layer, downTensor.Name, downTensor.Shape, ExpertFfn, Hidden, Experts);");
             w.Line($"{Moe}LayerChecks.Format(Name, file.Path, layer, \"down\", downTensor.Name, downTensor.Type, DownFormats);");
-            w.Line("var down = CreateDown(new GgufWeightBytes(file, downTensor), downTensor, 0);");
+            w.Line($"var down = CreateDown(new {Moe}GgufWeightBytes(file, downTensor), downTensor, 0);");
             w.Line();
             w.Line("return new Layer(layer, router, fused, gate, up, down);");
             w.Line();
@@ -246,19 +244,6 @@ internal static class ModelTypePrinter
                 w.Outdent();
                 w.Line("};");
             }
-        }
-    }
-
-    private static void PrintWeightBytes(CodeWriter w)
-    {
-        w.Line("/// <summary>The bytes of one GGUF tensor; every access goes through the file, which checks that it is still open.</summary>");
-        using (w.Block($"file sealed unsafe class GgufWeightBytes({Gguf}GgufFile file, {Gguf}GgufTensorInfo tensor) : {Moe}WeightBytes"))
-        {
-            w.Line("public override long Length => tensor.ByteSize;");
-            w.Line();
-            w.Line("public override global::System.ReadOnlySpan<byte> Span => file.GetTensorBytes(tensor);");
-            w.Line();
-            w.Line("public override byte* Pointer => file.GetTensorPointer(tensor);");
         }
     }
 

@@ -21,17 +21,6 @@ internal sealed class CodeWriter
         return this;
     }
 
-    /// <summary>Writes each line of a multi-line block at the current indentation.</summary>
-    public CodeWriter Lines(string text)
-    {
-        foreach (var line in text.Replace("\r\n", "\n").Split('\n'))
-        {
-            Line(line);
-        }
-
-        return this;
-    }
-
     /// <summary>Writes "{", indents, and returns a scope that closes with "}" (plus <paramref name="closeSuffix"/>).</summary>
     public Scope Block(string? header = null, string closeSuffix = "")
     {

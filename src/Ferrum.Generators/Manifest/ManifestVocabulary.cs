@@ -91,6 +91,4 @@ internal static class ManifestVocabulary
         arch = text.ToLowerInvariant();
         return Array.IndexOf(Architectures, arch) >= 0;
     }
-
-    public static IEnumerable<GgmlType> DistinctInOrder(IEnumerable<GgmlType> items) => items.Distinct();
 }

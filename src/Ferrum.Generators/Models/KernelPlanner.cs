@@ -41,11 +41,16 @@ internal static class KernelPlanner
 
         var kernels = new List<KernelItem>();
         var seen = new HashSet<KernelItem>();
-        void Add(KernelItem item)
+        string? cpuManifest = null;
+        void Add(KernelItem item, string manifestPath)
         {
             if (KernelPrinters.Supports(item) && seen.Add(item))
             {
                 kernels.Add(item);
+                if (item.Target == KernelTarget.Cpu)
+                {
+                    cpuManifest ??= manifestPath;
+                }
             }
         }
 
@@ -55,7 +60,7 @@ internal static class KernelPlanner
             {
                 foreach (var format in manifest.Formats)
                 {
-                    Add(new KernelItem(target, format, 0, 0, 0));
+                    Add(new KernelItem(target, format, 0, 0, 0), manifest.Path);
                 }
             }
         }
@@ -72,13 +77,13 @@ internal static class KernelPlanner
                     {
                         foreach (var batch in model.Batches)
                         {
-                            Add(new KernelItem(target, format, rows, rowLength, batch));
+                            Add(new KernelItem(target, format, rows, rowLength, batch), model.ManifestPath);
                         }
                     }
                 }
             }
         }
 
-        return new MergedManifest(models.ToEquatableArray(), kernels.ToEquatableArray(), diagnostics.ToEquatableArray());
+        return new MergedManifest(models.ToEquatableArray(), kernels.ToEquatableArray(), diagnostics.ToEquatableArray(), cpuManifest);
     }
 }

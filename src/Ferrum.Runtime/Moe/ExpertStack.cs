@@ -82,11 +82,11 @@ public abstract unsafe class ExpertStack
     /// <summary>Bytes from one expert to the next.</summary>
     public long ExpertStride { get; }
 
-    /// <summary>The rows of expert <paramref name="expert"/> (contiguous when <see cref="RowStride"/> equals <see cref="RowBytes"/>).</summary>
+    /// <summary>The rows of expert <paramref name="expert"/> (contiguous when <see cref="RowStride"/> equals <see cref="RowBytes"/>); works in tensors over 2 GiB.</summary>
     public ReadOnlySpan<byte> Expert(int expert)
     {
         CheckExpert(expert);
-        return Bytes.Span.Slice(checked((int)(Offset + (expert * ExpertStride))), checked((int)(((Rows - 1) * RowStride) + RowBytes)));
+        return Bytes.Slice(Offset + (expert * ExpertStride), checked((int)(((Rows - 1) * RowStride) + RowBytes)));
     }
 
     /// <summary>Row <paramref name="row"/> of expert <paramref name="expert"/>.</summary>
@@ -98,15 +98,14 @@ public abstract unsafe class ExpertStack
             throw new ArgumentOutOfRangeException(nameof(row), row, $"'{TensorName}' has {Rows} rows per expert");
         }
 
-        return Bytes.Span.Slice(checked((int)(Offset + (expert * ExpertStride) + (row * RowStride))), checked((int)RowBytes));
+        return Bytes.Slice(Offset + (expert * ExpertStride) + (row * RowStride), checked((int)RowBytes));
     }
 
     /// <summary>Pointer to row 0 of expert <paramref name="expert"/>, for kernels; valid while the owning file is open.</summary>
     public byte* ExpertPointer(int expert)
     {
         CheckExpert(expert);
-        _ = Bytes.Span; // throws when the owner is disposed, before a raw pointer escapes
-        return Bytes.Pointer + Offset + (expert * ExpertStride);
+        return Bytes.Pointer + Offset + (expert * ExpertStride); // Pointer throws when the owner is disposed
     }
 
     /// <inheritdoc/>
