@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Ferrum.Backends.Cpu;
+
+/// <summary>
+/// AVX-512BW dot products for the hot formats (the Qwen3 Q4_K_M pair Q4_K/Q6_K, and Q8_0). 512-bit
+/// vpmaddubsw (u8×s8→s16) then vpmaddwd against the sub-block scales (s16×s16→s32), per-lane integer sums per
+/// super-block, one float FMA per super-block, one horizontal sum per row. ggml's byte layout is read as is.
+/// </summary>
+internal static unsafe class Avx512Dots
+{
+    // Lanes 0..15 (the low 256 bits) select scale 2c, lanes 16..31 scale 2c+1: one chunk of 64 elements = 2 sub-blocks.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> PairIndex(int first) =>
+        Vector512.Create(Vector256.Create((short)first), Vector256.Create((short)(first + 1)));
+
+    // Lanes 8g..8g+7 select scale first+g: 64 elements = 4 sub-blocks of 16.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> QuadIndex(int first) =>
+        Vector512.Create(
+            Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)(first + 1))),
+            Vector256.Create(Vector128.Create((short)(first + 2)), Vector128.Create((short)(first + 3))));
+
+    public struct Q4K : IRowDot
+    {
+        public static int BlockElements => 256;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var mask = Vector512.Create((byte)0x0F);
+            var shift = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+            Vector512<short> i0 = PairIndex(0), i1 = PairIndex(2), i2 = PairIndex(4), i3 = PairIndex(6);
+            var acc = Vector512<float>.Zero;
+            var accm = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += 144, a += ActivationQuant.Q8KBlockBytes)
+            {
+                float dy = *(float*)a;
+                ScalarDots.UnpackK4Scales(w + 4, out ulong sc, out ulong m);
+                var scm = Vector128.Create(sc, m).AsByte();
+                var sc16 = Avx2.ConvertToVector256Int16(scm);                 // 8 scales, 8 mins (zero-extended)
+                var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm)); // each min twice
+                var bs = Avx.LoadVector256((short*)(a + 260));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + 2) * dy), accm);
+
+                var sc512 = Vector512.Create(sc16, sc16);
+                byte* qs = w + 16;
+                sbyte* y = (sbyte*)(a + 4);
+                var sumi = Chunk(qs, y, sc512, i0, shift, mask);
+                sumi += Chunk(qs + 32, y + 64, sc512, i1, shift, mask);
+                sumi += Chunk(qs + 64, y + 128, sc512, i2, shift, mask);
+                sumi += Chunk(qs + 96, y + 192, sc512, i3, shift, mask);
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sumi), Vector512.Create(Fp16.Load(w) * dy), acc);
+            }
+
+            return Vector512.Sum(acc) - Vector256.Sum(accm);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> Chunk(byte* qs, sbyte* y, Vector512<short> sc, Vector512<short> idx, Vector512<ushort> shift, Vector512<byte> mask)
+        {
+            var q = Avx.LoadVector256(qs);
+            var q2 = Avx512BW.ShiftRightLogicalVariable(Vector512.Create(q, q).AsUInt16(), shift).AsByte() & mask;
+            var p = Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512(y));
+            return Avx512BW.MultiplyAddAdjacent(p, Avx512BW.PermuteVar32x16(sc, idx));
+        }
+    }
+
+    public struct Q6K : IRowDot
+    {
+        public static int BlockElements => 256;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m4 = Vector512.Create((byte)0x0F);
+            var m30 = Vector512.Create((byte)0x30);
+            var sLo = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
+            Vector512<short> i0 = QuadIndex(0), i1 = QuadIndex(4), i2 = QuadIndex(8), i3 = QuadIndex(12);
+            var acc = Vector512<float>.Zero;
+            var accb = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += 210, a += ActivationQuant.Q8KBlockBytes)
+            {
+                float d = Fp16.Load(w + 208) * *(float*)a;
+                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
+                var bs = Avx.LoadVector256((short*)(a + 260));
+                accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
+                var sc = Vector512.Create(sc16, sc16);
+                sbyte* y = (sbyte*)(a + 4);
+                var sumi = Half(w, w + 128, y, sc, i0, i1, m4, m30, sLo);
+                sumi += Half(w + 64, w + 160, y + 128, sc, i2, i3, m4, m30, sLo);
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sumi), Vector512.Create(d), acc);
+            }
+
+            return Vector512.Sum(acc) - Vector256.Sum(accb);
+        }
+
+        // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] carries bit pairs
+        // 0-1 (element l), 2-3 (l+32), 4-5 (l+64), 6-7 (l+96).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> Half(byte* ql, byte* qh, sbyte* y, Vector512<short> sc, Vector512<short> iA, Vector512<short> iB,
+            Vector512<byte> m4, Vector512<byte> m30, Vector512<ushort> sLo)
+        {
+            var l = Avx512F.LoadVector512(ql);
+            var h = Avx.LoadVector256(qh);
+            var hh = Vector512.Create(h, h).AsUInt16();
+            var hLo = Avx512BW.ShiftLeftLogicalVariable(hh, sLo).AsByte() & m30;
+            var hHi = Avx512BW.ShiftLeftLogicalVariable(Avx512BW.ShiftRightLogical(hh, 4), sLo).AsByte() & m30;
+            var qLo = (l & m4) | hLo;
+            var qHi = (Avx512BW.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & m4) | hHi;
+            var pLo = Avx512BW.MultiplyAddAdjacent(qLo, Avx512F.LoadVector512(y));
+            var pHi = Avx512BW.MultiplyAddAdjacent(qHi, Avx512F.LoadVector512(y + 64));
+            return Avx512BW.MultiplyAddAdjacent(pLo, Avx512BW.PermuteVar32x16(sc, iA))
+                 + Avx512BW.MultiplyAddAdjacent(pHi, Avx512BW.PermuteVar32x16(sc, iB));
+        }
+    }
+
+    public struct Q8_0 : IRowDot
+    {
+        public static int BlockElements => 32;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var ones = Vector512.Create((short)1);
+            var acc = Vector512<float>.Zero;
+            int b = 0;
+            for (; b + 1 < blocks; b += 2, w += 68, a += 68)
+            {
+                var x = Vector512.Create(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(w + 36)));
+                var y = Vector512.Create(Avx.LoadVector256((sbyte*)(a + 2)), Avx.LoadVector256((sbyte*)(a + 36)));
+                var ax = Avx512BW.Abs(x);
+                var sy = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<sbyte>.Zero), -y, y);
+                var s = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(ax, sy), ones);
+                var d = Vector512.Create(Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), Vector256.Create(Fp16.Load(w + 34) * Fp16.Load(a + 34)));
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s), d, acc);
+            }
+
+            float r = Vector512.Sum(acc);
+            if (b < blocks)
+            {
+                r += ScalarDots.Q8_0.Dot(w, a, 1);
+            }
+
+            return r;
+        }
+    }
+}
