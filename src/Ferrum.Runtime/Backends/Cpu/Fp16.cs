@@ -5,13 +5,23 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>IEEE half and bfloat16 to float conversions used by the kernels (block scales, F16/BF16 weights).</summary>
 internal static class Fp16
 {
-    /// <summary>Half bits to float (exact).</summary>
+    /// <summary>
+    /// Half bits to float, exact and branch-free (.NET's Half conversion is a software routine that costs more than
+    /// a whole 32-element block dot): exponent and mantissa moved into place, re-biased by a multiply with 2^112
+    /// (which also normalizes subnormals), Inf/NaN exponent forced to all ones, sign restored.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToFloat(ushort h) => (float)BitConverter.UInt16BitsToHalf(h);
+    public static float ToFloat(ushort h)
+    {
+        uint em = (uint)(h & 0x7fff) << 13;
+        uint bits = BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(em) * 5.192296858534828e33f);
+        bits |= (h & 0x7c00) == 0x7c00 ? 0x7f800000u : 0u;
+        return BitConverter.UInt32BitsToSingle(bits | ((uint)(h & 0x8000) << 16));
+    }
 
     /// <summary>Reads a little-endian half at <paramref name="p"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe float Load(byte* p) => (float)BitConverter.UInt16BitsToHalf(Unsafe.ReadUnaligned<ushort>(p));
+    public static unsafe float Load(byte* p) => ToFloat(Unsafe.ReadUnaligned<ushort>(p));
 
     /// <summary>Float to half bits, round to nearest even (as F16C / ggml do).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -9,6 +9,7 @@ internal static unsafe class MatDriver
     /// <summary>Rows per tile in batched mode (8 Q4_K rows of 2048 = 9 KiB, well inside L1).</summary>
     public const int RowTile = 8;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Run<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int tokens, float* y, long yStride)
         where T : struct, IRowDot
     {
