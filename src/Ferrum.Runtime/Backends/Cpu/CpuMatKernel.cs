@@ -9,9 +9,9 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 public sealed unsafe class CpuMatKernel
 {
-    private readonly delegate*<int, byte*, long, int, byte*, long, int, float*, long, void> _fn;
+    private readonly delegate*<int, byte*, long, int, byte*, long, int*, int, float*, long, void> _fn;
 
-    internal CpuMatKernel(GgmlType weight, SimdLevel level, string path, delegate*<int, byte*, long, int, byte*, long, int, float*, long, void> fn, int fixedK = 0)
+    internal CpuMatKernel(GgmlType weight, SimdLevel level, string path, delegate*<int, byte*, long, int, byte*, long, int*, int, float*, long, void> fn, int fixedK = 0)
     {
         WeightType = weight;
         WeightInfo = GgmlTypeInfo.Get(weight);
@@ -44,14 +44,21 @@ public sealed unsafe class CpuMatKernel
     public int BlockElements => WeightInfo.BlockSize;
 
     /// <summary>Runs the product; pointers must cover rows×rowBytes weights, tokens activation rows and outputs.</summary>
-    public void Run(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int tokens, float* y, long yStride)
+    public void Run(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int tokens, float* y, long yStride) =>
+        Run(k, w, rowBytes, rows, act, actStride, null, tokens, y, yStride);
+
+    /// <summary>
+    /// Runs the product for the activation rows <c>act + tokenIndex[t]·actStride</c> (t &lt; tokens), writing
+    /// <c>y + t·yStride</c>; with a null <paramref name="tokenIndex"/> the activation rows are consecutive.
+    /// </summary>
+    public void Run(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
     {
         if (k <= 0 || k % WeightInfo.BlockSize != 0 || (FixedK != 0 && k != FixedK))
         {
             throw new ArgumentException($"{Path}: row length {k} is not valid for this kernel", nameof(k));
         }
 
-        _fn(k, w, rowBytes, rows, act, actStride, tokens, y, yStride);
+        _fn(k, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
     }
 
     /// <inheritdoc />

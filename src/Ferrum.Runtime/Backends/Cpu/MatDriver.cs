@@ -10,15 +10,16 @@ internal static unsafe class MatDriver
     public const int RowTile = 8;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Run<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int tokens, float* y, long yStride)
+    public static void Run<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
         where T : struct, IRowDot
     {
         int blocks = k / T.BlockElements;
         if (tokens == 1)
         {
+            byte* a0 = tokenIndex == null ? act : act + tokenIndex[0] * actStride;
             for (int r = 0; r < rows; r++)
             {
-                y[r] = T.Dot(w + r * rowBytes, act, blocks);
+                y[r] = T.Dot(w + r * rowBytes, a0, blocks);
             }
 
             return;
@@ -29,7 +30,7 @@ internal static unsafe class MatDriver
             int r1 = Math.Min(rows, r0 + RowTile);
             for (int t = 0; t < tokens; t++)
             {
-                byte* a = act + t * actStride;
+                byte* a = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
                 float* yt = y + t * yStride;
                 for (int r = r0; r < r1; r++)
                 {
