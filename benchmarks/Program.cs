@@ -16,6 +16,12 @@ public static class Program
             return 0;
         }
 
+        if (args.Length > 0 && args[0] == "cpu-moe")
+        {
+            Cpu.MoeBench.Run(args, Console.Out);
+            return 0;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -115,6 +115,12 @@ public static unsafe partial class GgmlNative
     [LibraryImport(GgmlLibrary.Cpu, EntryPoint = "ggml_threadpool_new")]
     public static partial void* ThreadpoolNew(void* parameters);
 
+    [LibraryImport(GgmlLibrary.Cpu, EntryPoint = "ggml_threadpool_pause")]
+    public static partial void ThreadpoolPause(void* threadpool);
+
+    [LibraryImport(GgmlLibrary.Cpu, EntryPoint = "ggml_threadpool_resume")]
+    public static partial void ThreadpoolResume(void* threadpool);
+
     [LibraryImport(GgmlLibrary.Cpu, EntryPoint = "ggml_threadpool_free")]
     public static partial void ThreadpoolFree(void* threadpool);
 
@@ -198,6 +204,12 @@ public sealed unsafe class GgmlCpuBackend : IDisposable
             throw new InvalidOperationException($"ggml_backend_graph_compute failed with status {status}");
         }
     }
+
+    /// <summary>Parks the pool's threads (so they do not spin while something else is measured).</summary>
+    public void Pause() => GgmlNative.ThreadpoolPause(_pool);
+
+    /// <summary>Wakes the pool's threads.</summary>
+    public void Resume() => GgmlNative.ThreadpoolResume(_pool);
 
     public void Dispose()
     {

@@ -9,7 +9,7 @@ namespace Ferrum.Runtime.Tests.Moe;
 /// The whole MoE block, every weight format × every architecture, 1 and several tokens: Ferrum against ggml
 /// (mul_mat_id graphs on the same bytes) and against the exact float reference, at ggml's NMSE threshold 5e-4.
 /// </summary>
-public sealed class MoeForwardTests
+public sealed unsafe class MoeForwardTests
 {
     private const double MaxNmse = 5e-4;
 
@@ -48,5 +48,32 @@ public sealed class MoeForwardTests
             // ggml's threshold or at most 10% above ggml's own error.
             Assert.True(vsExact <= Math.Max(MaxNmse, 1.1 * ggmlVsExact), $"{type} {arch} T={tokens}: NMSE vs float reference {vsExact:E2} (ggml vs exact {ggmlVsExact:E2})");
         }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, "qwen2moe", 1)]
+    [InlineData(GgmlType.Q6_K, "deepseek2", 2)]
+    [InlineData(GgmlType.MXFP4, "gpt-oss", 3)]
+    public void Large_batch_with_parallel_routing_matches_ggml(GgmlType type, string arch, int threads)
+    {
+        using var layer = new MoeTestLayer(type, arch, 77);
+        var x = TestData.Gaussian(40 * MoeTestLayer.Hidden, 4242);
+        var ferrum = layer.Ferrum(x, threads, maxTokens: 64);
+        var ggml = layer.Ggml(x, threads: 2);
+        double nmse = TestData.Nmse(ferrum, ggml);
+        Assert.True(nmse <= MaxNmse, $"{type} {arch} T=40: NMSE vs ggml {nmse:E2}");
+    }
+
+    [Fact]
+    public void Bad_shapes_and_inputs_are_rejected_with_the_tensor_name()
+    {
+        using var layer = new MoeTestLayer(GgmlType.Q8_0, "qwen3moe", 5);
+        var w = layer.Weights();
+        var wrongRouting = MoeRouting.ForArchitecture("qwen3moe", MoeTestLayer.Experts * 2, 2);
+        var ex = Assert.Throws<ArgumentException>(() => new CpuMoeLayer(w, wrongRouting));
+        Assert.Contains("router", ex.Message);
+        using var ok = new CpuMoeLayer(w, layer.Routing, new CpuMoeOptions { Threads = 1 });
+        Assert.Throws<ArgumentException>(() => ok.Forward(new float[MoeTestLayer.Hidden + 1], new float[MoeTestLayer.Hidden + 1]));
+        Assert.Throws<ArgumentException>(() => new MoeMatrix("blk.0.ffn_up_exps.weight", GgmlType.Q4_K, (byte*)1, 100, 4));
     }
 }

@@ -165,9 +165,9 @@ internal sealed unsafe class MoeTestLayer : IDisposable
         return w;
     }
 
-    public float[] Ferrum(float[] x, int threads)
+    public float[] Ferrum(float[] x, int threads, int maxTokens = 4)
     {
-        using var layer = new CpuMoeLayer(Weights(), Routing, new CpuMoeOptions { Threads = threads, MaxTokens = 4 });
+        using var layer = new CpuMoeLayer(Weights(), Routing, new CpuMoeOptions { Threads = threads, MaxTokens = maxTokens });
         var y = new float[x.Length];
         layer.Forward(x, y);
         return y;

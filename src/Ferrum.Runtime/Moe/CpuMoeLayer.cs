@@ -20,10 +20,12 @@ public sealed unsafe class CpuMoeLayer : IDisposable
     private const int RouterChunk = 16;
     private const int GateUpChunk = 64;
     private const int DownChunk = 128;
+    private const int SerialRoutingTokens = 16;
 
     private readonly MoeLayerWeights _w;
     private readonly MoeRouting _r;
-    private readonly WorkerPool _pool;
+    private readonly CpuWorkerPool _pool;
+    private readonly bool _ownsPool;
     private readonly Action<int> _job;
     private readonly int _maxTokens, _hidden, _ffn, _ffnShared, _ffnMax, _experts, _topK;
     private readonly CpuMatKernel _kRouter, _kGate, _kUp, _kDown;
@@ -37,14 +39,15 @@ public sealed unsafe class CpuMoeLayer : IDisposable
     private readonly long _hRowMax;
 
     private readonly void* _arena;
-    private readonly float* _logits, _routeScratch, _weights, _shScale, _g, _u, _d;
-    private readonly int* _ids, _counts, _offsets, _posToken, _posOf, _tasksA, _tasksD;
+    private readonly float* _logits, _routeScratch, _weights, _shScale, _g, _u, _posWeight, _downTmp;
+    private readonly int* _ids, _counts, _offsets, _posToken, _tasksA, _remaining, _active;
+    private readonly bool _routerNeedsQuantizedX;
     private readonly byte* _hq;
 
     // Per-call state.
     private float* _x, _out;
-    private int _tokens, _nTasksA, _nTasksD;
-    private int _next0, _nextR, _nextRoute, _nextA, _nextQ, _nextD, _nextC;
+    private int _tokens, _nTasksA, _nTasksD, _nActive;
+    private int _next0, _nextR, _nextRoute, _nextA, _nextD;
     private Exception? _error;
     private bool _disposed;
 
@@ -114,15 +117,15 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         _aShGate = _kShGate != null ? Slot(_kShGate.ActivationType) : -1;
         _aShInp = _kShInp != null ? Slot(_kShInp.ActivationType) : -1;
         _xTypes = types.ToArray();
+        _routerNeedsQuantizedX = _kRouter.ActivationType != GgmlType.F32;
         _xRow = _xTypes.Select(t => Align(ActivationQuant.RowBytes(t, _hidden))).ToArray();
         _hRowMax = Align(Math.Max(ActivationQuant.RowBytes(_kDown.ActivationType, _ffn),
             _kShDown != null ? ActivationQuant.RowBytes(_kShDown.ActivationType, _ffnShared) : 0));
 
-        int threads = Math.Max(1, options.Threads);
+        int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
         long tk = (long)_maxTokens * _topK;
         long positions = tk + (weights.HasSharedExpert ? _maxTokens : 0);
         int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
-        int maxTasksD = (_experts + 1) * ((_hidden + DownChunk - 1) / DownChunk);
 
         // One arena for every scratch buffer, each 64-byte aligned.
         var layout = new List<long>();
@@ -140,14 +143,15 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         long oShScale = Reserve(4L * _maxTokens);
         long oG = Reserve(4L * positions * _ffnMax);
         long oU = Reserve(4L * positions * _ffnMax);
-        long oD = Reserve(4L * positions * _hidden);
+        long oPosWeight = Reserve(4L * positions);
+        long oDownTmp = Reserve(4L * threads * _maxTokens * DownChunk);
         long oIds = Reserve(4L * tk);
         long oCounts = Reserve(4L * (_experts + 1));
         long oOffsets = Reserve(4L * (_experts + 2));
         long oPosToken = Reserve(4L * positions);
-        long oPosOf = Reserve(4L * tk);
         long oTasksA = Reserve(8L * maxTasksA);
-        long oTasksD = Reserve(8L * maxTasksD);
+        long oRemaining = Reserve(4L * (_experts + 1));
+        long oActive = Reserve(4L * (_experts + 1));
         long oHq = Reserve(_hRowMax * positions);
         long total = layout[^1];
         _arena = NativeMemory.AlignedAlloc((nuint)total, 64);
@@ -160,18 +164,20 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         _shScale = (float*)(a + oShScale);
         _g = (float*)(a + oG);
         _u = (float*)(a + oU);
-        _d = (float*)(a + oD);
+        _posWeight = (float*)(a + oPosWeight);
+        _downTmp = (float*)(a + oDownTmp);
         _ids = (int*)(a + oIds);
         _counts = (int*)(a + oCounts);
         _offsets = (int*)(a + oOffsets);
         _posToken = (int*)(a + oPosToken);
-        _posOf = (int*)(a + oPosOf);
         _tasksA = (int*)(a + oTasksA);
-        _tasksD = (int*)(a + oTasksD);
+        _remaining = (int*)(a + oRemaining);
+        _active = (int*)(a + oActive);
         _hq = a + oHq;
         ScratchBytes = total;
 
-        _pool = new WorkerPool(threads);
+        _ownsPool = options.Workers == null;
+        _pool = options.Workers ?? new CpuWorkerPool(threads);
         _job = Job;
     }
 
@@ -244,14 +250,26 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         }
     }
 
+    // Phases, separated by barriers: (0) quantize x + router logits, (1) route + group by expert, (2) gate and up
+    // per (expert, row chunk) with the activation applied at once and the intermediate quantized by whichever
+    // thread finishes an expert's last chunk, (3) down per output-row chunk over all experts, accumulated with
+    // the routing weights straight into the output (no separate combine pass, no races: a chunk owns its rows).
     private void Job(int tid)
     {
         Step(tid, 0);
         _pool.Barrier();
-        Step(tid, 1);
-        _pool.Barrier();
-        Step(tid, 2);
-        _pool.Barrier();
+        if (_routerNeedsQuantizedX)
+        {
+            Step(tid, 1);
+            _pool.Barrier();
+        }
+
+        if (_tokens > SerialRoutingTokens)
+        {
+            Step(tid, 2);
+            _pool.Barrier();
+        }
+
         if (tid == 0)
         {
             Step(tid, 3);
@@ -261,10 +279,6 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         Step(tid, 4);
         _pool.Barrier();
         Step(tid, 5);
-        _pool.Barrier();
-        Step(tid, 6);
-        _pool.Barrier();
-        Step(tid, 7);
     }
 
     private void Step(int tid, int phase)
@@ -278,14 +292,26 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         {
             switch (phase)
             {
-                case 0: QuantizeInputs(); break;
+                case 0:
+                    QuantizeInputs();
+                    if (!_routerNeedsQuantizedX)
+                    {
+                        RouterLogits();
+                    }
+
+                    break;
                 case 1: RouterLogits(); break;
                 case 2: RouteTokens(tid); break;
-                case 3: Group(); break;
+                case 3:
+                    if (_tokens <= SerialRoutingTokens)
+                    {
+                        RouteTokens(tid);
+                    }
+
+                    Group();
+                    break;
                 case 4: GateUp(); break;
-                case 5: QuantizeHidden(); break;
-                case 6: DownProj(); break;
-                case 7: Combine(); break;
+                case 5: DownAccumulate(tid); break;
             }
         }
         catch (Exception e)
@@ -302,10 +328,18 @@ public sealed unsafe class CpuMoeLayer : IDisposable
             float* xt = _x + (long)t * _hidden;
             for (int i = 0; i < _xTypes.Length; i++)
             {
-                ActivationQuant.Quantize(_xTypes[i], xt, (byte*)_xBuf[i] + t * _xRow[i], _hidden);
+                if (_xTypes[i] != GgmlType.F32)
+                {
+                    ActivationQuant.Quantize(_xTypes[i], xt, (byte*)_xBuf[i] + t * _xRow[i], _hidden);
+                }
             }
         }
     }
+
+    // F32 activations are the input rows themselves.
+    private byte* XAct(int slot) => _xTypes[slot] == GgmlType.F32 ? (byte*)_x : (byte*)_xBuf[slot];
+
+    private long XRow(int slot) => _xTypes[slot] == GgmlType.F32 ? 4L * _hidden : _xRow[slot];
 
     private void RouterLogits()
     {
@@ -315,7 +349,7 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         while ((c = Interlocked.Increment(ref _nextR) - 1) < chunks)
         {
             int r0 = c * RouterChunk, rows = Math.Min(RouterChunk, _experts - r0);
-            _kRouter.Run(_hidden, m.Data + r0 * m.RowBytes, m.RowBytes, rows, (byte*)_xBuf[_aRouter], _xRow[_aRouter], null, _tokens, _logits + r0, _experts);
+            _kRouter.Run(_hidden, m.Data + r0 * m.RowBytes, m.RowBytes, rows, XAct(_aRouter), XRow(_aRouter), null, _tokens, _logits + r0, _experts);
         }
     }
 
@@ -339,7 +373,7 @@ public sealed unsafe class CpuMoeLayer : IDisposable
             {
                 float s;
                 var m = _w.SharedGateInput!;
-                _kShInp.Run(_hidden, m.Data, m.RowBytes, 1, (byte*)_xBuf[_aShInp] + t * _xRow[_aShInp], _xRow[_aShInp], null, 1, &s, 1);
+                _kShInp.Run(_hidden, m.Data, m.RowBytes, 1, XAct(_aShInp) + t * XRow(_aShInp), XRow(_aShInp), null, 1, &s, 1);
                 _shScale[t] = 1f / (1f + MathF.Exp(-s));
             }
             else
@@ -367,7 +401,7 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         }
 
         // Fill positions in token order so each expert's token list is ascending.
-        int* fill = (int*)_routeScratch; // reuse as cursor array (router scratch is free now): e+1 ints ≤ 2e floats
+        int* fill = _remaining; // used as cursors here, then set to the chunk counts below
         for (int x = 0; x < e; x++)
         {
             fill[x] = _offsets[x];
@@ -380,42 +414,40 @@ public sealed unsafe class CpuMoeLayer : IDisposable
                 int ex = _ids[t * k + s];
                 int pos = fill[ex]++;
                 _posToken[pos] = t;
-                _posOf[t * k + s] = pos;
+                _posWeight[pos] = _weights[t * k + s];
             }
         }
 
         for (int t = 0; t < _counts[e]; t++)
         {
             _posToken[_offsets[e] + t] = t;
+            _posWeight[_offsets[e] + t] = _shScale[t];
         }
 
-        int na = 0, nd = 0;
+        int na = 0, nActive = 0;
         for (int x = 0; x <= e; x++)
         {
             if (_counts[x] == 0)
             {
+                _remaining[x] = 0;
                 continue;
             }
 
+            _active[nActive++] = x;
             int f = x == e ? _ffnShared : _ffn;
+            _remaining[x] = (f + GateUpChunk - 1) / GateUpChunk;
             for (int r0 = 0; r0 < f; r0 += GateUpChunk)
             {
                 _tasksA[2 * na] = x;
                 _tasksA[2 * na + 1] = r0;
                 na++;
             }
-
-            for (int r0 = 0; r0 < _hidden; r0 += DownChunk)
-            {
-                _tasksD[2 * nd] = x;
-                _tasksD[2 * nd + 1] = r0;
-                nd++;
-            }
         }
 
         _nTasksA = na;
-        _nTasksD = nd;
-        _nextA = _nextQ = _nextD = _nextC = 0;
+        _nActive = nActive;
+        _nTasksD = (_hidden + DownChunk - 1) / DownChunk;
+        _nextA = _nextD = 0;
     }
 
     private void GateUp()
@@ -432,18 +464,29 @@ public sealed unsafe class CpuMoeLayer : IDisposable
             int slot = shared ? _aShGate : _aGate;
             int f = gm.Rows, rows = Math.Min(GateUpChunk, f - r0);
             int count = _counts[e], off = _offsets[e];
-            byte* act = (byte*)_xBuf[slot];
+            byte* act = XAct(slot);
+            long actRow = XRow(slot);
             int* toks = _posToken + off;
             float* g = _g + (long)off * _ffnMax + r0;
             float* u = _u + (long)off * _ffnMax + r0;
             int ge = shared ? 0 : e;
-            kg.Run(_hidden, gm.Expert(ge) + r0 * gm.RowBytes, gm.RowBytes, rows, act, _xRow[slot], toks, count, g, _ffnMax);
-            ku.Run(_hidden, um.Expert(ge) + r0 * um.RowBytes, um.RowBytes, rows, act, _xRow[slot], toks, count, u, _ffnMax);
+            kg.Run(_hidden, gm.Expert(ge) + r0 * gm.RowBytes, gm.RowBytes, rows, act, actRow, toks, count, g, _ffnMax);
+            ku.Run(_hidden, um.Expert(ge) + r0 * um.RowBytes, um.RowBytes, rows, act, actRow, toks, count, u, _ffnMax);
             float* gb = !shared && _w.GateBias != null ? _w.GateBias + (long)e * _ffn + r0 : null;
             float* ub = !shared && _w.UpBias != null ? _w.UpBias + (long)e * _ffn + r0 : null;
             for (int j = 0; j < count; j++)
             {
                 Activate(g + (long)j * _ffnMax, u + (long)j * _ffnMax, gb, ub, rows);
+            }
+
+            // The thread that completes an expert's last chunk quantizes its intermediate rows for down.
+            if (Interlocked.Decrement(ref _remaining[e]) == 0)
+            {
+                var type = shared ? _kShDown!.ActivationType : _kDown.ActivationType;
+                for (int j = 0; j < count; j++)
+                {
+                    ActivationQuant.Quantize(type, _g + (long)(off + j) * _ffnMax, _hq + (off + j) * _hRowMax, f);
+                }
             }
         }
     }
@@ -492,84 +535,42 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         }
     }
 
-    private void QuantizeHidden()
+    private void DownAccumulate(int tid)
     {
-        int total = _offsets[_experts + 1];
-        int routed = _offsets[_experts];
-        int p;
-        while ((p = Interlocked.Increment(ref _nextQ) - 1) < total)
+        float* tmp = _downTmp + (long)tid * _maxTokens * DownChunk;
+        int c;
+        while ((c = Interlocked.Increment(ref _nextD) - 1) < _nTasksD)
         {
-            bool shared = p >= routed;
-            var type = shared ? _kShDown!.ActivationType : _kDown.ActivationType;
-            ActivationQuant.Quantize(type, _g + (long)p * _ffnMax, _hq + p * _hRowMax, shared ? _ffnShared : _ffn);
-        }
-    }
-
-    private void DownProj()
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref _nextD) - 1) < _nTasksD)
-        {
-            int e = _tasksD[2 * i], r0 = _tasksD[2 * i + 1];
-            bool shared = e == _experts;
-            var dm = shared ? _w.SharedDown! : _w.Down;
-            var kd = shared ? _kShDown! : _kDown;
-            int rows = Math.Min(DownChunk, _hidden - r0);
-            int count = _counts[e], off = _offsets[e];
-            float* d = _d + (long)off * _hidden + r0;
-            kd.Run(dm.Columns, dm.Expert(shared ? 0 : e) + r0 * dm.RowBytes, dm.RowBytes, rows, _hq + off * _hRowMax, _hRowMax, null, count, d, _hidden);
-            if (!shared && _w.DownBias != null)
+            int r0 = c * DownChunk, rows = Math.Min(DownChunk, _hidden - r0);
+            for (int t = 0; t < _tokens; t++)
             {
-                float* b = _w.DownBias + (long)e * _hidden + r0;
+                new Span<float>(_out + (long)t * _hidden + r0, rows).Clear();
+            }
+
+            for (int a = 0; a < _nActive; a++)
+            {
+                int e = _active[a];
+                bool shared = e == _experts;
+                var dm = shared ? _w.SharedDown! : _w.Down;
+                var kd = shared ? _kShDown! : _kDown;
+                int count = _counts[e], off = _offsets[e];
+                kd.Run(dm.Columns, dm.Expert(shared ? 0 : e) + r0 * dm.RowBytes, dm.RowBytes, rows, _hq + off * _hRowMax, _hRowMax, null, count, tmp, rows);
+                float* bias = !shared && _w.DownBias != null ? _w.DownBias + (long)e * _hidden + r0 : null;
                 for (int j = 0; j < count; j++)
                 {
-                    float* dj = d + (long)j * _hidden;
-                    for (int r = 0; r < rows; r++)
+                    float* o = _out + (long)_posToken[off + j] * _hidden + r0;
+                    float* d = tmp + (long)j * rows;
+                    if (bias != null)
                     {
-                        dj[r] += b[r];
+                        for (int r = 0; r < rows; r++)
+                        {
+                            d[r] += bias[r];
+                        }
                     }
+
+                    Axpy(o, d, _posWeight[off + j], rows);
                 }
             }
-        }
-    }
-
-    private void Combine()
-    {
-        int t;
-        int routed = _offsets[_experts];
-        bool shared = _w.HasSharedExpert;
-        while ((t = Interlocked.Increment(ref _nextC) - 1) < _tokens)
-        {
-            float* o = _out + (long)t * _hidden;
-            if (shared)
-            {
-                Scale(o, _d + (long)(routed + t) * _hidden, _shScale[t], _hidden);
-            }
-            else
-            {
-                new Span<float>(o, _hidden).Clear();
-            }
-
-            for (int s = 0; s < _topK; s++)
-            {
-                Axpy(o, _d + (long)_posOf[t * _topK + s] * _hidden, _weights[t * _topK + s], _hidden);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* o, float* x, float a, int n)
-    {
-        int i = 0;
-        var va = Vector256.Create(a);
-        for (; i + 8 <= n; i += 8)
-        {
-            (Vector256.Load(x + i) * va).Store(o + i);
-        }
-
-        for (; i < n; i++)
-        {
-            o[i] = x[i] * a;
         }
     }
 
@@ -600,7 +601,11 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         }
 
         _disposed = true;
-        _pool.Dispose();
+        if (_ownsPool)
+        {
+            _pool.Dispose();
+        }
+
         NativeMemory.AlignedFree(_arena);
     }
 }

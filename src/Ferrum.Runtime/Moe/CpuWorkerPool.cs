@@ -1,11 +1,11 @@
 namespace Ferrum.Moe;
 
 /// <summary>
-/// A fixed set of worker threads that run one job together with the calling thread, plus a spinning barrier
+/// A fixed set of worker threads, shareable by the layers of a model, that run one job together with the calling thread, plus a spinning barrier
 /// for phases inside the job. Workers spin briefly after a job (the next layer usually follows at once) and
 /// then sleep on a monitor. Running a job allocates nothing.
 /// </summary>
-internal sealed class WorkerPool : IDisposable
+public sealed class CpuWorkerPool : IDisposable
 {
     private const int SpinIterations = 20000;
 
@@ -15,6 +15,7 @@ internal sealed class WorkerPool : IDisposable
     private int _generation;
     private int _sleepers;
     private int _running;
+    private int _busy;
     private volatile bool _disposed;
     private Exception? _failure;
 
@@ -22,7 +23,8 @@ internal sealed class WorkerPool : IDisposable
     private int _arrived;
     private volatile int _phase;
 
-    public WorkerPool(int threads)
+    /// <summary>Starts <paramref name="threads"/> − 1 worker threads (the caller is the remaining participant).</summary>
+    public CpuWorkerPool(int threads)
     {
         if (threads < 1)
         {
@@ -43,9 +45,27 @@ internal sealed class WorkerPool : IDisposable
     public int Count { get; }
 
     /// <summary>Runs <paramref name="job"/>(threadIndex) on every participant and returns when all are done.</summary>
+    /// <remarks>One job at a time: layers that share a pool must run one after another, not concurrently.</remarks>
     public void Run(Action<int> job)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException("the worker pool is already running a job (a pool is shared by layers that run one after another)");
+        }
+
+        try
+        {
+            RunCore(job);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void RunCore(Action<int> job)
+    {
         _failure = null;
         _job = job;
         Volatile.Write(ref _running, Count - 1);
@@ -153,6 +173,7 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {
         _disposed = true;
