@@ -182,7 +182,7 @@ public sealed unsafe class GgmlCpuBackend : IDisposable
     /// <summary>Creates the backend with <paramref name="threads"/> threads.</summary>
     public GgmlCpuBackend(int threads)
     {
-        GgmlNative.CpuInit();
+        GgmlCpuOps.EnsureInit();
         _params = NativeMemory.AllocZeroed(4096);
         GgmlNative.ThreadpoolParamsInit(_params, threads);
         _pool = GgmlNative.ThreadpoolNew(_params);

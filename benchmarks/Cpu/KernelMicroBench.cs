@@ -25,7 +25,7 @@ internal static unsafe class KernelMicroBench
                 wf.Floats[i] = (float)(rng.NextDouble() - 0.5);
             }
 
-            GgmlNative.QuantizeChunk((int)type, wf.Floats, w.Pointer, rows, k);
+            GgmlCpuOps.QuantizeRows((int)type, wf.Floats, w.Pointer, rows, k);
             using var x = new NativeBuffer(4L * k);
             for (int i = 0; i < k; i++)
             {
@@ -43,10 +43,10 @@ internal static unsafe class KernelMicroBench
                 o.WriteLine($"{info.Name,-6} {rows}x{k} {kern.Path,-32} {ours,8:F1} us  {rowBytes * rows / ours / 1e3,6:F1} GB/s");
             }
 
-            int gAct = GgmlNative.VecDotType((int)type);
+            int gAct = GgmlCpuOps.VecDotType((int)type);
             using var gact = new NativeBuffer(GgmlTypeInfo.Get((GgmlType)gAct).RowBytes(k));
-            GgmlNative.FromFloat(gAct, x.Floats, gact.Pointer, k);
-            var vd = GgmlNative.VecDot((int)type);
+            GgmlCpuOps.FromFloat(gAct, x.Floats, gact.Pointer, k);
+            var vd = GgmlCpuOps.VecDot((int)type);
             using var gy = new NativeBuffer(4L * rows);
             double g = Median(() =>
             {

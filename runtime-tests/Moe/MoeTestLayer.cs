@@ -137,7 +137,7 @@ internal sealed unsafe class MoeTestLayer : IDisposable
         }
 
         using var src = NativeArray.FromFloats(values);
-        GgmlNative.QuantizeChunk((int)Type, src.Floats, dst.Pointer, rows, cols);
+        GgmlCpuOps.QuantizeRows((int)Type, src.Floats, dst.Pointer, rows, cols);
         return dst;
     }
 
@@ -399,7 +399,7 @@ internal sealed unsafe class MoeTestLayer : IDisposable
             }
             else
             {
-                GgmlNative.ToFloat((int)Type, q.Pointer, p, n);
+                GgmlCpuOps.ToFloat((int)Type, q.Pointer, p, n);
             }
         }
 

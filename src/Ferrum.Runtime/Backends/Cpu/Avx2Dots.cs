@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Ferrum.Quantization;
 
 namespace Ferrum.Backends.Cpu;
 
@@ -54,7 +55,7 @@ internal static unsafe class Avx2Dots
             for (int b = 0; b < blocks; b++, w += 144, a += ActivationQuant.Q8KBlockBytes)
             {
                 float dy = *(float*)a;
-                ScalarDots.UnpackK4Scales(w + 4, out ulong sc, out ulong m);
+                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
                 var scm = Vector128.Create(sc, m).AsByte();
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
                 var bs = Avx.LoadVector256((short*)(a + 260));
@@ -93,7 +94,7 @@ internal static unsafe class Avx2Dots
             for (int b = 0; b < blocks; b++, w += 176, a += ActivationQuant.Q8KBlockBytes)
             {
                 float dy = *(float*)a;
-                ScalarDots.UnpackK4Scales(w + 4, out ulong sc, out ulong m);
+                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
                 var scm = Vector128.Create(sc, m).AsByte();
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
                 var bs = Avx.LoadVector256((short*)(a + 260));
@@ -222,7 +223,7 @@ internal static unsafe class Avx2Dots
             for (int b = 0; b < blocks; b++, w += 110, a += ActivationQuant.Q8KBlockBytes)
             {
                 float d = Fp16.Load(w + 108) * *(float*)a;
-                ScalarDots.UnpackQ3Scales(w + 96, out uint s0, out uint s1, out uint s2, out uint s3);
+                KScaleBits.UnpackQ3(w + 96, out uint s0, out uint s1, out uint s2, out uint s3);
                 var sc8 = Vector128.Create(s0, s1, s2, s3).AsByte();
                 var sc16 = Avx2.ConvertToVector256Int16(sc8) - Vector256.Create((short)32);
                 var bs = Avx.LoadVector256((short*)(a + 260));
@@ -379,7 +380,7 @@ internal static unsafe class Avx2Dots
             {
                 var x = Avx2.Shuffle(table, Nibbles32(w + 1).AsSByte());
                 var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(ScalarDots.E8M0Half(w[0]) * Fp16.Load(a)), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(FloatBits.E8M0ToSingleHalf(w[0]) * Fp16.Load(a)), acc);
             }
 
             return Vector256.Sum(acc);

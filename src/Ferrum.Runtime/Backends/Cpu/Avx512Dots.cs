@@ -38,7 +38,7 @@ internal static unsafe class Avx512Dots
             for (int b = 0; b < blocks; b++, w += 144, a += ActivationQuant.Q8KBlockBytes)
             {
                 float dy = *(float*)a;
-                ScalarDots.UnpackK4Scales(w + 4, out ulong sc, out ulong m);
+                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
                 var scm = Vector128.Create(sc, m).AsByte();
                 var sc16 = Avx2.ConvertToVector256Int16(scm);                 // 8 scales, 8 mins (zero-extended)
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm)); // each min twice
@@ -141,7 +141,7 @@ internal static unsafe class Avx512Dots
             float r = Vector512.Sum(acc);
             if (b < blocks)
             {
-                r += ScalarDots.Q8_0.Dot(w, a, 1);
+                r += Avx2Dots.Q8_0.Dot(w, a, 1);
             }
 
             return r;
