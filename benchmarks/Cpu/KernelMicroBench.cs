@@ -56,6 +56,33 @@ internal static unsafe class KernelMicroBench
                 }
             });
             o.WriteLine($"{info.Name,-6} {rows}x{k} {"ggml vec_dot",-32} {g,8:F1} us  {rowBytes * rows / g / 1e3,6:F1} GB/s");
+
+            // Batch of 8 tokens: Ferrum's batched driver against ggml's vec_dot per (row, token).
+            const int bt = 8;
+            var kb = CpuKernels.Generic(type, CpuSimd.Level);
+            long ab = ActivationQuant.RowBytes(kb.ActivationType, k);
+            long gab = GgmlTypeInfo.Get((GgmlType)gAct).RowBytes(k);
+            using var actB = new NativeBuffer(ab * bt);
+            using var gactB = new NativeBuffer(gab * bt);
+            for (int t = 0; t < bt; t++)
+            {
+                ActivationQuant.Quantize(kb.ActivationType, x.Floats, actB.Pointer + t * ab, k);
+                GgmlCpuOps.FromFloat(gAct, x.Floats, gactB.Pointer + t * gab, k);
+            }
+
+            using var yb = new NativeBuffer(4L * rows * bt);
+            double oursB = Median(() => kb.Run(k, w.Pointer, rowBytes, rows, actB.Pointer, ab, bt, yb.Floats, rows));
+            double ggmlB = Median(() =>
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int t = 0; t < bt; t++)
+                    {
+                        vd(k, yb.Floats + t * rows + r, 0, w.Pointer + r * rowBytes, 0, gactB.Pointer + t * gab, 0, 1);
+                    }
+                }
+            });
+            o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {kb.Path} {oursB,8:F1} us, ggml vec_dot {ggmlB,8:F1} us, ratio {oursB / ggmlB:F2}");
         }
     }
 

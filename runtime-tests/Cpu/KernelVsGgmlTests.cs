@@ -39,7 +39,7 @@ public sealed unsafe class KernelVsGgmlTests
         int ggmlAct = GgmlCpuOps.VecDotType((int)type);
         Assert.Equal(ggmlAct, (int)(type is GgmlType.F16 or GgmlType.BF16 ? type : info.ActivationType));
 
-        const int tokens = 3;
+        const int tokens = 6; // one group of four (the Dot4 path where a format has it) and two single tokens
         var x = TestData.Gaussian(k * tokens, 100 + (int)type);
         long actRow = kernel.ActivationType == GgmlType.F32 ? 4L * k : GgmlTypeInfo.Get(kernel.ActivationType).RowBytes(k);
         using var xf = NativeArray.FromFloats(x);

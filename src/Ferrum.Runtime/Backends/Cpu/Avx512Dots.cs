@@ -23,7 +23,7 @@ internal static unsafe class Avx512Dots
             Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)(first + 1))),
             Vector256.Create(Vector128.Create((short)(first + 2)), Vector128.Create((short)(first + 3))));
 
-    public struct Q4K : IRowDot
+    public struct Q4K : IRowDot4
     {
         public static int BlockElements => 256;
 
@@ -59,6 +59,60 @@ internal static unsafe class Avx512Dots
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Dot4(byte* w, byte** a, int blocks, float* r)
+        {
+            var mask = Vector512.Create((byte)0x0F);
+            var shift = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+            byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (int b = 0; b < blocks; b++, w += 144)
+            {
+                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
+                var scm = Vector128.Create(sc, m).AsByte();
+                var sc16 = Avx2.ConvertToVector256Int16(scm);
+                var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
+                var sc512 = Vector512.Create(sc16, sc16);
+                float d = Fp16.Load(w), dmin = Fp16.Load(w + 2);
+                long ao = (long)b * ActivationQuant.Q8KBlockBytes;
+                byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
+                m0 = MinTerm(y0, mdup, dmin, m0);
+                m1 = MinTerm(y1, mdup, dmin, m1);
+                m2 = MinTerm(y2, mdup, dmin, m2);
+                m3 = MinTerm(y3, mdup, dmin, m3);
+                Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int c = 0; c < 4; c++)
+                {
+                    var q = Avx.LoadVector256(w + 16 + 32 * c);
+                    var q2 = Avx512BW.ShiftRightLogicalVariable(Vector512.Create(q, q).AsUInt16(), shift).AsByte() & mask;
+                    var scv = Avx512BW.PermuteVar32x16(sc512, PairIndex(2 * c));
+                    int o = 4 + 64 * c;
+                    s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512((sbyte*)(y0 + o))), scv);
+                    s1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512((sbyte*)(y1 + o))), scv);
+                    s2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512((sbyte*)(y2 + o))), scv);
+                    s3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512((sbyte*)(y3 + o))), scv);
+                }
+
+                f0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s0), Vector512.Create(d * *(float*)y0), f0);
+                f1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s1), Vector512.Create(d * *(float*)y1), f1);
+                f2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s2), Vector512.Create(d * *(float*)y2), f2);
+                f3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s3), Vector512.Create(d * *(float*)y3), f3);
+            }
+
+            r[0] = Vector512.Sum(f0) - Vector256.Sum(m0);
+            r[1] = Vector512.Sum(f1) - Vector256.Sum(m1);
+            r[2] = Vector512.Sum(f2) - Vector256.Sum(m2);
+            r[3] = Vector512.Sum(f3) - Vector256.Sum(m3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> MinTerm(byte* y, Vector256<short> mdup, float dmin, Vector256<float> acc)
+        {
+            var bs = Avx.LoadVector256((short*)(y + 260));
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(dmin * *(float*)y), acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<int> Chunk(byte* qs, sbyte* y, Vector512<short> sc, Vector512<short> idx, Vector512<ushort> shift, Vector512<byte> mask)
         {
             var q = Avx.LoadVector256(qs);
@@ -68,7 +122,7 @@ internal static unsafe class Avx512Dots
         }
     }
 
-    public struct Q6K : IRowDot
+    public struct Q6K : IRowDot4
     {
         public static int BlockElements => 256;
 
@@ -96,6 +150,67 @@ internal static unsafe class Avx512Dots
 
             return Vector512.Sum(acc) - Vector256.Sum(accb);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Dot4(byte* w, byte** a, int blocks, float* r)
+        {
+            var m4 = Vector512.Create((byte)0x0F);
+            var m30 = Vector512.Create((byte)0x30);
+            var sLo = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
+            byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            for (int b = 0; b < blocks; b++, w += 210)
+            {
+                float d = Fp16.Load(w + 208);
+                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
+                var sc = Vector512.Create(sc16, sc16);
+                long ao = (long)b * ActivationQuant.Q8KBlockBytes;
+                byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
+                b0 = Bias(y0, sc16, d, b0);
+                b1 = Bias(y1, sc16, d, b1);
+                b2 = Bias(y2, sc16, d, b2);
+                b3 = Bias(y3, sc16, d, b3);
+                Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int h = 0; h < 2; h++)
+                {
+                    var l = Avx512F.LoadVector512(w + 64 * h);
+                    var hb = Avx.LoadVector256(w + 128 + 32 * h);
+                    var hh = Vector512.Create(hb, hb).AsUInt16();
+                    var qLo = (l & m4) | (Avx512BW.ShiftLeftLogicalVariable(hh, sLo).AsByte() & m30);
+                    var qHi = (Avx512BW.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & m4) | (Avx512BW.ShiftLeftLogicalVariable(Avx512BW.ShiftRightLogical(hh, 4), sLo).AsByte() & m30);
+                    var iA = Avx512BW.PermuteVar32x16(sc, QuadIndex(8 * h));
+                    var iB = Avx512BW.PermuteVar32x16(sc, QuadIndex(8 * h + 4));
+                    int o = 4 + 128 * h;
+                    s0 += Pair(qLo, qHi, y0 + o, iA, iB);
+                    s1 += Pair(qLo, qHi, y1 + o, iA, iB);
+                    s2 += Pair(qLo, qHi, y2 + o, iA, iB);
+                    s3 += Pair(qLo, qHi, y3 + o, iA, iB);
+                }
+
+                f0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s0), Vector512.Create(d * *(float*)y0), f0);
+                f1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s1), Vector512.Create(d * *(float*)y1), f1);
+                f2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s2), Vector512.Create(d * *(float*)y2), f2);
+                f3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s3), Vector512.Create(d * *(float*)y3), f3);
+            }
+
+            r[0] = Vector512.Sum(f0) - Vector256.Sum(b0);
+            r[1] = Vector512.Sum(f1) - Vector256.Sum(b1);
+            r[2] = Vector512.Sum(f2) - Vector256.Sum(b2);
+            r[3] = Vector512.Sum(f3) - Vector256.Sum(b3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Bias(byte* y, Vector256<short> sc16, float d, Vector256<float> acc)
+        {
+            var bs = Avx.LoadVector256((short*)(y + 260));
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f * *(float*)y), acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> Pair(Vector512<byte> qLo, Vector512<byte> qHi, byte* y, Vector512<short> iA, Vector512<short> iB) =>
+            Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qLo, Avx512F.LoadVector512((sbyte*)y)), iA)
+            + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qHi, Avx512F.LoadVector512((sbyte*)(y + 64))), iB);
 
         // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] carries bit pairs
         // 0-1 (element l), 2-3 (l+32), 4-5 (l+64), 6-7 (l+96).

@@ -64,8 +64,8 @@ public static unsafe class CpuKernels
         bool vec = level >= SimdLevel.Vector128;
         return type switch
         {
-            GgmlType.Q4_K when avx512 => Make<Avx512Dots.Q4K>(type, SimdLevel.Avx512),
-            GgmlType.Q6_K when avx512 => Make<Avx512Dots.Q6K>(type, SimdLevel.Avx512),
+            GgmlType.Q4_K when avx512 => Make4<Avx512Dots.Q4K>(type, SimdLevel.Avx512),
+            GgmlType.Q6_K when avx512 => Make4<Avx512Dots.Q6K>(type, SimdLevel.Avx512),
             GgmlType.Q8_0 when avx512 => Make<Avx512Dots.Q8_0>(type, SimdLevel.Avx512),
             GgmlType.Q4_K when avx2 => Make<Avx2Dots.Q4K>(type, SimdLevel.Avx2),
             GgmlType.Q6_K when avx2 => Make<Avx2Dots.Q6K>(type, SimdLevel.Avx2),
@@ -101,6 +101,14 @@ public static unsafe class CpuKernels
             GgmlType.Q5_1 => Make<ScalarDots.Q5_1>(type, SimdLevel.Scalar),
             _ => throw new NotSupportedException($"the CPU backend has no kernel for weight type {GgmlTypeInfo.Get(type).Name}"),
         };
+    }
+
+    private static CpuMatKernel Make4<T>(GgmlType type, SimdLevel level)
+        where T : struct, IRowDot4
+    {
+        var info = GgmlTypeInfo.Get(type);
+        var act = GgmlTypeInfo.Get(info.ActivationType).Name;
+        return new CpuMatKernel(type, level, $"{info.Name}·{act} {level.ToString().ToLowerInvariant()}×4 generic", &MatDriver.Run4<T>);
     }
 
     private static CpuMatKernel Make<T>(GgmlType type, SimdLevel level)

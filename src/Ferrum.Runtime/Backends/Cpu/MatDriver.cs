@@ -39,4 +39,50 @@ internal static unsafe class MatDriver
             }
         }
     }
+
+    /// <summary>As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void Run4<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
+        where T : struct, IRowDot4
+    {
+        if (tokens < 4)
+        {
+            Run<T>(k, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
+            return;
+        }
+
+        int blocks = k / T.BlockElements;
+        byte** a = stackalloc byte*[4];
+        float* r = stackalloc float[4];
+        for (int r0 = 0; r0 < rows; r0 += RowTile)
+        {
+            int r1 = Math.Min(rows, r0 + RowTile);
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4)
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    a[i] = act + (tokenIndex == null ? t + i : tokenIndex[t + i]) * actStride;
+                }
+
+                for (int row = r0; row < r1; row++)
+                {
+                    T.Dot4(w + row * rowBytes, a, blocks, r);
+                    y[t * yStride + row] = r[0];
+                    y[(t + 1) * yStride + row] = r[1];
+                    y[(t + 2) * yStride + row] = r[2];
+                    y[(t + 3) * yStride + row] = r[3];
+                }
+            }
+
+            for (; t < tokens; t++)
+            {
+                byte* at = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
+                for (int row = r0; row < r1; row++)
+                {
+                    y[t * yStride + row] = T.Dot(w + row * rowBytes, at, blocks);
+                }
+            }
+        }
+    }
 }
