@@ -76,8 +76,8 @@ internal static unsafe class MoeBench
         o.WriteLine("# kernels: " + string.Join("; ", ferrum[0].KernelPaths));
         using var backend = new GgmlCpuBackend(threads);
         o.WriteLine();
-        o.WriteLine("| tokens | Ferrum median (ms) | ggml median (ms) | Ferrum / ggml | Ferrum min | ggml min | expert GB/s (Ferrum) | expert GB/s (ggml) | NMSE vs ggml |");
-        o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        o.WriteLine("| tokens | Ferrum median (ms) | ggml median (ms) | Ferrum / ggml | Ferrum min | ggml min | Ferrum CPU/thread | ggml CPU/thread | CPU ratio | expert GB/s (Ferrum) | expert GB/s (ggml) | NMSE vs ggml |");
+        o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int tokens in batches)
         {
             int inputs = 8;
@@ -103,10 +103,10 @@ internal static unsafe class MoeBench
 
             backend.Pause();
             Thread.Sleep(50);
-            var tf = Measure(warm, iters, i => ferrum[i % layers].Forward(xs[i % inputs].Floats, y.Floats, tokens));
+            var tf = Measure(warm, iters, threads, i => ferrum[i % layers].Forward(xs[i % inputs].Floats, y.Floats, tokens));
             Thread.Sleep(50);
             backend.Resume();
-            var tg = Measure(warm, iters, i =>
+            var tg = Measure(warm, iters, threads, i =>
             {
                 var g = graphs[i % layers];
                 g.SetInput(xs[i % inputs].Floats);
@@ -122,7 +122,7 @@ internal static unsafe class MoeBench
             // Bytes of expert weights one pass reads: distinct experts hit by the batch (expected value under uniform routing).
             double distinct = Experts * (1 - Math.Pow(1 - (double)TopK / Experts, tokens));
             double bytes = distinct * (2.0 * gateBytes + downBytes) / Experts;
-            o.WriteLine($"| {tokens} | {tf.Median:F3} | {tg.Median:F3} | {tf.Median / tg.Median:F2} | {tf.Min:F3} | {tg.Min:F3} | {bytes / tf.Median / 1e6:F1} | {bytes / tg.Median / 1e6:F1} | {nmse:E1} |");
+            o.WriteLine($"| {tokens} | {tf.Median:F3} | {tg.Median:F3} | {tf.Median / tg.Median:F2} | {tf.Min:F3} | {tg.Min:F3} | {tf.Cpu:F3} | {tg.Cpu:F3} | {tf.Cpu / tg.Cpu:F2} | {bytes / tf.Median / 1e6:F1} | {bytes / tg.Median / 1e6:F1} | {nmse:E1} |");
 
             foreach (var g in graphs)
             {
@@ -148,7 +148,9 @@ internal static unsafe class MoeBench
         }
     }
 
-    private static (double Median, double Min) Measure(int warm, int iters, Action<int> run)
+    // Wall-clock median and minimum per pass, plus the process CPU time per pass divided by the thread count
+    // (on a machine shared with other work the CPU time is the steadier measure of the work itself).
+    private static (double Median, double Min, double Cpu) Measure(int warm, int iters, int threads, Action<int> run)
     {
         for (int i = 0; i < warm; i++)
         {
@@ -156,6 +158,9 @@ internal static unsafe class MoeBench
         }
 
         var t = new double[iters];
+        var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        var cpu0 = proc.TotalProcessorTime;
         for (int i = 0; i < iters; i++)
         {
             long s = Stopwatch.GetTimestamp();
@@ -163,8 +168,10 @@ internal static unsafe class MoeBench
             t[i] = Stopwatch.GetElapsedTime(s).TotalMilliseconds;
         }
 
+        proc.Refresh();
+        double cpu = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / iters / threads;
         Array.Sort(t);
-        return (t[iters / 2], t[0]);
+        return (t[iters / 2], t[0], cpu);
     }
 
     /// <summary>Sequential read of a 1 GiB buffer by every thread (each its own half), best of 5.</summary>

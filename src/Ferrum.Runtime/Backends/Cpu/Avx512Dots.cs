@@ -11,6 +11,15 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 internal static unsafe class Avx512Dots
 {
+    // Both 256-bit halves = the 32 bytes at p. (One load and one vinserti64x4; the JIT's two-insert form of
+    // Vector512.Create(v, v) costs an extra op, and folding vbroadcasti64x4 into the shift gave wrong results.)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ushort> Dup(byte* p)
+    {
+        var v = Avx.LoadVector256((ushort*)p);
+        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
+    }
+
     // Lanes 0..15 (the low 256 bits) select scale 2c, lanes 16..31 scale 2c+1: one chunk of 64 elements = 2 sub-blocks.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> PairIndex(int first) =>
@@ -45,7 +54,7 @@ internal static unsafe class Avx512Dots
                 var bs = Avx.LoadVector256((short*)(a + 260));
                 accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + 2) * dy), accm);
 
-                var sc512 = Vector512.Create(sc16, sc16);
+                var sc512 = Avx512BW.ConvertToVector512Int16(scm.ToVector256Unsafe()); // lanes 0..7 scales (permute reads 0..7 only)
                 byte* qs = w + 16;
                 sbyte* y = (sbyte*)(a + 4);
                 var sumi = Chunk(qs, y, sc512, i0, shift, mask);
@@ -72,7 +81,7 @@ internal static unsafe class Avx512Dots
                 var scm = Vector128.Create(sc, m).AsByte();
                 var sc16 = Avx2.ConvertToVector256Int16(scm);
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
-                var sc512 = Vector512.Create(sc16, sc16);
+                var sc512 = Avx512BW.ConvertToVector512Int16(scm.ToVector256Unsafe()); // lanes 0..7 scales (permute reads 0..7 only)
                 float d = Fp16.Load(w), dmin = Fp16.Load(w + 2);
                 long ao = (long)b * ActivationQuant.Q8KBlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
@@ -83,8 +92,7 @@ internal static unsafe class Avx512Dots
                 Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 for (int c = 0; c < 4; c++)
                 {
-                    var q = Avx.LoadVector256(w + 16 + 32 * c);
-                    var q2 = Avx512BW.ShiftRightLogicalVariable(Vector512.Create(q, q).AsUInt16(), shift).AsByte() & mask;
+                    var q2 = Avx512BW.ShiftRightLogicalVariable(Dup(w + 16 + 32 * c), shift).AsByte() & mask;
                     var scv = Avx512BW.PermuteVar32x16(sc512, PairIndex(2 * c));
                     int o = 4 + 64 * c;
                     s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512((sbyte*)(y0 + o))), scv);
@@ -115,8 +123,7 @@ internal static unsafe class Avx512Dots
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<int> Chunk(byte* qs, sbyte* y, Vector512<short> sc, Vector512<short> idx, Vector512<ushort> shift, Vector512<byte> mask)
         {
-            var q = Avx.LoadVector256(qs);
-            var q2 = Avx512BW.ShiftRightLogicalVariable(Vector512.Create(q, q).AsUInt16(), shift).AsByte() & mask;
+            var q2 = Avx512BW.ShiftRightLogicalVariable(Dup(qs), shift).AsByte() & mask;
             var p = Avx512BW.MultiplyAddAdjacent(q2, Avx512F.LoadVector512(y));
             return Avx512BW.MultiplyAddAdjacent(p, Avx512BW.PermuteVar32x16(sc, idx));
         }
@@ -138,10 +145,11 @@ internal static unsafe class Avx512Dots
             for (int b = 0; b < blocks; b++, w += 210, a += ActivationQuant.Q8KBlockBytes)
             {
                 float d = Fp16.Load(w + 208) * *(float*)a;
-                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
+                var sc8 = Sse2.LoadVector128((sbyte*)(w + 192));
+                var sc16 = Avx2.ConvertToVector256Int16(sc8);
                 var bs = Avx.LoadVector256((short*)(a + 260));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
-                var sc = Vector512.Create(sc16, sc16);
+                var sc = Avx512BW.ConvertToVector512Int16(sc8.ToVector256Unsafe()); // lanes 0..15 scales (permute reads 0..15 only)
                 sbyte* y = (sbyte*)(a + 4);
                 var sumi = Half(w, w + 128, y, sc, i0, i1, m4, m30, sLo);
                 sumi += Half(w + 64, w + 160, y + 128, sc, i2, i3, m4, m30, sLo);
@@ -163,8 +171,9 @@ internal static unsafe class Avx512Dots
             for (int b = 0; b < blocks; b++, w += 210)
             {
                 float d = Fp16.Load(w + 208);
-                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
-                var sc = Vector512.Create(sc16, sc16);
+                var sc8 = Sse2.LoadVector128((sbyte*)(w + 192));
+                var sc16 = Avx2.ConvertToVector256Int16(sc8);
+                var sc = Avx512BW.ConvertToVector512Int16(sc8.ToVector256Unsafe()); // lanes 0..15 scales (permute reads 0..15 only)
                 long ao = (long)b * ActivationQuant.Q8KBlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 b0 = Bias(y0, sc16, d, b0);
@@ -175,8 +184,7 @@ internal static unsafe class Avx512Dots
                 for (int h = 0; h < 2; h++)
                 {
                     var l = Avx512F.LoadVector512(w + 64 * h);
-                    var hb = Avx.LoadVector256(w + 128 + 32 * h);
-                    var hh = Vector512.Create(hb, hb).AsUInt16();
+                    var hh = Dup(w + 128 + 32 * h);
                     var qLo = (l & m4) | (Avx512BW.ShiftLeftLogicalVariable(hh, sLo).AsByte() & m30);
                     var qHi = (Avx512BW.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & m4) | (Avx512BW.ShiftLeftLogicalVariable(Avx512BW.ShiftRightLogical(hh, 4), sLo).AsByte() & m30);
                     var iA = Avx512BW.PermuteVar32x16(sc, QuadIndex(8 * h));
@@ -219,8 +227,7 @@ internal static unsafe class Avx512Dots
             Vector512<byte> m4, Vector512<byte> m30, Vector512<ushort> sLo)
         {
             var l = Avx512F.LoadVector512(ql);
-            var h = Avx.LoadVector256(qh);
-            var hh = Vector512.Create(h, h).AsUInt16();
+            var hh = Dup(qh);
             var hLo = Avx512BW.ShiftLeftLogicalVariable(hh, sLo).AsByte() & m30;
             var hHi = Avx512BW.ShiftLeftLogicalVariable(Avx512BW.ShiftRightLogical(hh, 4), sLo).AsByte() & m30;
             var qLo = (l & m4) | hLo;
