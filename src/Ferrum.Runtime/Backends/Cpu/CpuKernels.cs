@@ -103,6 +103,36 @@ public static unsafe class CpuKernels
         };
     }
 
+    /// <summary>
+    /// A kernel specialized for the row length <typeparamref name="TK"/> (a JIT-time constant), for the formats that
+    /// have a batched AVX-512 kernel on this machine; null otherwise. Generated code registers these for the shapes
+    /// declared in kernels.yaml.
+    /// </summary>
+    public static CpuMatKernel? Specialize<TK>(GgmlType type)
+        where TK : struct, IFixedRowLength
+    {
+        if (CpuSimd.Level < SimdLevel.Avx512 || TK.Value <= 0 || TK.Value % GgmlTypeInfo.Get(type).BlockSize != 0)
+        {
+            return null;
+        }
+
+        return type switch
+        {
+            GgmlType.Q4_K => MakeFixed<Avx512Dots.Q4K, TK>(type),
+            GgmlType.Q6_K => MakeFixed<Avx512Dots.Q6K, TK>(type),
+            _ => null,
+        };
+    }
+
+    private static CpuMatKernel MakeFixed<T, TK>(GgmlType type)
+        where T : struct, IRowDot4
+        where TK : struct, IFixedRowLength
+    {
+        var info = GgmlTypeInfo.Get(type);
+        var act = GgmlTypeInfo.Get(info.ActivationType).Name;
+        return new CpuMatKernel(type, SimdLevel.Avx512, $"{info.Name}·{act} avx512×4 specialized k={TK.Value}", &MatDriver.RunFixed4<T, TK>, TK.Value);
+    }
+
     private static CpuMatKernel Make4<T>(GgmlType type, SimdLevel level)
         where T : struct, IRowDot4
     {

@@ -85,4 +85,58 @@ internal static unsafe class MatDriver
             }
         }
     }
+
+    /// <summary><see cref="Run4{T}"/> with the row length a compile-time constant (<typeparamref name="TK"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void RunFixed4<T, TK>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
+        where T : struct, IRowDot4
+        where TK : struct, IFixedRowLength
+    {
+        const int Tile = RowTile;
+        int blocks = TK.Value / T.BlockElements;
+        long rb = rowBytes;
+        if (tokens == 1)
+        {
+            byte* a0 = tokenIndex == null ? act : act + tokenIndex[0] * actStride;
+            for (int r = 0; r < rows; r++)
+            {
+                y[r] = T.Dot(w + r * rb, a0, blocks);
+            }
+
+            return;
+        }
+
+        byte** a = stackalloc byte*[4];
+        float* res = stackalloc float[4];
+        for (int r0 = 0; r0 < rows; r0 += Tile)
+        {
+            int r1 = Math.Min(rows, r0 + Tile);
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4)
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    a[i] = act + (tokenIndex == null ? t + i : tokenIndex[t + i]) * actStride;
+                }
+
+                for (int row = r0; row < r1; row++)
+                {
+                    T.Dot4(w + row * rb, a, blocks, res);
+                    y[t * yStride + row] = res[0];
+                    y[(t + 1) * yStride + row] = res[1];
+                    y[(t + 2) * yStride + row] = res[2];
+                    y[(t + 3) * yStride + row] = res[3];
+                }
+            }
+
+            for (; t < tokens; t++)
+            {
+                byte* at = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
+                for (int row = r0; row < r1; row++)
+                {
+                    y[t * yStride + row] = T.Dot(w + row * rb, at, blocks);
+                }
+            }
+        }
+    }
 }
