@@ -10,6 +10,9 @@ namespace Ferrum.Quantization;
 /// </summary>
 public static partial class Dequantizer
 {
+    /// <summary>True for every type <see cref="Dequantize"/> decodes (the formats of <see cref="Formats.BlockLayout"/>).</summary>
+    public static bool Supports(GgmlType type) => BlockLayout.TryGet(type, out _);
+
     /// <summary>Decodes whole blocks of <paramref name="type"/> into floats.</summary>
     /// <param name="type">A weight format, or the activation formats Q8_1 / Q8_K (decoded as d·q).</param>
     /// <param name="blocks">Exactly <c>dst.Length / blockSize</c> blocks.</param>
