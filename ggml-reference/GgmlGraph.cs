@@ -2,20 +2,6 @@ using System.Runtime.InteropServices;
 
 namespace Ferrum.GgmlReference;
 
-/// <summary>ggml_init's parameters (ggml.h struct ggml_init_params), passed by value.</summary>
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct GgmlInitParams
-{
-    /// <summary>Bytes of the context's memory pool.</summary>
-    public nuint MemSize;
-
-    /// <summary>Caller-owned pool or null (ggml allocates).</summary>
-    public void* MemBuffer;
-
-    /// <summary>1 = tensors get no data (the caller points them at its own memory).</summary>
-    public byte NoAlloc;
-}
-
 /// <summary>
 /// ggml graph construction and CPU execution (ggml.h, ggml-cpu.h, ggml-backend.h) for the MoE references:
 /// tensors, mul_mat / mul_mat_id, the GLU ops, routing ops, and a CPU backend with a persistent thread pool.
@@ -143,7 +129,7 @@ public static unsafe partial class GgmlNative
     {
         if (_dataOffset < 0)
         {
-            var ctx = Init(new GgmlInitParams { MemSize = 1 << 16, MemBuffer = null, NoAlloc = 0 });
+            var ctx = Init(new GgmlInitParams { MemSize = 1 << 16, MemBuffer = IntPtr.Zero, NoAlloc = 0 });
             try
             {
                 var probe = NewTensor1d(ctx, 0, 16);

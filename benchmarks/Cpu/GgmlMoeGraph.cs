@@ -17,7 +17,7 @@ internal sealed unsafe class GgmlMoeGraph : IDisposable
     public GgmlMoeGraph(int tokens, byte* router, byte* gate, byte* up, byte* down)
     {
         _tokens = tokens;
-        _wctx = GgmlNative.Init(new GgmlInitParams { MemSize = 16 * GgmlNative.TensorOverhead(), MemBuffer = null, NoAlloc = 1 });
+        _wctx = GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = 16 * GgmlNative.TensorOverhead(), MemBuffer = IntPtr.Zero, NoAlloc = 1 });
         var r = GgmlNative.NewTensor2d(_wctx, 0, Hidden, Experts);
         var g = GgmlNative.NewTensor3d(_wctx, 12, Hidden, Ffn, Experts);
         var u = GgmlNative.NewTensor3d(_wctx, 12, Hidden, Ffn, Experts);
@@ -28,7 +28,7 @@ internal sealed unsafe class GgmlMoeGraph : IDisposable
         GgmlNative.SetData(d, down);
 
         long act = 4L * tokens * (Hidden * 2 + Experts * 4 + TopK * 8 + (long)Ffn * TopK * 4 + (long)Hidden * TopK * 3);
-        _ctx = GgmlNative.Init(new GgmlInitParams { MemSize = (nuint)(act + (64 << 20)), MemBuffer = null, NoAlloc = 0 });
+        _ctx = GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = (nuint)(act + (64 << 20)), MemBuffer = IntPtr.Zero, NoAlloc = 0 });
         _x = GgmlNative.NewTensor2d(_ctx, 0, Hidden, tokens);
         var logits = GgmlNative.MulMat(_ctx, r, _x);                       // [E, T]
         var probs = GgmlNative.SoftMax(_ctx, logits);                      // [E, T]

@@ -222,7 +222,7 @@ internal sealed unsafe class MoeTestLayer : IDisposable
     {
         int tokens = x.Length / Hidden;
         var (ids, w, sh) = Route(x);
-        var ctx = GgmlNative.Init(new GgmlInitParams { MemSize = 64u << 20, MemBuffer = null, NoAlloc = 0 });
+        var ctx = GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = 64u << 20, MemBuffer = IntPtr.Zero, NoAlloc = 0 });
         try
         {
             int t = (int)Type;

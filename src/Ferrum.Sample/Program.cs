@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
+        root.Subcommands.Add(MoeCommand.Create());
         root.SetAction(parse => ModelsCommand.Run(parse));
         return root.Parse(args).Invoke();
     }
