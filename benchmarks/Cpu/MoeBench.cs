@@ -23,6 +23,7 @@ internal static unsafe class MoeBench
     public static void Run(string[] args, TextWriter o)
     {
         int threads = Arg(args, "--threads", 2);
+        MatDriverTuning.Set(Arg(args, "--prefetch-rows", 4));
         int layers = Arg(args, "--layers", 6);
         var batches = (ArgS(args, "--tokens") ?? "1,8,32,512").Split(',').Select(int.Parse).ToArray();
         var routing = MoeRouting.ForArchitecture("qwen3moe", Experts, TopK);

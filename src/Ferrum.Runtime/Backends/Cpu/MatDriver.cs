@@ -17,11 +17,7 @@ internal static unsafe class MatDriver
         if (tokens == 1)
         {
             byte* a0 = tokenIndex == null ? act : act + tokenIndex[0] * actStride;
-            for (int r = 0; r < rows; r++)
-            {
-                y[r] = T.Dot(w + r * rowBytes, a0, blocks);
-            }
-
+            RowsOneToken<T>(w, rowBytes, rows, a0, y, blocks);
             return;
         }
 
@@ -40,6 +36,41 @@ internal static unsafe class MatDriver
         }
     }
 
+    /// <summary>Rows ahead of the current one that the single-token loop prefetches (weights stream from DRAM there).</summary>
+    public static int PrefetchRows = 4;
+
+    // One token: every weight byte is used once, so the loop is a DRAM stream. The hardware prefetcher stops at
+    // each 4 KiB page; software prefetch of the row PrefetchRows ahead keeps the next lines in flight.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void RowsOneToken<T>(byte* w, long rowBytes, int rows, byte* a0, float* y, int blocks)
+        where T : struct, IRowDot
+    {
+        int ahead = PrefetchRows;
+        if (ahead > 0 && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                if (r + ahead < rows)
+                {
+                    byte* next = w + (r + ahead) * rowBytes;
+                    for (long off = 0; off < rowBytes; off += 64)
+                    {
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + off);
+                    }
+                }
+
+                y[r] = T.Dot(w + r * rowBytes, a0, blocks);
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            y[r] = T.Dot(w + r * rowBytes, a0, blocks);
+        }
+    }
+
     /// <summary>As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Run4<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
@@ -50,6 +81,7 @@ internal static unsafe class MatDriver
             Run<T>(k, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
             return;
         }
+
 
         int blocks = k / T.BlockElements;
         byte** a = stackalloc byte*[4];
