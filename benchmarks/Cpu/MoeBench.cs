@@ -99,7 +99,7 @@ internal static unsafe class MoeBench
                 graphs[l] = new GgmlMoeGraph(tokens, router[l].Pointer, gate[l].Pointer, up[l].Pointer, down[l].Pointer);
             }
 
-            int iters = tokens >= 512 ? 6 : tokens >= 32 ? 24 : 120;
+            int iters = tokens >= 512 ? 6 : tokens >= 32 ? 24 : tokens >= 8 ? 100 : 400;
             int warm = Math.Max(2, iters / 10);
 
             backend.Pause();

@@ -88,10 +88,11 @@ public sealed class CpuWorkerPool : IDisposable
             mine = e;
         }
 
+        int spins = 0;
         var sw = default(SpinWait);
         while (Volatile.Read(ref _running) > 0)
         {
-            sw.SpinOnce(-1);
+            Pause(ref spins, ref sw);
         }
 
         _job = null;
@@ -118,8 +119,27 @@ public sealed class CpuWorkerPool : IDisposable
             return;
         }
 
+        int spins = 0;
         var sw = default(SpinWait);
         while (_phase == phase)
+        {
+            Pause(ref spins, ref sw);
+        }
+    }
+
+    // Busy-wait with the pause instruction first: a phase of a layer lasts micro- to milliseconds, and yielding
+    // the core (SpinWait's default after a few rounds) can cost a whole scheduler quantum on a busy machine.
+    // Only a wait that outlasts BusySpins pauses falls back to yielding.
+    private const int BusySpins = 1 << 18;
+
+    private static void Pause(ref int spins, ref SpinWait sw)
+    {
+        if (spins < BusySpins)
+        {
+            spins++;
+            Thread.SpinWait(1);
+        }
+        else
         {
             sw.SpinOnce(-1);
         }
