@@ -66,7 +66,6 @@ public static unsafe class CpuKernels
         {
             GgmlType.Q4_K when avx512 => Make4<Avx512Dots.Q4K>(type, SimdLevel.Avx512),
             GgmlType.Q6_K when avx512 => Make4<Avx512Dots.Q6K>(type, SimdLevel.Avx512),
-            GgmlType.Q8_0 when avx512 => Make<Avx512Dots.Q8_0>(type, SimdLevel.Avx512),
             GgmlType.Q4_K when avx2 => Make<Avx2Dots.Q4K>(type, SimdLevel.Avx2),
             GgmlType.Q6_K when avx2 => Make<Avx2Dots.Q6K>(type, SimdLevel.Avx2),
             GgmlType.Q8_0 when avx2 => Make<Avx2Dots.Q8_0>(type, SimdLevel.Avx2),
