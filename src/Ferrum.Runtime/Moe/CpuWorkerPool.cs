@@ -7,7 +7,7 @@ namespace Ferrum.Moe;
 /// </summary>
 public sealed class CpuWorkerPool : IDisposable
 {
-    private const int SpinIterations = 20000;
+    private const int SpinIterations = 4000;
 
     private readonly Thread[] _threads;
     private readonly object _monitor = new();
@@ -130,7 +130,7 @@ public sealed class CpuWorkerPool : IDisposable
     // Busy-wait with the pause instruction first: a phase of a layer lasts micro- to milliseconds, and yielding
     // the core (SpinWait's default after a few rounds) can cost a whole scheduler quantum on a busy machine.
     // Only a wait that outlasts BusySpins pauses falls back to yielding.
-    private const int BusySpins = 1 << 18;
+    private const int BusySpins = 1 << 12;
 
     private static void Pause(ref int spins, ref SpinWait sw)
     {
