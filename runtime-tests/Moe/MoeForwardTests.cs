@@ -76,4 +76,24 @@ public sealed unsafe class MoeForwardTests
         Assert.Throws<ArgumentException>(() => ok.Forward(new float[MoeTestLayer.Hidden + 1], new float[MoeTestLayer.Hidden + 1]));
         Assert.Throws<ArgumentException>(() => new MoeMatrix("blk.0.ffn_up_exps.weight", GgmlType.Q4_K, (byte*)1, 100, 4));
     }
+
+    [Theory]
+    [InlineData("qwen3moe")]
+    [InlineData("deepseek2")]
+    [InlineData("gpt-oss")]
+    public void Steady_state_forward_allocates_nothing(string arch)
+    {
+        using var layer = new MoeTestLayer(arch == "gpt-oss" ? GgmlType.MXFP4 : GgmlType.Q4_K, arch, 12);
+        using var moe = new CpuMoeLayer(layer.Weights(), layer.Routing, new CpuMoeOptions { Threads = 1, MaxTokens = 8 });
+        var x = TestData.Gaussian(6 * MoeTestLayer.Hidden, 3);
+        var y = new float[x.Length];
+        moe.Forward(x, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++)
+        {
+            moe.Forward(x, y);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
