@@ -1,0 +1,198 @@
+using Ferrum.Gguf;
+using Ferrum.Quantization;
+
+namespace Ferrum.Sample.Demo;
+
+/// <summary>
+/// The built-in demo model: a synthetic GGUF with the MoE shape of Qwen3-30B-A3B (hidden 2048, expert FFN 768,
+/// 128 experts, top-8) and a few layers, its expert weights quantized as a Q4_K_M file has them (q4_K gate/up,
+/// q6_K down on the layers llama.cpp gives more bits), and an f32 router that spreads tokens over the experts.
+/// </summary>
+/// <remarks>
+/// Quantizing 1.5 G weights with the reference quantizers would take many minutes, so each (role, format) gets a
+/// pool of <see cref="PoolMatrices"/> expert matrices of Gaussian weights quantized by Ferrum's quantizers, and
+/// every expert's rows are drawn at random from that pool. Rows are independent blocks in every format, so each
+/// expert is a valid, distinct matrix of real quantizer output, stored at its own address: the memory traffic and
+/// the numerics of the kernels are those of a real file.
+/// </remarks>
+public static class DemoModel
+{
+    public const string Architecture = "qwen3moe";
+    public const int Layers = 4;
+    public const int Hidden = 2048;
+    public const int ExpertFfn = 768;
+    public const int Experts = 128;
+    public const int TopK = 8;
+    public const int PoolMatrices = 4;
+
+    // Bump when the file's content changes, so a stale cached file is rebuilt.
+    private const int FormatVersion = 1;
+
+    /// <summary>The cached file: $XDG_CACHE_HOME/ferrum (or ~/.cache/ferrum) / demo-qwen3moe-vN.gguf.</summary>
+    public static string CachePath
+    {
+        get
+        {
+            var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            if (string.IsNullOrEmpty(root))
+            {
+                root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+            }
+
+            return Path.Combine(root, "ferrum", $"demo-{Architecture}-v{FormatVersion}.gguf");
+        }
+    }
+
+    /// <summary>Down projections of Q4_K_M files get q6_K on the layers llama.cpp's use_more_bits picks.</summary>
+    public static GgmlType DownType(int layer)
+    {
+        // llama-quant.cpp: i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2, integer division.
+        var n = Layers;
+        return layer < n / 8 || layer >= 7 * n / 8 || (layer - (n / 8)) % 3 == 2 ? GgmlType.Q6_K : GgmlType.Q4_K;
+    }
+
+    /// <summary>Builds the model at <paramref name="path"/> unless it already exists; reports progress in [0, 1].</summary>
+    public static void EnsureBuilt(string path, Action<double, string>? progress = null)
+    {
+        if (File.Exists(path))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + $".{Environment.ProcessId}.tmp";
+        try
+        {
+            Build(temp, progress);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Writes the model to <paramref name="path"/>.</summary>
+    public static void Build(string path, Action<double, string>? progress = null)
+    {
+        var writer = new GgufWriter()
+            .AddMetadata("general.architecture", Architecture)
+            .AddMetadata("general.name", "Ferrum demo (Qwen3-30B-A3B MoE shape, synthetic weights)")
+            .AddMetadata("general.file_type", 15u) // LLAMA_FTYPE_MOSTLY_Q4_K_M
+            .AddMetadata($"{Architecture}.block_count", (uint)Layers)
+            .AddMetadata($"{Architecture}.embedding_length", (uint)Hidden)
+            .AddMetadata($"{Architecture}.feed_forward_length", 6144u)
+            .AddMetadata($"{Architecture}.expert_feed_forward_length", (uint)ExpertFfn)
+            .AddMetadata($"{Architecture}.expert_count", (uint)Experts)
+            .AddMetadata($"{Architecture}.expert_used_count", (uint)TopK);
+
+        var tensors = new List<(string Name, Func<byte[]> Data)>();
+        for (var layer = 0; layer < Layers; layer++)
+        {
+            var l = layer;
+            Add(writer, tensors, $"blk.{l}.ffn_gate_inp.weight", GgmlType.F32, [Hidden, Experts], () => Router(l));
+            Add(writer, tensors, $"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [Hidden, ExpertFfn, Experts], () => Experts3D(l, 0, GgmlType.Q4_K, Hidden, ExpertFfn));
+            Add(writer, tensors, $"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [Hidden, ExpertFfn, Experts], () => Experts3D(l, 1, GgmlType.Q4_K, Hidden, ExpertFfn));
+            Add(writer, tensors, $"blk.{l}.ffn_down_exps.weight", DownType(l), [ExpertFfn, Hidden, Experts], () => Experts3D(l, 2, DownType(l), ExpertFfn, Hidden));
+        }
+
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        var start = writer.WriteMetadataTo(stream);
+        var offsets = writer.DataOffsets;
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            progress?.Invoke((double)i / tensors.Count, tensors[i].Name);
+            stream.Position = start + offsets[i];
+            stream.Write(tensors[i].Data());
+        }
+
+        // The data section ends padded to the alignment, as ggml writes it.
+        stream.SetLength(start + writer.DataSize);
+        progress?.Invoke(1, "done");
+    }
+
+    private static void Add(GgufWriter writer, List<(string, Func<byte[]>)> tensors, string name, GgmlType type, long[] shape, Func<byte[]> data)
+    {
+        writer.AddTensorInfo(name, type, shape);
+        tensors.Add((name, data));
+    }
+
+    /// <summary>
+    /// Router weights [hidden, experts]: Gaussian with std 1/sqrt(hidden), so unit-scale inputs give logits of unit
+    /// scale and independent directions per expert: top-K picks vary from token to token over all experts.
+    /// </summary>
+    private static byte[] Router(int layer)
+    {
+        var rng = new Random(1000 + layer);
+        var w = new float[Hidden * Experts];
+        var std = 1.0 / Math.Sqrt(Hidden);
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)(Gaussian(rng) * std);
+        }
+
+        var bytes = new byte[w.Length * sizeof(float)];
+        Buffer.BlockCopy(w, 0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+
+    private static readonly Dictionary<(int Role, GgmlType Type), byte[]> Pools = new();
+
+    /// <summary>All experts of one role in one layer: rows drawn from the quantized pool, seeded per layer and role.</summary>
+    private static byte[] Experts3D(int layer, int role, GgmlType type, int rowLength, int rows)
+    {
+        var rowBytes = checked((int)GgmlTypeInfo.Get(type).RowBytes(rowLength));
+        var pool = Pool(role, type, rowLength, rows);
+        var poolRows = pool.Length / rowBytes;
+        var data = new byte[checked((long)rowBytes * rows * Experts)];
+        var rng = new Random((layer * 7) + role + 1);
+        for (var r = 0; r < rows * Experts; r++)
+        {
+            var src = rng.Next(poolRows);
+            Buffer.BlockCopy(pool, src * rowBytes, data, r * rowBytes, rowBytes);
+        }
+
+        return data;
+    }
+
+    private static byte[] Pool(int role, GgmlType type, int rowLength, int rows)
+    {
+        lock (Pools)
+        {
+            if (Pools.TryGetValue((role, type), out var cached))
+            {
+                return cached;
+            }
+        }
+
+        // Weights with std 1/sqrt(row length): each projection keeps activations at unit scale.
+        var rowBytes = checked((int)GgmlTypeInfo.Get(type).RowBytes(rowLength));
+        var pool = new byte[checked(rowBytes * rows * PoolMatrices)];
+        var std = 1.0 / Math.Sqrt(rowLength);
+        Parallel.For(0, PoolMatrices, m =>
+        {
+            var rng = new Random(((role + 1) * 100) + ((int)type * 10) + m);
+            var x = new float[rowLength * rows];
+            for (var i = 0; i < x.Length; i++)
+            {
+                x[i] = (float)(Gaussian(rng) * std);
+            }
+
+            Quantizer.Quantize(type, x, pool.AsSpan(m * rowBytes * rows, rowBytes * rows));
+        });
+        lock (Pools)
+        {
+            Pools[(role, type)] = pool;
+        }
+
+        return pool;
+    }
+
+    private static double Gaussian(Random rng)
+    {
+        // Box-Muller; 1 - NextDouble() keeps the logarithm finite.
+        var u1 = 1.0 - rng.NextDouble();
+        var u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+}
