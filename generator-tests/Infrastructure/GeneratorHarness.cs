@@ -14,20 +14,36 @@ public sealed class InMemoryAdditionalText(string path, string text) : Additiona
 {
     public override string Path { get; } = path;
 
-    public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text);
+    public string Text { get; } = text;
+
+    public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(Text);
 }
 
 /// <summary>Runs the generator over a compilation that references Ferrum.Runtime, as a user project would.</summary>
 public static class GeneratorHarness
 {
+    /// <summary>The fake path every test manifest lives at (no machine paths in snapshots).</summary>
+    public const string ManifestPath = "/project/kernels.yaml";
+
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
-    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
+        [.. Net100.References.All, MetadataReference.CreateFromFile(typeof(Ferrum.Quantization.GgmlTypeInfo).Assembly.Location)]);
+
+    /// <summary>A user library: nullable on, unsafe allowed, every warning an error.</summary>
+    public static CSharpCompilation CreateCompilation(params string[] sources) => CreateCompilation(allowUnsafe: true, sources);
+
+    /// <summary>A user library as above, with or without unsafe code allowed.</summary>
+    public static CSharpCompilation CreateCompilation(bool allowUnsafe, params string[] sources) =>
         CSharpCompilation.Create(
             "Consumer",
             sources.Select(s => CSharpSyntaxTree.ParseText(s, ParseOptions)),
-            Net100.References.All.Append(MetadataReference.CreateFromFile(typeof(Ferrum.Quantization.GgmlTypeInfo).Assembly.Location)),
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true, generalDiagnosticOption: ReportDiagnostic.Error));
+            References.Value,
+            new CSharpCompilationOptions(
+                OutputKind.DynamicallyLinkedLibrary,
+                nullableContextOptions: NullableContextOptions.Enable,
+                allowUnsafe: allowUnsafe,
+                generalDiagnosticOption: ReportDiagnostic.Error));
 
     public static GeneratorDriver CreateDriver(bool trackSteps = false, params AdditionalText[] texts) =>
         CSharpGeneratorDriver.Create(
@@ -37,11 +53,38 @@ public static class GeneratorHarness
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
 
     /// <summary>Runs once; returns the driver result and the output compilation's diagnostics.</summary>
-    public static (GeneratorDriverRunResult Result, ImmutableArray<Diagnostic> CompileDiagnostics) Run(string manifestYaml, string path = "/project/kernels.yaml")
+    public static (GeneratorDriverRunResult Result, ImmutableArray<Diagnostic> CompileDiagnostics) Run(string manifestYaml, string path = ManifestPath)
     {
-        var compilation = CreateCompilation("class Placeholder {}");
-        var driver = CreateDriver(false, new InMemoryAdditionalText(path, manifestYaml));
-        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
-        return (driver.GetRunResult(), output.GetDiagnostics());
+        var (result, output) = RunAndCompile(new InMemoryAdditionalText(path, manifestYaml));
+        return (result, output.GetDiagnostics());
     }
+
+    /// <summary>Runs once over the given manifests; returns the run result and the compilation with the generated code.</summary>
+    public static (GeneratorDriverRunResult Result, Compilation Output) RunAndCompile(params AdditionalText[] texts)
+    {
+        var compilation = CreateCompilation("internal static class Placeholder { }");
+        var driver = CreateDriver(false, texts);
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+        return (driver.GetRunResult(), output);
+    }
+
+    /// <summary>Generated files as (hint name, text), ordered by hint name.</summary>
+    public static IReadOnlyList<(string HintName, string Text)> Sources(GeneratorDriverRunResult result) =>
+        result.Results.SelectMany(r => r.GeneratedSources)
+            .OrderBy(s => s.HintName, StringComparer.Ordinal)
+            .Select(s => (s.HintName, s.SourceText.ToString()))
+            .ToList();
+
+    /// <summary>One line per diagnostic: "FER0004 Error path(5,12)-(5,16): message" (default severity: the test compilation turns warnings into errors), ordered by position.</summary>
+    public static string Render(IEnumerable<Diagnostic> diagnostics) =>
+        string.Concat(diagnostics
+            .OrderBy(d => d.Location.GetLineSpan().StartLinePosition)
+            .ThenBy(d => d.Id, StringComparer.Ordinal)
+            .Select(d =>
+            {
+                var span = d.Location.GetLineSpan();
+                var start = span.StartLinePosition;
+                var end = span.EndLinePosition;
+                return $"{d.Id} {d.DefaultSeverity} {span.Path}({start.Line + 1},{start.Character + 1})-({end.Line + 1},{end.Character + 1}): {d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}\n";
+            }));
 }

@@ -11,6 +11,7 @@ public static class Program
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
         root.Subcommands.Add(MoeCommand.Create());

@@ -1,0 +1,189 @@
+using System.Reflection;
+using Ferrum.Generators.Tests.Infrastructure;
+using Ferrum.Gguf;
+using Ferrum.Moe;
+using Ferrum.Quantization;
+using Ferrum.Quantization.Formats;
+
+namespace Ferrum.Generators.Tests;
+
+/// <summary>
+/// The generated LoadLayer against real GGUF bytes (written with GgufWriter): separate and fused gate/up, a down
+/// role whose format differs per layer, and clear errors for undeclared formats, wrong shapes, missing tensors
+/// and another architecture.
+/// </summary>
+public class LoadLayerTests
+{
+    // 2 experts; gate/up rows: 256 of 256 elements, down rows: 256 of 256 elements.
+    private const int Hidden = 256;
+    private const int Ffn = 256;
+    private const int Experts = 2;
+
+    private const string Manifest = """
+        targets: [cpu]
+        models:
+          - name: load-check
+            arch: qwen3moe
+            hidden: 256
+            expert_ffn: 256
+            experts: 2
+            top_k: 1
+            roles: { gate: [q4_K], up: [q4_K], down: [q4_K, q8_0] }
+        """;
+
+    private static readonly Lazy<Type> Model = new(() =>
+    {
+        var (result, output) = GeneratorHarness.RunAndCompile(new InMemoryAdditionalText(GeneratorHarness.ManifestPath, Manifest));
+        Assert.Empty(result.Diagnostics);
+        using var stream = new MemoryStream();
+        var emit = output.WithAssemblyName("LoadCheck" + Guid.NewGuid().ToString("N")).Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        return Assembly.Load(stream.ToArray()).GetType("Ferrum.Generated.Load_Check", throwOnError: true)!;
+    });
+
+    [Fact]
+    public void SeparateGateUpAndQ8_0Down()
+    {
+        using var file = GgufFile.Open(BuildFile(), "test.gguf");
+        dynamic layer = Load(file, 0);
+        Assert.Equal(0, (int)layer.Index);
+        Assert.False((bool)layer.FusedGateUp);
+
+        ExpertStack<Q4_K> gate = layer.Gate;
+        Assert.Equal((Experts, Ffn, Hidden), (gate.Experts, gate.Rows, gate.RowLength));
+        Assert.Equal(file.GetTensorBytes(file.GetTensor("blk.0.ffn_gate_exps.weight")).Slice((int)gate.ExpertStride, (int)gate.ExpertStride).ToArray(), gate.Expert(1).ToArray());
+
+        Assert.Equal(GgmlType.Q8_0, (GgmlType)layer.DownFormat);
+        Assert.Null((ExpertStack<Q4_K>?)layer.DownQ4_K);
+        ExpertStack<Q8_0> down = layer.DownQ8_0;
+        Assert.Equal(Hidden, down.Rows);
+        Assert.Equal(file.GetTensorBytes(file.GetTensor("blk.0.ffn_down_exps.weight")).Slice((int)(down.ExpertStride + (3 * down.RowStride)), (int)down.RowBytes).ToArray(), down.Row(1, 3).ToArray());
+        Assert.Equal("q8_0", (string)layer.MatchDown(new Func<ExpertStack<Q4_K>, string>(_ => "q4_K"), new Func<ExpertStack<Q8_0>, string>(_ => "q8_0")));
+    }
+
+    [Fact]
+    public void FusedGateUpAndQ4_KDown()
+    {
+        using var file = GgufFile.Open(BuildFile(), "test.gguf");
+        dynamic layer = Load(file, 1);
+        Assert.True((bool)layer.FusedGateUp);
+        ExpertStack<Q4_K> gate = layer.Gate;
+        ExpertStack<Q4_K> up = layer.Up;
+        var fused = file.GetTensorBytes(file.GetTensor("blk.1.ffn_gate_up_exps.weight"));
+        var rowBytes = (int)gate.RowBytes;
+
+        // Per expert the fused tensor holds Ffn gate rows, then Ffn up rows.
+        Assert.Equal(2L * Ffn * rowBytes, gate.ExpertStride);
+        Assert.Equal(fused.Slice((2 * Ffn * rowBytes) + (5 * rowBytes), rowBytes).ToArray(), gate.Row(1, 5).ToArray());
+        Assert.Equal(fused.Slice((2 * Ffn * rowBytes) + ((Ffn + 5) * rowBytes), rowBytes).ToArray(), up.Row(1, 5).ToArray());
+        Assert.Equal(GgmlType.Q4_K, (GgmlType)layer.DownFormat);
+        Assert.NotNull((ExpertStack<Q4_K>?)layer.DownQ4_K);
+    }
+
+    [Fact]
+    public void MismatchesNameTensorExpectedAndActual()
+    {
+        using var file = GgufFile.Open(BuildFile(), "test.gguf");
+        var format = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 2)));
+        Assert.Equal("model 'load-check', layer 2 of test.gguf: tensor 'blk.2.ffn_down_exps.weight' format (down): expected one of [q4_K, q8_0] as declared in kernels.yaml, found q5_K", format.Message);
+
+        var shape = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 3)));
+        Assert.Equal("model 'load-check', layer 3 of test.gguf: tensor 'blk.3.ffn_gate_exps.weight' shape: expected [256, 256, 2], found [256, 256, 1]", shape.Message);
+
+        var missing = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 4)));
+        Assert.Equal("model 'load-check', layer 4 of test.gguf: blk.4.ffn_down_exps.weight: expected a tensor named so, found no such tensor", missing.Message);
+
+        using var other = GgufFile.Open(BuildFile("llama"), "llama.gguf");
+        var arch = Assert.IsType<ModelMismatchException>(Catch(() => Load(other, 0)));
+        Assert.Equal("model 'load-check', layer 0 of llama.gguf: general.architecture: expected qwen3moe, found llama", arch.Message);
+
+        Assert.IsType<ArgumentOutOfRangeException>(Catch(() => Load(file, -1)));
+    }
+
+    [Fact]
+    public void StacksThrowOnceTheFileIsDisposed()
+    {
+        var file = GgufFile.Open(BuildFile(), "test.gguf");
+        dynamic layer = Load(file, 0);
+        ExpertStack<Q4_K> gate = layer.Gate;
+        file.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => gate.Expert(0).Length);
+        Assert.Throws<ObjectDisposedException>(() => { unsafe { _ = gate.ExpertPointer(0); } });
+    }
+
+    private static object Load(GgufFile file, int layer)
+    {
+        try
+        {
+            return Model.Value.GetMethod("LoadLayer")!.Invoke(null, [file, layer])!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            throw e.InnerException;
+        }
+    }
+
+    private static Exception Catch(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+
+        throw new Xunit.Sdk.XunitException("no exception");
+    }
+
+    /// <summary>Layers 0..4 as described in the tests; tensor bytes are a counter pattern (only placement matters).</summary>
+    private static byte[] BuildFile(string arch = "qwen3moe")
+    {
+        var w = new GgufWriter().AddMetadata("general.architecture", arch);
+        var seed = 0;
+        void Tensor(string name, GgmlType type, params long[] shape)
+        {
+            var info = GgmlTypeInfo.Get(type);
+            var bytes = new byte[info.RowBytes(shape[0]) * shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                bytes[i] = (byte)((i * 7) + seed);
+            }
+
+            seed++;
+            w.AddTensor(name, type, shape, bytes);
+        }
+
+        for (var layer = 0; layer < 5; layer++)
+        {
+            var p = $"blk.{layer}.";
+            Tensor(p + "ffn_gate_inp.weight", GgmlType.F32, Hidden, Experts);
+            if (layer == 1)
+            {
+                Tensor(p + "ffn_gate_up_exps.weight", GgmlType.Q4_K, Hidden, 2 * Ffn, Experts);
+            }
+            else
+            {
+                Tensor(p + "ffn_gate_exps.weight", GgmlType.Q4_K, Hidden, Ffn, layer == 3 ? 1 : Experts);
+                Tensor(p + "ffn_up_exps.weight", GgmlType.Q4_K, Hidden, Ffn, Experts);
+            }
+
+            switch (layer)
+            {
+                case 0:
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q8_0, Ffn, Hidden, Experts);
+                    break;
+                case 1:
+                case 3:
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q4_K, Ffn, Hidden, Experts);
+                    break;
+                case 2:
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q5_K, Ffn, Hidden, Experts);
+                    break;
+            }
+        }
+
+        return w.ToArray();
+    }
+}

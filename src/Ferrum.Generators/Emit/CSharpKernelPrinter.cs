@@ -1,0 +1,111 @@
+using Ferrum.Generators.Helpers;
+using Ferrum.Generators.Manifest;
+using Ferrum.Generators.Models;
+using Ferrum.Quantization;
+
+namespace Ferrum.Generators.Emit;
+
+/// <summary>
+/// CPU kernels in C#. For now a scalar reference mat-vec for q8_0 (the CPU issue replaces it with SIMD kernels and
+/// adds the K-quants); every kernel follows the Ferrum.Kernels.MatVecKernel signature.
+/// </summary>
+internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
+{
+    public KernelTarget Target => KernelTarget.Cpu;
+
+    public bool Supports(GgmlType format) => format == GgmlType.Q8_0;
+
+    public void PrintMembers(KernelItem kernel, CodeWriter w)
+    {
+        var info = GgmlTypeInfo.Get(kernel.Format);
+        w.Line($"// {info.Name} block: {info.BlockSize} weights in {info.TypeSize} bytes = an f16 scale d, then {info.BlockSize} signed bytes q;");
+        w.Line("// weight i of the block is d * q[i].");
+        w.Line($"private const int BlockSize = {info.BlockSize};");
+        w.Line($"private const int BlockBytes = {info.TypeSize};");
+        w.Line();
+        if (!kernel.IsGeneric)
+        {
+            w.Line("/// <summary>Rows of the weight matrix (outputs per token).</summary>");
+            w.Line($"public const int Rows = {kernel.Rows};");
+            w.Line();
+            w.Line("/// <summary>Elements per row (inputs per token).</summary>");
+            w.Line($"public const int RowLength = {kernel.RowLength};");
+            w.Line();
+            w.Line("/// <summary>Tokens per call.</summary>");
+            w.Line($"public const int Batch = {kernel.Batch};");
+            w.Line();
+            w.Line("/// <summary>Blocks in one row.</summary>");
+            w.Line("public const int BlocksPerRow = RowLength / BlockSize;");
+            w.Line();
+            w.Line("/// <summary>Bytes of one packed row.</summary>");
+            w.Line("public const int RowBytes = BlocksPerRow * BlockBytes;");
+            w.Line();
+        }
+
+        w.Line("/// <summary>");
+        w.Line("/// <c>output[b * rows + r] = dot(row r, input[b * rowLength ..])</c> for every token b (see");
+        w.Line("/// <see cref=\"Kernels::MatVecKernel\"/>).");
+        w.Line("/// </summary>");
+        using (w.Block("public static void MatVec(byte* weights, long rowStride, int rows, int rowLength, int batch, float* input, float* output)"))
+        {
+            if (kernel.IsGeneric)
+            {
+                using (w.Block("if (rows < 0 || batch < 1 || rowLength < 0 || rowLength % BlockSize != 0 || rowStride < (long)(rowLength / BlockSize) * BlockBytes)"))
+                {
+                    w.Line("throw new global::System.ArgumentException($\"kernel {Name}: invalid shape {rows}x{rowLength}, batch {batch}, row stride {rowStride} (row length must be a multiple of {BlockSize})\");");
+                }
+
+                w.Line();
+                w.Line("var blocksPerRow = rowLength / BlockSize;");
+            }
+            else
+            {
+                w.Line("// The shape is compiled in; a call with another shape fails instead of reading past the rows.");
+                using (w.Block("if (rows != Rows || rowLength != RowLength || batch != Batch || rowStride < RowBytes)"))
+                {
+                    w.Line("throw new global::System.ArgumentException($\"kernel {Name} is specialized for {Rows}x{RowLength}, batch {Batch}; called with {rows}x{rowLength}, batch {batch}, row stride {rowStride}\");");
+                }
+            }
+
+            w.Line();
+            w.Line("// One weight row at a time; every token of the batch reuses it while it is in cache.");
+            var rows = kernel.IsGeneric ? "rows" : "Rows";
+            var batch = kernel.IsGeneric ? "batch" : "Batch";
+            var length = kernel.IsGeneric ? "rowLength" : "RowLength";
+            var blocks = kernel.IsGeneric ? "blocksPerRow" : "BlocksPerRow";
+            using (w.Block($"for (var r = 0; r < {rows}; r++)"))
+            {
+                w.Line("var row = weights + (r * rowStride);");
+                using (w.Block($"for (var b = 0; b < {batch}; b++)"))
+                {
+                    w.Line($"output[((long)b * {rows}) + r] = Dot(row, input + ((long)b * {length}), {blocks});");
+                }
+            }
+        }
+
+        w.Line();
+        w.Line("/// <summary>Dot product of one packed row with <paramref name=\"blocks\"/> × BlockSize activations.</summary>");
+        using (w.Block("private static float Dot(byte* row, float* x, int blocks)"))
+        {
+            w.Line("var sum = 0f;");
+            using (w.Block("for (var block = 0; block < blocks; block++)"))
+            {
+                w.Line("var p = row + ((long)block * BlockBytes);");
+                w.Line("var d = (float)global::System.Runtime.CompilerServices.Unsafe.ReadUnaligned<global::System.Half>(p);");
+                w.Line("var q = (sbyte*)(p + 2);");
+                w.Line("var xs = x + ((long)block * BlockSize);");
+                w.Line("var blockSum = 0f;");
+                using (w.Block("for (var i = 0; i < BlockSize; i++)"))
+                {
+                    w.Line("blockSum += q[i] * xs[i];");
+                }
+
+                w.Line();
+                w.Line("sum += d * blockSum;");
+            }
+
+            w.Line();
+            w.Line("return sum;");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Ferrum.Quantization;
+
+namespace Ferrum.Generators.Manifest;
+
+/// <summary>The closed sets of names kernels.yaml accepts.</summary>
+internal static class ManifestVocabulary
+{
+    /// <summary>Formats the runtime has a marker type (Ferrum.Quantization.Formats.*) for.</summary>
+    public static readonly GgmlType[] SupportedFormats =
+    {
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16,
+        GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+        GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
+    };
+
+    public static readonly string SupportedFormatList =
+        string.Join(", ", SupportedFormats.Select(f => GgmlTypeInfo.Get(f).Name));
+
+    /// <summary>
+    /// general.architecture values of llama.cpp models whose MoE layers use the ffn_{gate,up,down}_exps tensors
+    /// (llama covers Mixtral).
+    /// </summary>
+    public static readonly string[] Architectures =
+    {
+        "arctic", "bailingmoe", "bailingmoe2", "dbrx", "deepseek", "deepseek2", "dots1", "ernie4_5-moe", "glm4moe",
+        "gpt-oss", "granitemoe", "grok", "hunyuan-moe", "llama", "llama4", "olmoe", "phimoe", "qwen2moe", "qwen3moe",
+        "qwen3vlmoe",
+    };
+
+    public static readonly string ArchitectureList = string.Join(", ", Architectures);
+
+    public static readonly string[] TopLevelKeys = { "targets", "formats", "models" };
+
+    public static readonly string[] ModelKeys = { "name", "arch", "hidden", "expert_ffn", "experts", "top_k", "roles", "batches" };
+
+    public static readonly string[] RequiredModelKeys = { "name", "arch", "hidden", "expert_ffn", "experts", "top_k", "roles" };
+
+    public static readonly string[] Roles = { "gate", "up", "down" };
+
+    /// <summary>Upper bounds that keep every generated constant (rows × row bytes × experts) within long and sane.</summary>
+    public const int MaxDimension = 1 << 20;
+
+    public const int MaxExperts = 1 << 16;
+
+    public const int MaxBatch = 1 << 16;
+
+    public static bool TryParseFormat(string text, out GgmlType format, out bool knownButUnsupported)
+    {
+        format = default;
+        knownButUnsupported = false;
+        if (!GgmlTypeInfo.TryParse(text, out var info))
+        {
+            return false;
+        }
+
+        if (Array.IndexOf(SupportedFormats, info.Type) < 0)
+        {
+            knownButUnsupported = true;
+            return false;
+        }
+
+        format = info.Type;
+        return true;
+    }
+
+    public static bool TryParseTarget(string text, out KernelTarget target)
+    {
+        switch (text.ToLowerInvariant())
+        {
+            case "cpu":
+                target = KernelTarget.Cpu;
+                return true;
+            case "opencl":
+                target = KernelTarget.OpenCL;
+                return true;
+            case "metal":
+                target = KernelTarget.Metal;
+                return true;
+            default:
+                target = default;
+                return false;
+        }
+    }
+
+    public static bool TryParseArch(string text, out string arch)
+    {
+        arch = text.ToLowerInvariant();
+        return Array.IndexOf(Architectures, arch) >= 0;
+    }
+}
