@@ -112,4 +112,44 @@ public sealed class MoeCommandTests : IDisposable
         Assert.StartsWith("ferrum: error: input", r.Stderr.Trim());
         Assert.Contains("multiple of hidden (64)", r.Stderr);
     }
+
+    [Fact]
+    public void Declared_qwen3_shape_runs_the_generated_specialized_kernels()
+    {
+        // kernels.yaml declares qwen3-30b-a3b (hidden 2048, expert FFN 768, q4_K gate/up, q4_K|q6_K down): the
+        // generated classes register row-length-specialized CPU kernels, which the CLI must report having run.
+        const int h = 2048, f = 768, e = 2;
+        byte[] Q(GgmlType type, int n, int seed)
+        {
+            var v = Random(n, seed, 0.05);
+            var b = new byte[Quantizer.ByteCount(type, n)];
+            Quantizer.Quantize(type, v, b);
+            return b;
+        }
+
+        var path = Path.Combine(_dir, "q.gguf");
+        new GgufWriter()
+            .AddMetadata("general.architecture", "qwen3moe")
+            .AddMetadata("qwen3moe.block_count", 1u)
+            .AddMetadata("qwen3moe.embedding_length", (uint)h)
+            .AddMetadata("qwen3moe.expert_feed_forward_length", (uint)f)
+            .AddMetadata("qwen3moe.expert_count", (uint)e)
+            .AddMetadata("qwen3moe.expert_used_count", 1u)
+            .AddTensor("blk.0.ffn_gate_inp.weight", GgmlType.F32, [h, e], Bytes(Random(h * e, 11, 0.05)))
+            .AddTensor("blk.0.ffn_gate_exps.weight", GgmlType.Q4_K, [h, f, e], Q(GgmlType.Q4_K, h * f * e, 12))
+            .AddTensor("blk.0.ffn_up_exps.weight", GgmlType.Q4_K, [h, f, e], Q(GgmlType.Q4_K, h * f * e, 13))
+            .AddTensor("blk.0.ffn_down_exps.weight", GgmlType.Q6_K, [f, h, e], Q(GgmlType.Q6_K, h * f * e, 14))
+            .WriteTo(path);
+        var input = Path.Combine(_dir, "x.f32");
+        File.WriteAllBytes(input, Bytes(Random(2 * h, 15, 1)));
+        var r = FerrumProcess.Run("moe", path, "--layer", "0", "--input", input, "--output", Path.Combine(_dir, "y.f32"), "--threads", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;
+        Assert.Contains(avx512 ? "gate: q4_K·q8_K avx512×4 specialized k=2048" : "gate: q4_K·q8_K", r.Stdout);
+        Assert.Contains(avx512 ? "down: q6_K·q8_K avx512×4 specialized k=768" : "down: q6_K·q8_K", r.Stdout);
+        var y = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(_dir, "y.f32"))).ToArray();
+        Assert.Equal(2 * h, y.Length);
+        Assert.All(y, v => Assert.True(float.IsFinite(v)));
+        Assert.Contains(y, v => v != 0);
+    }
 }
