@@ -1,0 +1,124 @@
+extern alias Generators;
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Ferrum.Backends.OpenCL;
+using Ferrum.GgmlReference;
+using Ferrum.Quantization;
+using GFormats = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
+using GPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
+using GShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+
+// One Qwen3-30B-A3B MoE layer (H 2048, F 768, 128 experts, top-8, Q4_K_M: q4_K gate/up, q6_K down) on an OpenCL
+// device: full forward (device routing, gate||up, down, weighted sum), wall time per call including the x upload
+// and the output read. Prints achieved GB/s (weights and router actually read) and GFLOP/s.
+const int H = 2048, F = 768, E = 128, K = 8, Distinct = 4;
+int[] tokenCounts = [1, 512];
+string? device = null;
+var seconds = 3.0;
+var down = GgmlType.Q6_K;
+var options = new OpenCLMoeOptions();
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--tokens": tokenCounts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+        case "--device": device = args[++i]; break;
+        case "--seconds": seconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--tpr": options = options with { ThreadsPerRow = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+        case "--rpg": options = options with { RowsPerGroup = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+        case "--tile": options = options with { TileRows = int.Parse(args[++i], CultureInfo.InvariantCulture), TileTokens = int.Parse(args[i], CultureInfo.InvariantCulture) }; break;
+        case "--down": down = GgmlTypeInfo.TryParse(args[++i], out var d) ? d.Type : throw new ArgumentException($"unknown format {args[i]}"); break;
+        case "--list":
+            foreach (var dev in OpenCLDevice.All())
+            {
+                Console.WriteLine(dev);
+            }
+
+            return 0;
+        default:
+            Console.Error.WriteLine("usage: ferrum-opencl-bench [--tokens 1,512] [--device INDEX|NAME] [--seconds 3] [--down q6_K|q4_K] [--tpr N] [--rpg N] [--tile N] [--list]");
+            return 2;
+    }
+}
+
+var dev0 = OpenCLDevice.Select(device);
+Console.WriteLine($"device: {dev0}");
+var sw = Stopwatch.StartNew();
+var gate = ExpertTensor(GgmlType.Q4_K, H, F, seed: 1);
+var up = ExpertTensor(GgmlType.Q4_K, H, F, seed: 2);
+var dn = ExpertTensor(down, F, H, seed: 3);
+var rng = new Random(4);
+var router = new float[E * H];
+for (var i = 0; i < router.Length; i++)
+{
+    router[i] = (float)(rng.NextDouble() - 0.5) * 0.1f;
+}
+
+Console.WriteLine($"weights: q4_K gate/up, {GgmlTypeInfo.Get(down).Name} down, {(gate.Bytes.Length + up.Bytes.Length + dn.Bytes.Length) / 1e6:F1} MB ({sw.Elapsed.TotalSeconds:F1} s to prepare)");
+
+// Programs specialized for the layer's matrix shapes, as kernels.yaml's model entry generates them.
+string? Sources(GgmlType format, int rows, int rowLength) =>
+    rows == 0 ? null : GPrinter.PrintFormatProgram(GFormats.All.Single(f => (uint)f.Type == (uint)format), new GShape(rows, rowLength));
+
+using var ctx = new OpenCLContext(dev0);
+sw.Restart();
+using var layer = new OpenCLMoeLayer(ctx, Sources, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
+var (tpr, rpg) = options.MatVecGeometry(dev0);
+Console.WriteLine($"programs and weight buffers ready in {sw.Elapsed.TotalSeconds:F1} s (weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}; mat-vec {tpr}x{rpg} work-items, tiles {options.TileRows}x{options.TileTokens})");
+
+var expertBytes = gate.ExpertBytes + up.ExpertBytes + dn.ExpertBytes;
+foreach (var tokens in tokenCounts)
+{
+    var x = new float[tokens * H];
+    for (var i = 0; i < x.Length; i++)
+    {
+        x[i] = (float)(rng.NextDouble() * 2 - 1);
+    }
+
+    var y = new float[tokens * H];
+    var ids = new int[tokens * K];
+    var w = new float[tokens * K];
+    layer.Route(x, tokens, ids, w);
+    var touched = ids.Distinct().Count();
+    layer.Forward(x, tokens, y); // warm-up: kernel compiles for this launch geometry
+    var times = new List<double>();
+    var total = Stopwatch.StartNew();
+    while (times.Count < 3 || (total.Elapsed.TotalSeconds < seconds && times.Count < 2000))
+    {
+        var t0 = Stopwatch.GetTimestamp();
+        layer.Forward(x, tokens, y);
+        times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+    }
+
+    times.Sort();
+    var median = times[times.Count / 2];
+    var bytes = ((double)touched * expertBytes) + (4.0 * E * H) + (8.0 * tokens * H);
+    var flops = tokens * ((2.0 * E * H) + (K * 6.0 * H * F));
+    var finite = y.All(float.IsFinite);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"tokens={tokens,4}: {median * 1e3,9:F3} ms/layer (median of {times.Count}), {touched,3} experts read, {bytes / median / 1e9,8:F1} GB/s, {flops / median / 1e9,8:F1} GFLOP/s{(finite ? string.Empty : "  (NON-FINITE OUTPUT)")}"));
+}
+
+return 0;
+
+// Quantizes Distinct experts with ggml and repeats them to E experts: timing depends on bytes read, not on values.
+static unsafe Expert ExpertTensor(GgmlType type, int rowLength, int rows, int seed)
+{
+    var one = GgmlTypeInfo.Get(type).RowBytes(rowLength) * rows;
+    var bytes = GC.AllocateArray<byte>((int)(one * E), pinned: true);
+    for (var d = 0; d < Distinct; d++)
+    {
+        var q = GgmlReferenceData.Quantize((int)type, GgmlReferenceData.RandomFloats(rowLength * rows, seed * 100 + d), rowLength);
+        for (var e = d; e < E; e += Distinct)
+        {
+            q.CopyTo(bytes, e * one);
+        }
+    }
+
+    var view = new OpenCLExpertTensor(type, rowLength, rows, E, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(bytes, 0), one, true);
+    return new Expert(bytes, view, one);
+}
+
+internal sealed record Expert(byte[] Bytes, OpenCLExpertTensor View, long ExpertBytes);

@@ -1,0 +1,147 @@
+using Ferrum.Backends.OpenCL;
+using Ferrum.Quantization;
+using Xunit.Abstractions;
+
+namespace Ferrum.Runtime.Tests.OpenCL;
+
+/// <summary>Whole layers on the device: routing per architecture, Q4_K_M's mixed formats, fused gate||up, baked shapes, gpt-oss activation.</summary>
+[Collection(OpenCLCollection.Name)]
+public sealed class OpenCLMoeLayerTests(OpenCLFixture fixture, ITestOutputHelper output)
+{
+    private const int H = OpenCLFixture.Hidden;
+    private const int F = OpenCLFixture.Ffn;
+    private const int E = OpenCLFixture.Experts;
+
+    public static TheoryData<string, OpenCLGating, bool, float, bool> Routings() => new()
+    {
+        { "qwen3moe/mixtral: softmax, renormalized", OpenCLGating.Softmax, true, 0f, false },
+        { "olmoe/qwen2moe: softmax", OpenCLGating.Softmax, false, 0f, false },
+        { "deepseek-v3: sigmoid, selection bias, renormalized, scale 2.5", OpenCLGating.Sigmoid, true, 2.5f, true },
+        { "gpt-oss: softmax over the selected logits", OpenCLGating.SoftmaxWeight, false, 0f, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Routings))]
+    public void Device_routing_matches_the_reference(string arch, OpenCLGating gating, bool norm, float scale, bool bias)
+    {
+        var w = new MoeTestLayer(GgmlType.Q8_0, GgmlType.Q8_0, H, F, E, seed: 3);
+        var routing = new OpenCLRouting(gating, norm, scale, bias ? w.SelectionBias : null);
+        const int tokens = 9, topK = 3;
+        using var layer = w.Create(fixture.Context, topK, routing);
+        var x = MoeTestLayer.Activations(tokens, H, seed: 5);
+        var ids = new int[tokens * topK];
+        var weights = new float[tokens * topK];
+        layer.Route(x, tokens, ids, weights);
+        var (refIds, refWeights, margin) = w.ReferenceRoute(x, tokens, topK, routing);
+        // Float logits differ from the double reference by ~1e-7; a gap far above that makes the selection unambiguous.
+        Assert.True(margin > 1e-5, $"{arch}: test data has a near tie ({margin:E2}); pick another seed");
+        Assert.Equal(refIds, ids);
+        for (var i = 0; i < weights.Length; i++)
+        {
+            Assert.True(Math.Abs(weights[i] - refWeights[i]) <= 1e-5 * Math.Max(1, Math.Abs(refWeights[i])), $"{arch}: weight {i} device {weights[i]}, reference {refWeights[i]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(20)]
+    public void Q4_K_M_layer_routed_on_the_device_matches_the_reference(int tokens)
+    {
+        // Q4_K_M: q4_K gate/up with q6_K down on half the layers; routing as qwen3moe.
+        var w = new MoeTestLayer(GgmlType.Q4_K, GgmlType.Q6_K, H, F, E, seed: 21);
+        var routing = new OpenCLRouting(OpenCLGating.Softmax, true);
+        const int topK = 2;
+        using var layer = w.Create(fixture.Context, topK, routing);
+        var x = MoeTestLayer.Activations(tokens, H, seed: 22);
+        var y = new float[tokens * H];
+        layer.Forward(x, tokens, y);
+        var (ids, weights, margin) = w.ReferenceRoute(x, tokens, topK, routing);
+        Assert.True(margin > 1e-5, $"near tie in routing ({margin:E2})");
+        var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights.Select(v => (float)v).ToArray(), topK), y);
+        output.WriteLine($"q4_K/q6_K tokens={tokens}: NMSE {nmse:E2}");
+        Assert.True(nmse <= 1e-6, $"NMSE {nmse:E3}");
+    }
+
+    [Fact]
+    public void Fused_gate_up_tensor_and_gpt_oss_activation_match_the_reference()
+    {
+        var w = new MoeTestLayer(GgmlType.MXFP4, GgmlType.MXFP4, H, F, E, seed: 31, fusedGateUp: true);
+        var options = OpenCLFixture.Options with { OaiSwiglu = true };
+        using var layer = w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.SoftmaxWeight, false), options);
+        foreach (var (tokens, path) in new[] { (2, OpenCLMoePath.MatVec), (9, OpenCLMoePath.Tiled) })
+        {
+            var x = MoeTestLayer.Activations(tokens, H, seed: 32);
+            for (var i = 0; i < x.Length; i++)
+            {
+                x[i] *= 16; // reach the ±7 clamps of swiglu_oai
+            }
+
+            var (ids, weights) = w.RandomRouting(tokens, 2, seed: 33);
+            var y = new float[tokens * H];
+            layer.ForwardRouted(x, tokens, ids, weights, y, path);
+            var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights, 2, oai: true), y);
+            output.WriteLine($"mxfp4 fused {path}: NMSE {nmse:E2}");
+            Assert.True(nmse <= 1e-6, $"{path}: NMSE {nmse:E3}");
+        }
+    }
+
+    [Fact]
+    public void A_shape_specialized_program_is_preferred_and_matches_the_reference()
+    {
+        // Down is specialized (h rows of F), gate/up (F rows of h) fall back to the generic program.
+        const int h = 2 * H;
+        var (name, source) = OpenCLFixture.Specialized("q6_K", h, F);
+        Assert.Equal(OpenCLProgramNames.Specialized(GgmlType.Q6_K, h, F), name);
+        var requested = new List<(GgmlType, int, int)>();
+        OpenCLKernelSources sources = (format, rows, rowLength) =>
+        {
+            requested.Add((format, rows, rowLength));
+            return rows == h && rowLength == F ? source : OpenCLFixture.Sources(format, rows, rowLength);
+        };
+        var w = new MoeTestLayer(GgmlType.Q6_K, GgmlType.Q6_K, h, F, E, seed: 41);
+        using var layer = w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true), sources: sources);
+        Assert.Equal([(GgmlType.Q6_K, F, h), (GgmlType.Q6_K, 0, 0), (GgmlType.Q6_K, h, F)], requested);
+        const int tokens = 5;
+        var x = MoeTestLayer.Activations(tokens, h, seed: 42);
+        var (ids, weights) = w.RandomRouting(tokens, 2, seed: 43);
+        foreach (var path in new[] { OpenCLMoePath.MatVec, OpenCLMoePath.Tiled })
+        {
+            var y = new float[tokens * h];
+            layer.ForwardRouted(x, tokens, ids, weights, y, path);
+            var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights, 2), y);
+            Assert.True(nmse <= 1e-6, $"{path}: NMSE {nmse:E3}");
+        }
+    }
+
+    [Fact]
+    public void Runtime_program_names_follow_the_printer()
+    {
+        foreach (var format in OpenCLFixture.FormatNames)
+        {
+            Assert.True(GgmlTypeInfo.TryParse(format, out var info));
+            Assert.Equal(OpenCLFixture.PrinterProgramName(format, 0, 0), OpenCLProgramNames.Generic(info.Type));
+            Assert.Equal(OpenCLFixture.PrinterProgramName(format, 768, 2048), OpenCLProgramNames.Specialized(info.Type, 768, 2048));
+        }
+    }
+
+    [Fact]
+    public void Bad_routing_and_shapes_are_rejected_with_clear_messages()
+    {
+        var w = new MoeTestLayer(GgmlType.Q8_0, GgmlType.Q8_0, H, F, E, seed: 51);
+        using var layer = w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true));
+        var x = MoeTestLayer.Activations(1, H, seed: 1);
+        var y = new float[H];
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => layer.ForwardRouted(x, 1, [3, 8], [0.5f, 0.5f], y));
+        Assert.Contains("expert id 8 is not in [0, 8)", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => layer.ForwardRouted(x, 1, [3, 3], [0.5f, 0.5f], y));
+        Assert.Contains("selects expert 3 twice", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() => layer.Forward(x, 2, y));
+        Assert.Contains("x has 256 elements, the layer needs 512", e3.Message);
+
+        var missing = Assert.Throws<OpenCLException>(() => w.Create(fixture.Context, 2, new OpenCLRouting(OpenCLGating.Softmax, true), sources: (_, _, _) => null));
+        Assert.Contains("no generated OpenCL program 'ferrum_moe_q8_0'", missing.Message);
+        Assert.Contains("kernels.yaml", missing.Message);
+        var topK = Assert.Throws<ArgumentOutOfRangeException>(() => w.Create(fixture.Context, E + 1, new OpenCLRouting(OpenCLGating.Softmax, true)));
+        Assert.Contains("top-k must be in [1, 8]", topK.Message);
+    }
+}
