@@ -2,8 +2,33 @@ using BenchmarkDotNet.Running;
 
 namespace Ferrum.Benchmarks;
 
-/// <summary>Runs the benchmarks chosen on the command line, e.g. <c>--filter *Dequant*</c>.</summary>
+/// <summary>
+/// Runs the benchmarks chosen on the command line, e.g. <c>--filter *Dequant*</c>; <c>cpu-kernels</c> and
+/// <c>cpu-moe</c> run the Stopwatch harnesses of the CPU backend (see docs/benchmarks.md).
+/// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "cpu-kernels")
+        {
+            Cpu.KernelMicroBench.Run(Console.Out);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "cpu-specialization")
+        {
+            Cpu.SpecializationBench.Run(Console.Out);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "cpu-moe")
+        {
+            Cpu.MoeBench.Run(args, Console.Out);
+            return 0;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

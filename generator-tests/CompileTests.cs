@@ -15,11 +15,10 @@ namespace Ferrum.Generators.Tests;
 /// <summary>Generated code compiles against Ferrum.Runtime with nullable on and warnings as errors, and the generated kernels run.</summary>
 public class CompileTests
 {
-    // TestManifests.AllFormats: every format has an OpenCL description, so OpenCL gets 2 generic + 4 (float-moe) +
-    // 5 formats × 2 batches (legacy-moe) + 5 (kquant-moe) + 4 (nonlinear-moe) sources; Metal only q8_0 (generic,
-    // legacy-moe down × 2 batches, nonlinear-moe down).
+    // TestManifests.AllFormats: the OpenCL and Metal printers cover every format, so each gets 2 generic + 4
+    // (float-moe) + 5 formats × 2 batches (legacy-moe) + 5 (kquant-moe) + 4 (nonlinear-moe) sources.
     private const int OpenClSources = 2 + 4 + 10 + 5 + 4;
-    private const int MetalSources = 4;
+    private const int MetalSources = 2 + 4 + 10 + 5 + 4;
 
     [Fact]
     public void RepositoryManifestCompiles() => AssertCompiles(TestManifests.Repository);

@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
+        root.Subcommands.Add(MoeCommand.Create());
         root.Subcommands.Add(OpenCLCommand.Create());
         root.SetAction(parse => ModelsCommand.Run(parse));
         return root.Parse(args).Invoke();

@@ -6,17 +6,27 @@ using Ferrum.Quantization;
 namespace Ferrum.Generators.Emit;
 
 /// <summary>
-/// CPU kernels in C#. For now a scalar reference mat-vec for q8_0 (the CPU issue replaces it with SIMD kernels and
-/// adds the K-quants); every kernel follows the Ferrum.Kernels.MatVecKernel signature.
+/// CPU kernels in C#, every one following the Ferrum.Kernels.MatVecKernel signature. q8_0: a scalar float mat-vec.
+/// q4_K and q6_K: Ferrum's CPU backend kernels (Ferrum.Backends.Cpu, AVX-512/AVX2/scalar picked at run time),
+/// instantiated for the declared row length as a type-level constant and registered with the CPU backend too,
+/// so the MoE forward picks the specialized kernel for a declared shape and the generic one otherwise.
 /// </summary>
 internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
 {
     public KernelTarget Target => KernelTarget.Cpu;
 
-    public bool Supports(GgmlType format) => format == GgmlType.Q8_0;
+    public bool Supports(GgmlType format) => format is GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+
+    private static bool UsesCpuBackend(GgmlType format) => format is GgmlType.Q4_K or GgmlType.Q6_K;
 
     public void PrintMembers(KernelItem kernel, CodeWriter w)
     {
+        if (UsesCpuBackend(kernel.Format))
+        {
+            PrintBackendMembers(kernel, w);
+            return;
+        }
+
         var info = GgmlTypeInfo.Get(kernel.Format);
         w.Line($"// {info.Name} block: {info.BlockSize} weights in {info.TypeSize} bytes = an f16 scale d, then {info.BlockSize} signed bytes q;");
         w.Line("// weight i of the block is d * q[i].");
@@ -106,6 +116,78 @@ internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
 
             w.Line();
             w.Line("return sum;");
+        }
+    }
+
+    // q4_K / q6_K: delegate to the CPU backend's SIMD kernel; the row length becomes a type the JIT sees as a constant.
+    private static void PrintBackendMembers(KernelItem kernel, CodeWriter w)
+    {
+        var info = GgmlTypeInfo.Get(kernel.Format);
+        var format = $"Quant::GgmlType.{kernel.Format}";
+        w.Line($"// {info.Name}: Ferrum's CPU backend kernel; activations are quantized once per token to {GgmlTypeInfo.Get(info.ActivationType).Name}.");
+        if (!kernel.IsGeneric)
+        {
+            w.Line("/// <summary>Rows of the weight matrix (outputs per token).</summary>");
+            w.Line($"public const int Rows = {kernel.Rows};");
+            w.Line();
+            w.Line("/// <summary>Elements per row (inputs per token).</summary>");
+            w.Line($"public const int RowLength = {kernel.RowLength};");
+            w.Line();
+            w.Line("/// <summary>Tokens per call.</summary>");
+            w.Line($"public const int Batch = {kernel.Batch};");
+            w.Line();
+            w.Line("/// <summary>Bytes of one packed row.</summary>");
+            w.Line($"public const int RowBytes = RowLength / {info.BlockSize} * {info.TypeSize};");
+            w.Line();
+            w.Line("/// <summary>The row length as a type: the backend kernel is instantiated with it as a JIT-time constant.</summary>");
+            using (w.Block("private struct FixedRowLength : global::Ferrum.Backends.Cpu.IFixedRowLength"))
+            {
+                w.Line("public static int Value => RowLength;");
+            }
+
+            w.Line();
+            w.Line("/// <summary>The backend kernel: specialized for <see cref=\"RowLength\"/> where the machine has that path, else generic.</summary>");
+            w.Line($"internal static readonly global::Ferrum.Backends.Cpu.CpuMatKernel CpuKernel = global::Ferrum.Backends.Cpu.CpuMatVec.KernelFor<FixedRowLength>({format});");
+        }
+        else
+        {
+            w.Line("/// <summary>The backend's shape-generic kernel at this machine's SIMD level.</summary>");
+            w.Line($"internal static readonly global::Ferrum.Backends.Cpu.CpuMatKernel CpuKernel = global::Ferrum.Backends.Cpu.CpuKernels.Get({format});");
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// <c>output[b * rows + r] = dot(row r, input[b * rowLength ..])</c> for every token b (see");
+        w.Line("/// <see cref=\"Kernels::MatVecKernel\"/>).");
+        w.Line("/// </summary>");
+        using (w.Block("public static void MatVec(byte* weights, long rowStride, int rows, int rowLength, int batch, float* input, float* output)"))
+        {
+            if (!kernel.IsGeneric)
+            {
+                w.Line("// The shape is compiled in; a call with another shape fails instead of reading past the rows.");
+                using (w.Block("if (rows != Rows || rowLength != RowLength || batch != Batch || rowStride < RowBytes)"))
+                {
+                    w.Line("throw new global::System.ArgumentException($\"kernel {Name} is specialized for {Rows}x{RowLength}, batch {Batch}; called with {rows}x{rowLength}, batch {batch}, row stride {rowStride}\");");
+                }
+
+                w.Line();
+            }
+
+            w.Line("global::Ferrum.Backends.Cpu.CpuMatVec.Run(CpuKernel, weights, rowStride, rows, rowLength, batch, input, output);");
+        }
+
+        if (!kernel.IsGeneric)
+        {
+            w.Line();
+            w.Line("/// <summary>Makes the CPU backend (and so the MoE forward) use the specialized kernel for this row length.</summary>");
+            w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
+            using (w.Block("internal static void RegisterWithCpuBackend()"))
+            {
+                using (w.Block("if (CpuKernel.FixedK != 0)"))
+                {
+                    w.Line("global::Ferrum.Backends.Cpu.CpuKernels.Register(CpuKernel);");
+                }
+            }
         }
     }
 }

@@ -187,6 +187,9 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Raw pointer to absolute file offset 0 (for leases and views).</summary>
     internal byte* BasePointer => _base;
 
+    /// <summary>True when the bytes are a page-granular file mapping (Open(path)), so GPU backends may wrap them without copying.</summary>
+    internal bool IsFileMapping => _view is not null;
+
     internal void ThrowIfDisposed()
     {
         if (IsDisposed)

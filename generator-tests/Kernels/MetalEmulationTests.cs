@@ -1,0 +1,426 @@
+extern alias Generators;
+using System.Runtime.InteropServices;
+using Ferrum.Backends.Metal;
+using Ferrum.Generators.Tests.MetalCheck;
+using Ferrum.GgmlReference;
+using Ferrum.Gguf;
+using Ferrum.Quantization;
+using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
+using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+using Printer = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
+
+namespace Ferrum.Generators.Tests.Kernels;
+
+/// <summary>
+/// The generated MSL kernels, run on the CPU under the Metal execution-model emulation (MetalCheck/emu), with the
+/// runtime's own dispatch plan (MetalMoePlan: kernels, grids, buffer bindings, #defines), give the MoE result that a
+/// double-precision reference computes from ggml's quantization and dequantization of the same weights. This is not a
+/// run on Apple hardware (docs/metal.md); it checks the kernels' arithmetic, indexing, reductions and tiling.
+/// </summary>
+public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs programs) : IClassFixture<MetalEmulationTests.Programs>
+{
+    private const int H = 256;
+    private const int F = 256;
+    private const int E = 6;
+    private const int K = 2;
+
+    [Theory]
+    // Decode (mat-vec) and prefill (tiles) paths for each kind of format: K-quant with an offset and 32-element
+    // sub-blocks (q4_K), without an offset and 16-element sub-blocks (q6_K), a 32-element block format (q8_0) and an
+    // unquantized one (f16). The decode of each format is checked bit-exactly elsewhere (FormatKernelDequantTests).
+    // The q4_K/q6_K cases also run the programs specialized for the 256×256 matrices (N_ROWS/N_K baked in).
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 3, false)]
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 3, true)]
+    [InlineData(GgmlType.Q4_K, GgmlType.Q6_K, 33, true)]
+    [InlineData(GgmlType.Q8_0, GgmlType.F16, 2, false)]
+    [InlineData(GgmlType.F16, GgmlType.Q8_0, 34, false)]
+    public void Emulated_kernels_match_the_reference(GgmlType gateUpType, GgmlType downType, int tokens, bool specialized)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 1);
+        var router = GgmlReferenceData.RandomFloats(E * H, 2);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 3);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 4);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 5);
+        var gateQ = GgmlReferenceData.Quantize((int)gateUpType, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)gateUpType, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)downType, downF, F);
+        var gateR = GgmlReferenceData.ToFloat((int)gateUpType, gateQ, gateF.Length);
+        var upR = GgmlReferenceData.ToFloat((int)gateUpType, upQ, upF.Length);
+        var downR = GgmlReferenceData.ToFloat((int)downType, downQ, downF.Length);
+
+        var reference = Reference(x, router, gateR, upR, downR, tokens, Qwen3Routing);
+
+        fixed (float* routerP = router)
+        fixed (byte* gateP = gateQ, upP = upQ, downP = downQ)
+        {
+            var weights = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", gateUpType, gateP, H, F, E),
+                Up = new MetalWeightStack("up", gateUpType, upP, H, F, E),
+                Down = new MetalWeightStack("down", downType, downP, F, H, E),
+            };
+            RunAndCompare(weights, Qwen3Routing, x, tokens, reference, specialized);
+        }
+    }
+
+    [Fact]
+    public void A_gguf_block_with_fused_gate_up_runs_through_the_loader_and_the_kernels()
+    {
+        const int tokens = 3;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 11);
+        var router = GgmlReferenceData.RandomFloats(E * H, 12);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 13);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 14);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 15);
+
+        // ffn_gate_up_exps [H, 2F, E]: each expert's gate rows, then its up rows (ggml quantizes row by row).
+        var fusedF = new float[E * 2 * F * H];
+        for (var e = 0; e < E; e++)
+        {
+            Array.Copy(gateF, e * F * H, fusedF, e * 2 * F * H, F * H);
+            Array.Copy(upF, e * F * H, fusedF, ((e * 2) + 1) * F * H, F * H);
+        }
+
+        var fusedQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, fusedF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q4_K, downF, F);
+        var fusedR = GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, fusedQ, fusedF.Length);
+        var gateR = new float[E * F * H];
+        var upR = new float[E * F * H];
+        for (var e = 0; e < E; e++)
+        {
+            Array.Copy(fusedR, e * 2 * F * H, gateR, e * F * H, F * H);
+            Array.Copy(fusedR, ((e * 2) + 1) * F * H, upR, e * F * H, F * H);
+        }
+
+        var downR = GgmlReferenceData.ToFloat((int)GgmlType.Q4_K, downQ, downF.Length);
+        var reference = Reference(x, router, gateR, upR, downR, tokens, Qwen3Routing);
+
+        var w = new GgufWriter();
+        w.AddMetadata("general.architecture", "qwen3moe");
+        w.AddMetadata("qwen3moe.expert_count", (uint)E);
+        w.AddMetadata("qwen3moe.expert_used_count", (uint)K);
+        w.AddMetadata("qwen3moe.embedding_length", (uint)H);
+        w.AddMetadata("qwen3moe.block_count", 1u);
+        w.AddMetadata("qwen3moe.expert_feed_forward_length", (uint)F);
+        w.AddTensor("blk.0.ffn_gate_inp.weight", GgmlType.F32, [H, E], MemoryMarshal.AsBytes(router.AsSpan()));
+        w.AddTensor("blk.0.ffn_gate_up_exps.weight", GgmlType.Q8_0, [H, 2 * F, E], fusedQ);
+        w.AddTensor("blk.0.ffn_down_exps.weight", GgmlType.Q4_K, [F, H, E], downQ);
+        var path = Path.Combine(Path.GetTempPath(), $"ferrum-metal-emu-{Guid.NewGuid():N}.gguf");
+        w.WriteTo(path);
+        try
+        {
+            using var file = GgufFile.Open(path);
+            var (weights, routing) = MetalMoeGguf.Load(file, 0);
+            Assert.True(weights.PageMapped);
+            Assert.Equal(Qwen3Routing, routing);
+            RunAndCompare(weights, routing, x, tokens, reference, specialized: false);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Routing variants on the device: sigmoid + selection bias + renormalization + scale (DeepSeek-V3),
+    /// softmax over the selected logits with a router bias (gpt-oss), softmax without renormalization (OLMoE).</summary>
+    [Theory]
+    [InlineData(2, true, 2.5f, false, true)]
+    [InlineData(3, false, 0f, true, false)]
+    [InlineData(1, false, 1f, false, false)]
+    public void The_routing_kernel_matches_llama_cpp_routing(int gating, bool norm, float scale, bool routerBias, bool selectionBias)
+    {
+        const int tokens = 5;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 21);
+        var router = GgmlReferenceData.RandomFloats(E * H, 22);
+        var rb = routerBias ? GgmlReferenceData.RandomFloats(E, 23) : null;
+        var sb = selectionBias ? GgmlReferenceData.RandomFloats(E, 24) : null;
+        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = gating, NormalizeWeights = norm, WeightScale = scale };
+        var (ids, weights) = Route(x, router, tokens, routing, rb, sb);
+        var dummy = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(H) * F * E];
+        var dummyDown = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(F) * H * E];
+        fixed (float* routerP = router, rbP = rb, sbP = sb)
+        fixed (byte* d = dummy, dd = dummyDown)
+        {
+            var w = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", GgmlType.Q8_0, d, H, F, E),
+                Up = new MetalWeightStack("up", GgmlType.Q8_0, d, H, F, E),
+                Down = new MetalWeightStack("down", GgmlType.Q8_0, dd, F, H, E),
+                RouterBias = rbP,
+                SelectionBias = sbP,
+            };
+            RunAndCompare(w, routing, x, tokens, (ids, weights, []), specialized: false, routeOnly: true);
+        }
+    }
+
+    [Fact]
+    public void The_gpt_oss_activation_and_routing_match_the_reference()
+    {
+        const int tokens = 2;
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 31);
+        var router = GgmlReferenceData.RandomFloats(E * H, 32);
+        var rb = GgmlReferenceData.RandomFloats(E, 33);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 34);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 35);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 36);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, downF, F);
+        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = 3, OaiActivation = true };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, downQ, downF.Length),
+            tokens,
+            routing,
+            routerBias: rb);
+
+        fixed (float* routerP = router, rbP = rb)
+        fixed (byte* g = gateQ, u = upQ, d = downQ)
+        {
+            var w = new MetalMoeWeights
+            {
+                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
+                Gate = new MetalWeightStack("gate", GgmlType.MXFP4, g, H, F, E),
+                Up = new MetalWeightStack("up", GgmlType.MXFP4, u, H, F, E),
+                Down = new MetalWeightStack("down", GgmlType.MXFP4, d, F, H, E),
+                RouterBias = rbP,
+            };
+            RunAndCompare(w, routing, x, tokens, reference, specialized: false);
+        }
+    }
+
+    private static readonly MetalMoeRouting Qwen3Routing = new() { ExpertsPerToken = K, Gating = 1, NormalizeWeights = true };
+
+    /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
+    private void RunAndCompare(MetalMoeWeights w, MetalMoeRouting r, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
+    {
+        int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
+        var gateLib = programs.Get(w.Gate.Type, specialized ? (f, h) : null, r.OaiActivation);
+        var downLib = programs.Get(w.Down.Type, specialized ? (h, f) : null, r.OaiActivation);
+        var scratch = new Dictionary<string, byte[]>();
+        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
+        {
+            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k)];
+        }
+
+        MemoryMarshal.AsBytes(x.AsSpan()).CopyTo(scratch["x"]);
+        var zeros = new byte[e * 4];
+        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Type, w.Down.Type);
+        Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
+        if (routeOnly)
+        {
+            plan = [plan[0]];
+        }
+
+        var common = MetalMoePlan.Args(w, r, tokens);
+        var handles = scratch.Values.Append(zeros).Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
+        try
+        {
+            nint Pin(byte[] b) => Marshal.UnsafeAddrOfPinnedArrayElement(b, 0);
+            nint Resolve(string name) => name switch
+            {
+                "router" => (nint)w.Router.Data,
+                "gate" => (nint)w.Gate.Data,
+                "up" => (nint)w.Up.Data,
+                "down" => (nint)w.Down.Data,
+                "router_bias" => w.RouterBias != null ? (nint)w.RouterBias : Pin(zeros),
+                "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias : Pin(zeros),
+                _ => Pin(scratch[name]),
+            };
+            foreach (var d in plan)
+            {
+                var names = MetalMoePlan.Bindings(d.Step);
+                var args = new[] { d.ArgsFrom(common) };
+                fixed (MetalMoeArgs* ap = args)
+                {
+                    var ptrs = new nint[names.Count];
+                    ptrs[0] = (nint)ap;
+                    for (var i = 1; i < names.Count; i++)
+                    {
+                        ptrs[i] = Resolve(names[i]);
+                    }
+
+                    var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
+                    lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var hd in handles)
+            {
+                hd.Free();
+            }
+        }
+
+        Assert.Equal(reference.Ids, MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray());
+        var weights = MemoryMarshal.Cast<byte, float>(scratch["weights"]).ToArray();
+        for (var i = 0; i < weights.Length; i++)
+        {
+            Assert.True(Math.Abs(weights[i] - reference.Weights[i]) <= 1e-5 * (1 + Math.Abs(reference.Weights[i])), $"weight {i} = {weights[i]}, reference {reference.Weights[i]}");
+        }
+
+        if (routeOnly)
+        {
+            return;
+        }
+
+        var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
+        var scale = reference.Out.Max(Math.Abs);
+        for (var i = 0; i < got.Length; i++)
+        {
+            Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
+        }
+    }
+
+    /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
+    public sealed class Programs : IDisposable
+    {
+        private readonly Dictionary<(GgmlType, (int, int)?, bool), MetalEmulator> _built = [];
+
+        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai)
+        {
+            lock (_built)
+            {
+                if (!_built.TryGetValue((type, shape, oai), out var emulator))
+                {
+                    var format = FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type);
+                    var matrix = shape is { } s ? new MatrixShape(s.Rows, s.RowLength) : null;
+                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix));
+                    _built.Add((type, shape, oai), emulator);
+                }
+
+                return emulator;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var e in _built.Values)
+            {
+                e.Dispose();
+            }
+        }
+    }
+
+    private static (long, long, long) Size(MTLSize s) => ((long)s.Width, (long)s.Height, (long)s.Depth);
+
+    /// <summary>
+    /// llama.cpp's build_moe_ffn routing in double: logits (+ router bias); softmax, sigmoid, or raw logits for
+    /// softmax-over-selected; top-K on prob + selection bias with ties to the smaller index; weights = prob of the
+    /// selected (softmax over them for gating 3); renormalized with the sum clamped to 6.103515625e-5; scaled when not
+    /// 0 and not 1.
+    /// </summary>
+    private static (int[] Ids, double[] Weights) Route(float[] x, float[] router, int tokens, MetalMoeRouting r, float[]? routerBias, float[]? selectionBias)
+    {
+        int k = r.ExpertsPerToken;
+        var ids = new int[tokens * k];
+        var weights = new double[tokens * k];
+        for (var t = 0; t < tokens; t++)
+        {
+            var logits = new double[E];
+            for (var e = 0; e < E; e++)
+            {
+                for (var c = 0; c < H; c++)
+                {
+                    logits[e] += (double)router[(e * H) + c] * x[(t * H) + c];
+                }
+
+                logits[e] += routerBias?[e] ?? 0;
+            }
+
+            double[] probs;
+            if (r.Gating == 1)
+            {
+                var max = logits.Max();
+                probs = logits.Select(l => Math.Exp(l - max)).ToArray();
+                var sum = probs.Sum();
+                probs = probs.Select(p => p / sum).ToArray();
+            }
+            else
+            {
+                probs = r.Gating == 2 ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
+            }
+
+            var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e] + (selectionBias?[e] ?? 0)).ThenBy(e => e).Take(k).ToArray();
+            var w = sel.Select(e => probs[e]).ToArray();
+            if (r.Gating == 3)
+            {
+                var max = w.Max();
+                w = w.Select(v => Math.Exp(v - max)).ToArray();
+                var sum = w.Sum();
+                w = w.Select(v => v / sum).ToArray();
+            }
+
+            if (r.NormalizeWeights)
+            {
+                var sum = Math.Max(w.Sum(), 6.103515625e-5);
+                w = w.Select(v => v / sum).ToArray();
+            }
+
+            if (r.WeightScale != 0 && r.WeightScale != 1)
+            {
+                w = w.Select(v => v * r.WeightScale).ToArray();
+            }
+
+            sel.CopyTo(ids, t * k);
+            w.CopyTo(weights, t * k);
+        }
+
+        return (ids, weights);
+    }
+
+    /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MetalMoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
+    {
+        var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
+        int k = routing.ExpertsPerToken;
+        var output = new double[tokens * H];
+        for (var t = 0; t < tokens; t++)
+        {
+            for (var s = 0; s < k; s++)
+            {
+                var e = ids[(t * k) + s];
+                var act = new double[F];
+                for (var r = 0; r < F; r++)
+                {
+                    double g = 0, u = 0;
+                    for (var c = 0; c < H; c++)
+                    {
+                        g += (double)gate[(((e * F) + r) * H) + c] * x[(t * H) + c];
+                        u += (double)up[(((e * F) + r) * H) + c] * x[(t * H) + c];
+                    }
+
+                    if (routing.OaiActivation)
+                    {
+                        var xg = Math.Min(g, 7.0);
+                        var yu = Math.Clamp(u, -7.0, 7.0);
+                        act[r] = xg / (1 + Math.Exp(-1.702 * xg)) * (yu + 1);
+                    }
+                    else
+                    {
+                        act[r] = g / (1 + Math.Exp(-g)) * u;
+                    }
+                }
+
+                for (var r = 0; r < H; r++)
+                {
+                    double d = 0;
+                    for (var c = 0; c < F; c++)
+                    {
+                        d += down[(((e * H) + r) * F) + c] * act[c];
+                    }
+
+                    output[(t * H) + r] += weights[(t * k) + s] * d;
+                }
+            }
+        }
+
+        return (ids, weights, output);
+    }
+}

@@ -1,0 +1,667 @@
+namespace Ferrum.Generators.Emit.Metal;
+
+/// <summary>
+/// The format-independent MSL text of the MoE programs. <c>{F}</c> is replaced by the format name; the format's
+/// decode helpers (<c>ferrum_unit_dot_{F}</c>, <c>ferrum_decode8_{F}</c>, <c>ferrum_decode_{F}</c>) are printed from
+/// its description by <see cref="MetalMoePrinter"/>.
+/// </summary>
+internal static class MetalMoeTemplates
+{
+    /// <summary>Include and the argument struct every kernel binds at index 0.</summary>
+    public const string Prologue = """
+        #include <metal_stdlib>
+        using namespace metal;
+
+        // Every kernel binds this at buffer index 0 (setBytes). Same layout as Ferrum.Backends.Metal.MetalMoeArgs.
+        struct ferrum_moe_args
+        {
+            ulong stride_gate_up;   // bytes from one expert to the next in the gate and up stacks
+            ulong stride_down;      // bytes from one expert to the next in the down stack
+            ulong stride_mv;        // kernel_moe_mv_id: bytes between experts of its weight stack
+            int h;                  // hidden size (gate/up row length, down rows)
+            int f;                  // expert FFN size (gate/up rows, down row length)
+            int n_experts;
+            int topk;
+            int n_tokens;
+            int max_per_expert;     // capacity of each expert's list (prefill grouping)
+            int rows;               // rows of the weight matrix a launch reads (gate/up: f, down: h), generic programs
+            int k;                  // its row length (gate/up: h, down: f); kernel_moe_dequant: element count
+            int gating;             // 1 softmax, 2 sigmoid, 3 softmax over the selected logits
+            int norm;               // renormalize the selected weights
+            float scale;            // weight scale, applied when not 0 and not 1
+            int has_router_bias;    // add router_bias to the logits (gpt-oss)
+            int has_selection_bias; // add selection_bias for the top-k choice only (DeepSeek-V3 exp_probs_b)
+            int reserved;
+        };
+        static_assert(sizeof(ferrum_moe_args) == 80, "ferrum_moe_args must match the host struct");
+
+
+        """;
+
+    /// <summary>Geometry defaults of the format programs (the host prepends its own #defines and sizes grids from them).</summary>
+    public const string Geometry = """
+        // Threadgroup geometry of the mat-vec kernels; the host prepends its own #defines and sizes the grid from them.
+        #ifndef FERRUM_NR0
+        #define FERRUM_NR0 2
+        #endif
+        #ifndef FERRUM_NSG
+        #define FERRUM_NSG 2
+        #endif
+        // Activation: 0 = SiLU(gate)*up, 1 = gpt-oss clamped swiglu.
+        #ifndef FERRUM_ACT_OAI
+        #define FERRUM_ACT_OAI 0
+        #endif
+        constant constexpr int NR0 = FERRUM_NR0;   // rows per simdgroup
+        constant constexpr int NSG = FERRUM_NSG;   // simdgroups per threadgroup
+        constant constexpr int TILE = 32;          // prefill tile: weight rows = routed tokens = K step
+
+
+        """;
+
+    /// <summary>The gated activation (both variants, chosen by FERRUM_ACT_OAI).</summary>
+    public const string Activation = """
+
+        static inline float ferrum_act(const float g, const float u)
+        {
+        #if FERRUM_ACT_OAI
+            const float xg = fmin(g, 7.0f);
+            const float yu = clamp(u, -7.0f, 7.0f);
+            return xg / (1.0f + exp(-1.702f * xg)) * (yu + 1.0f);
+        #else
+            return g / (1.0f + exp(-g)) * u;
+        #endif
+        }
+
+
+        """;
+
+    /// <summary>The kernels of one format.</summary>
+    public const string FormatKernels = """
+        // ggml mul_mv_id: dst[pair][row] = w_e[row] . x[token]; grid (ceil(rows / (NR0*NSG)), 1, n_tokens*topk),
+        // threadgroup 32*NSG. Lane l takes units l, l+32, ... of the row; a bad id gives NaN rows.
+        kernel void kernel_moe_mv_id_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* w [[buffer(1)]],
+            device const float* x [[buffer(2)]],
+            device const int* ids [[buffer(3)]],
+            device float* dst [[buffer(4)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiisg [[thread_index_in_simdgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            const int pair = (int)tgpig.z;
+            const int t = pair / N_TOPK;
+            const int id = ids[pair];
+            const bool ok = (uint)id < (uint)N_E;
+            const int e = ok ? id : 0;
+            const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            device const uchar* base = w + (ulong)e * args.stride_mv;
+            device const float* xt = x + (ulong)t * N_K;
+            float sum[NR0];
+            for (int r = 0; r < NR0; r++)
+            {
+                sum[r] = 0.0f;
+            }
+            for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
+            {
+                float xl[UNIT];
+                float sx = 0.0f;
+                for (int j = 0; j < UNIT; j++)
+                {
+                    xl[j] = xt[k0 + j];
+                    sx += xl[j];
+                }
+                for (int r = 0; r < NR0; r++)
+                {
+                    const int row = min(r0 + r, N_ROWS - 1);
+                    sum[r] += ferrum_unit_dot_{F}(base + (ulong)row * row_bytes, k0, xl, sx);
+                }
+            }
+            for (int r = 0; r < NR0; r++)
+            {
+                const float v = simd_sum(sum[r]);
+                if (tiisg == 0 && r0 + r < N_ROWS)
+                {
+                    dst[(ulong)pair * N_ROWS + r0 + r] = ok ? v : NAN;
+                }
+            }
+        }
+
+        // Fused gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): grid (ceil(F / (NR0*NSG)), 1, n_tokens*topk),
+        // threadgroup 32*NSG; act[pair][row] = act(gate_e[row] . x[token], up_e[row] . x[token]). x is read once for both.
+        kernel void kernel_moe_mv_id_gate_up_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* gate [[buffer(1)]],
+            device const uchar* up [[buffer(2)]],
+            device const float* x [[buffer(3)]],
+            device const int* ids [[buffer(4)]],
+            device float* act [[buffer(5)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiisg [[thread_index_in_simdgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            const int pair = (int)tgpig.z;
+            const int t = pair / N_TOPK;
+            const int id = ids[pair];
+            const bool ok = (uint)id < (uint)N_E;
+            const int e = ok ? id : 0;
+            const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            device const uchar* gbase = gate + (ulong)e * args.stride_gate_up;
+            device const uchar* ubase = up + (ulong)e * args.stride_gate_up;
+            device const float* xt = x + (ulong)t * N_K;
+            float g[NR0];
+            float u[NR0];
+            for (int r = 0; r < NR0; r++)
+            {
+                g[r] = 0.0f;
+                u[r] = 0.0f;
+            }
+            for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
+            {
+                float xl[UNIT];
+                float sx = 0.0f;
+                for (int j = 0; j < UNIT; j++)
+                {
+                    xl[j] = xt[k0 + j];
+                    sx += xl[j];
+                }
+                for (int r = 0; r < NR0; r++)
+                {
+                    const ulong off = (ulong)min(r0 + r, N_ROWS - 1) * row_bytes;
+                    g[r] += ferrum_unit_dot_{F}(gbase + off, k0, xl, sx);
+                    u[r] += ferrum_unit_dot_{F}(ubase + off, k0, xl, sx);
+                }
+            }
+            for (int r = 0; r < NR0; r++)
+            {
+                const float gs = simd_sum(g[r]);
+                const float us = simd_sum(u[r]);
+                if (tiisg == 0 && r0 + r < N_ROWS)
+                {
+                    act[(ulong)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs, us) : NAN;
+                }
+            }
+        }
+
+        // down + routing-weighted sum: grid (ceil(N_K / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
+        // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair]).
+        kernel void kernel_moe_mv_id_down_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* down [[buffer(1)]],
+            device const float* act [[buffer(2)]],
+            device const int* ids [[buffer(3)]],
+            device const float* weights [[buffer(4)]],
+            device float* out [[buffer(5)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiisg [[thread_index_in_simdgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            const int t = (int)tgpig.y;
+            const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            float acc[NR0];
+            for (int r = 0; r < NR0; r++)
+            {
+                acc[r] = 0.0f;
+            }
+            bool bad = false;
+            for (int slot = 0; slot < N_TOPK; slot++)
+            {
+                const int pair = t * N_TOPK + slot;
+                const int id = ids[pair];
+                bad = bad || (uint)id >= (uint)N_E;
+                const int e = (uint)id < (uint)N_E ? id : 0;
+                const float wgt = weights[pair];
+                device const uchar* base = down + (ulong)e * args.stride_down;
+                device const float* a = act + (ulong)pair * N_K;
+                float part[NR0];
+                for (int r = 0; r < NR0; r++)
+                {
+                    part[r] = 0.0f;
+                }
+                for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
+                {
+                    float xl[UNIT];
+                    float sx = 0.0f;
+                    for (int j = 0; j < UNIT; j++)
+                    {
+                        xl[j] = a[k0 + j];
+                        sx += xl[j];
+                    }
+                    for (int r = 0; r < NR0; r++)
+                    {
+                        const int row = min(r0 + r, N_ROWS - 1);
+                        part[r] += ferrum_unit_dot_{F}(base + (ulong)row * row_bytes, k0, xl, sx);
+                    }
+                }
+                for (int r = 0; r < NR0; r++)
+                {
+                    acc[r] += wgt * part[r];
+                }
+            }
+            for (int r = 0; r < NR0; r++)
+            {
+                const float v = simd_sum(acc[r]);
+                if (tiisg == 0 && r0 + r < N_ROWS)
+                {
+                    out[(ulong)t * N_ROWS + r0 + r] = bad ? NAN : v;
+                }
+            }
+        }
+
+        // Prefill gate||up, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads.
+        // A threadgroup takes expert e (tgpig.z), TILE weight rows and TILE of the pairs routed to e (lists from
+        // kernel_moe_map0). Per K step each thread dequantizes 8 gate and 8 up weights and stages 8 activations; each
+        // simdgroup multiplies its 8 rows by the 32 tokens on 8x8 simdgroup matrices (4 gate + 4 up accumulators).
+        kernel void kernel_moe_mm_id_gate_up_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* gate [[buffer(1)]],
+            device const uchar* up [[buffer(2)]],
+            device const float* x [[buffer(3)]],
+            device const int* counts [[buffer(4)]],
+            device const int* lists [[buffer(5)]],
+            device float* act [[buffer(6)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiitg [[thread_index_in_threadgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            threadgroup float wg[TILE * TILE];   // gate tile [row][k], then the gate results [row][token]
+            threadgroup float wu[TILE * TILE];   // up tile, then the up results
+            threadgroup float xs[TILE * TILE];   // activations [token][k]
+            const int e = (int)tgpig.z;
+            const int cnt = min(counts[e], args.max_per_expert);
+            const int j0 = (int)tgpig.y * TILE;
+            if (j0 >= cnt)
+            {
+                return; // uniform for the whole threadgroup: no pairs of this expert in this tile
+            }
+            const int r0 = (int)tgpig.x * TILE;
+            const int lr = (int)tiitg / 4;         // staging: tile row (weights) and tile token (activations)
+            const int lc = ((int)tiitg % 4) * 8;   // staging: first of 8 K elements
+            device const int* list = lists + (ulong)e * args.max_per_expert;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            const ulong wrow = (ulong)e * args.stride_gate_up + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
+            device const uchar* grow = gate + wrow;
+            device const uchar* urow = up + wrow;
+            const bool has_token = j0 + lr < cnt;
+            device const float* xrow = x + (ulong)(has_token ? list[j0 + lr] / N_TOPK : 0) * N_K;
+            simdgroup_float8x8 cg[4];
+            simdgroup_float8x8 cu[4];
+            for (int i = 0; i < 4; i++)
+            {
+                cg[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
+                cu[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
+            }
+            for (int k0 = 0; k0 < N_K; k0 += TILE)
+            {
+                ferrum_decode8_{F}(grow, k0 + lc, wg + lr * TILE + lc);
+                ferrum_decode8_{F}(urow, k0 + lc, wu + lr * TILE + lc);
+                for (int j = 0; j < 8; j++)
+                {
+                    xs[lr * TILE + lc + j] = has_token ? xrow[k0 + lc + j] : 0.0f;
+                }
+                threadgroup_barrier(mem_flags::mem_threadgroup);
+                for (int kk = 0; kk < TILE; kk += 8)
+                {
+                    simdgroup_float8x8 ag;
+                    simdgroup_float8x8 au;
+                    simdgroup_load(ag, wg + 8 * (int)sgitg * TILE + kk, TILE);
+                    simdgroup_load(au, wu + 8 * (int)sgitg * TILE + kk, TILE);
+                    for (int i = 0; i < 4; i++)
+                    {
+                        simdgroup_float8x8 b;
+                        simdgroup_load(b, xs + 8 * i * TILE + kk, TILE, 0, true);   // transposed: [k][token]
+                        simdgroup_multiply_accumulate(cg[i], ag, b, cg[i]);
+                        simdgroup_multiply_accumulate(cu[i], au, b, cu[i]);
+                    }
+                }
+                threadgroup_barrier(mem_flags::mem_threadgroup);
+            }
+            for (int i = 0; i < 4; i++)
+            {
+                simdgroup_store(cg[i], wg + 8 * (int)sgitg * TILE + 8 * i, TILE);
+                simdgroup_store(cu[i], wu + 8 * (int)sgitg * TILE + 8 * i, TILE);
+            }
+            threadgroup_barrier(mem_flags::mem_threadgroup);
+            const int r = r0 + lr;
+            for (int j = 0; j < 8; j++)
+            {
+                const int jt = j0 + lc + j;
+                if (jt < cnt && r < N_ROWS)
+                {
+                    act[(ulong)list[jt] * N_ROWS + r] = ferrum_act(wg[lr * TILE + lc + j], wu[lr * TILE + lc + j]);
+                }
+            }
+        }
+
+        // Prefill down, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads;
+        // y[pair][row] = weights[pair] * (down_e[row] . act[pair]); kernel_moe_combine then sums each token's slots.
+        kernel void kernel_moe_mm_id_down_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* down [[buffer(1)]],
+            device const float* act [[buffer(2)]],
+            device const int* counts [[buffer(3)]],
+            device const int* lists [[buffer(4)]],
+            device const float* weights [[buffer(5)]],
+            device float* y [[buffer(6)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiitg [[thread_index_in_threadgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            threadgroup float ws[TILE * TILE];   // weight tile [row][k], then the results [row][token]
+            threadgroup float as[TILE * TILE];   // activations [token][k]
+            const int e = (int)tgpig.z;
+            const int cnt = min(counts[e], args.max_per_expert);
+            const int j0 = (int)tgpig.y * TILE;
+            if (j0 >= cnt)
+            {
+                return;
+            }
+            const int r0 = (int)tgpig.x * TILE;
+            const int lr = (int)tiitg / 4;
+            const int lc = ((int)tiitg % 4) * 8;
+            device const int* list = lists + (ulong)e * args.max_per_expert;
+            const ulong row_bytes = (ulong)(N_K / QK) * BB;
+            device const uchar* wrow = down + (ulong)e * args.stride_down + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
+            const bool has_token = j0 + lr < cnt;
+            device const float* arow = act + (ulong)(has_token ? list[j0 + lr] : 0) * N_K;
+            simdgroup_float8x8 c[4];
+            for (int i = 0; i < 4; i++)
+            {
+                c[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
+            }
+            for (int k0 = 0; k0 < N_K; k0 += TILE)
+            {
+                ferrum_decode8_{F}(wrow, k0 + lc, ws + lr * TILE + lc);
+                for (int j = 0; j < 8; j++)
+                {
+                    as[lr * TILE + lc + j] = has_token ? arow[k0 + lc + j] : 0.0f;
+                }
+                threadgroup_barrier(mem_flags::mem_threadgroup);
+                for (int kk = 0; kk < TILE; kk += 8)
+                {
+                    simdgroup_float8x8 a;
+                    simdgroup_load(a, ws + 8 * (int)sgitg * TILE + kk, TILE);
+                    for (int i = 0; i < 4; i++)
+                    {
+                        simdgroup_float8x8 b;
+                        simdgroup_load(b, as + 8 * i * TILE + kk, TILE, 0, true);
+                        simdgroup_multiply_accumulate(c[i], a, b, c[i]);
+                    }
+                }
+                threadgroup_barrier(mem_flags::mem_threadgroup);
+            }
+            for (int i = 0; i < 4; i++)
+            {
+                simdgroup_store(c[i], ws + 8 * (int)sgitg * TILE + 8 * i, TILE);
+            }
+            threadgroup_barrier(mem_flags::mem_threadgroup);
+            const int r = r0 + lr;
+            for (int j = 0; j < 8; j++)
+            {
+                const int jt = j0 + lc + j;
+                if (jt < cnt && r < N_ROWS)
+                {
+                    const int pair = list[jt];
+                    y[(ulong)pair * N_ROWS + r] = weights[pair] * ws[lr * TILE + lc + j];
+                }
+            }
+        }
+
+        // Dequantizes args.k elements (a multiple of QK) of src: one thread per element.
+        kernel void kernel_moe_dequant_{F}(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const uchar* src [[buffer(1)]],
+            device float* dst [[buffer(2)]],
+            uint gid [[thread_position_in_grid]])
+        {
+            if ((int)gid < args.k)
+            {
+                dst[gid] = ferrum_decode_{F}(src, (int)gid);
+            }
+        }
+
+        """;
+
+    /// <summary>Body of the generator's dense mat-vec entry point (after rows, row_length and batch are declared).</summary>
+    public const string MatVecEntryBody = """
+            const int r = (int)gid.x;
+            const int b = (int)gid.y;
+            if (r >= rows || b >= batch)
+            {
+                return;
+            }
+            device const uchar* row = weights + (ulong)r * row_stride;
+            device const float* x = input + (ulong)b * row_length;
+            float sum = 0.0f;
+            const int whole = row_length / UNIT * UNIT;
+            for (int k0 = 0; k0 < whole; k0 += UNIT)
+            {
+                float xl[UNIT];
+                float sx = 0.0f;
+                for (int j = 0; j < UNIT; j++)
+                {
+                    xl[j] = x[k0 + j];
+                    sx += xl[j];
+                }
+                sum += ferrum_unit_dot_{F}(row, k0, xl, sx);
+            }
+            for (int k = whole; k < row_length; k++)
+            {
+                sum += ferrum_decode_{F}(row, k) * x[k];
+            }
+            output[(ulong)b * rows + r] = sum;
+        }
+
+        """;
+
+    /// <summary>Routing, grouping (ggml's map0) and combine.</summary>
+    public const string Common = """
+        #ifndef FERRUM_MAX_EXPERTS
+        #define FERRUM_MAX_EXPERTS 512
+        #endif
+        #ifndef FERRUM_MAX_TOPK
+        #define FERRUM_MAX_TOPK 32
+        #endif
+        #ifndef FERRUM_ROUTE_NSG
+        #define FERRUM_ROUTE_NSG 4
+        #endif
+
+        // Gating functions (llama-hparams.h llama_expert_gating_func_type).
+        constant constexpr int GATING_SOFTMAX = 1;
+        constant constexpr int GATING_SIGMOID = 2;
+        constant constexpr int GATING_SOFTMAX_WEIGHT = 3;
+
+        // Routing, one threadgroup (32*FERRUM_ROUTE_NSG threads) per token: grid (n_tokens, 1, 1).
+        // logits = router . x (+ router_bias) with simd_sum per expert; then simdgroup 0 alone: gating, top-k on
+        // prob (+ selection_bias) with ties to the smaller expert index, weights = prob of the selected experts
+        // (SOFTMAX_WEIGHT: softmax over the selected logits), renormalization with the sum clamped to 6.103515625e-5
+        // as ggml does, and the scale when it is not 0 and not 1. Lane l owns experts l, l+32, ...
+        kernel void kernel_moe_route(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const float* x [[buffer(1)]],
+            device const float* router [[buffer(2)]],
+            device const float* router_bias [[buffer(3)]],
+            device const float* selection_bias [[buffer(4)]],
+            device int* ids [[buffer(5)]],
+            device float* weights [[buffer(6)]],
+            uint3 tgpig [[threadgroup_position_in_grid]],
+            ushort tiisg [[thread_index_in_simdgroup]],
+            ushort sgitg [[simdgroup_index_in_threadgroup]])
+        {
+            threadgroup float logit[FERRUM_MAX_EXPERTS];
+            const int t = (int)tgpig.x;
+            const int n_e = min(args.n_experts, FERRUM_MAX_EXPERTS);
+            const int topk = min(args.topk, FERRUM_MAX_TOPK);
+            device const float* xt = x + (ulong)t * args.h;
+            for (int e = (int)sgitg; e < n_e; e += FERRUM_ROUTE_NSG)
+            {
+                device const float* w = router + (ulong)e * args.h;
+                float acc = 0.0f;
+                for (int k = (int)tiisg; k < args.h; k += 32)
+                {
+                    acc += w[k] * xt[k];
+                }
+                acc = simd_sum(acc);
+                if (tiisg == 0)
+                {
+                    logit[e] = args.has_router_bias != 0 ? acc + router_bias[e] : acc;
+                }
+            }
+            threadgroup_barrier(mem_flags::mem_threadgroup);
+            if (sgitg != 0)
+            {
+                return;
+            }
+            const int lane = (int)tiisg;
+            float m = -INFINITY;
+            for (int e = lane; e < n_e; e += 32)
+            {
+                m = max(m, logit[e]);
+            }
+            m = simd_max(m);
+            float sum = 0.0f;
+            for (int e = lane; e < n_e; e += 32)
+            {
+                sum += exp(logit[e] - m);
+            }
+            sum = simd_sum(sum);
+            // prob[] of this lane's experts, in place over logit[] (only the owning lane reads them until the barrier).
+            for (int e = lane; e < n_e; e += 32)
+            {
+                const float l = logit[e];
+                logit[e] = args.gating == GATING_SOFTMAX ? exp(l - m) / sum
+                    : args.gating == GATING_SIGMOID ? 1.0f / (1.0f + exp(-l))
+                    : l;
+            }
+            simdgroup_barrier(mem_flags::mem_threadgroup);
+            int sel[FERRUM_MAX_TOPK];
+            float w[FERRUM_MAX_TOPK];
+            bool taken[FERRUM_MAX_EXPERTS / 32];   // taken[e / 32]: this lane's expert e is already selected
+            for (int i = 0; i < FERRUM_MAX_EXPERTS / 32; i++)
+            {
+                taken[i] = false;
+            }
+            for (int j = 0; j < topk; j++)
+            {
+                float best = -INFINITY;
+                int best_e = 0x7fffffff;
+                for (int e = lane; e < n_e; e += 32)
+                {
+                    const float score = args.has_selection_bias != 0 ? logit[e] + selection_bias[e] : logit[e];
+                    if (!taken[e / 32] && (score > best || best_e == 0x7fffffff))
+                    {
+                        best = score;
+                        best_e = e;
+                    }
+                }
+                for (ushort off = 16; off > 0; off >>= 1)
+                {
+                    const float ob = simd_shuffle_xor(best, off);
+                    const int oe = simd_shuffle_xor(best_e, off);
+                    if (oe != 0x7fffffff && (best_e == 0x7fffffff || ob > best || (ob == best && oe < best_e)))
+                    {
+                        best = ob;
+                        best_e = oe;
+                    }
+                }
+                if (best_e != 0x7fffffff && best_e % 32 == lane)
+                {
+                    taken[best_e / 32] = true;
+                }
+                sel[j] = best_e != 0x7fffffff ? best_e : -1;
+                w[j] = best_e != 0x7fffffff ? logit[best_e] : NAN;
+            }
+            if (args.gating == GATING_SOFTMAX_WEIGHT)
+            {
+                float wm = -INFINITY;
+                for (int j = 0; j < topk; j++)
+                {
+                    wm = max(wm, w[j]);
+                }
+                float ws = 0.0f;
+                for (int j = 0; j < topk; j++)
+                {
+                    w[j] = exp(w[j] - wm);
+                    ws += w[j];
+                }
+                for (int j = 0; j < topk; j++)
+                {
+                    w[j] /= ws;
+                }
+            }
+            if (args.norm != 0)
+            {
+                float ws = 0.0f;
+                for (int j = 0; j < topk; j++)
+                {
+                    ws += w[j];
+                }
+                ws = max(ws, 6.103515625e-5f);
+                for (int j = 0; j < topk; j++)
+                {
+                    w[j] /= ws;
+                }
+            }
+            const bool scaled = args.scale != 0.0f && args.scale != 1.0f;
+            for (int j = lane; j < topk; j += 32)
+            {
+                ids[(ulong)t * args.topk + j] = sel[j];
+                weights[(ulong)t * args.topk + j] = scaled ? w[j] * args.scale : w[j];
+            }
+        }
+
+        // ggml's map0: groups (token, slot) pairs by expert, lists[e][0 .. counts[e]) = pair indices in order.
+        // One thread per expert: grid (n_experts, 1, 1) threads.
+        kernel void kernel_moe_map0(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const int* ids [[buffer(1)]],
+            device int* counts [[buffer(2)]],
+            device int* lists [[buffer(3)]],
+            uint gid [[thread_position_in_grid]])
+        {
+            const int e = (int)gid;
+            if (e >= args.n_experts)
+            {
+                return;
+            }
+            const int n_pairs = args.n_tokens * args.topk;
+            device int* list = lists + (ulong)e * args.max_per_expert;
+            int c = 0;
+            for (int p = 0; p < n_pairs; p++)
+            {
+                if (ids[p] == e && c < args.max_per_expert)
+                {
+                    list[c] = p;
+                    c++;
+                }
+            }
+            counts[e] = c;
+        }
+
+        // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
+        // Grid (h, n_tokens) threads.
+        kernel void kernel_moe_combine(
+            constant ferrum_moe_args& args [[buffer(0)]],
+            device const float* y [[buffer(1)]],
+            device float* out [[buffer(2)]],
+            uint2 gid [[thread_position_in_grid]])
+        {
+            const int hh = (int)gid.x;
+            const int t = (int)gid.y;
+            if (hh >= args.h || t >= args.n_tokens)
+            {
+                return;
+            }
+            float acc = 0.0f;
+            for (int k = 0; k < args.topk; k++)
+            {
+                acc += y[((ulong)t * args.topk + k) * args.h + hh];
+            }
+            out[(ulong)t * args.h + hh] = acc;
+        }
+
+        """;
+}

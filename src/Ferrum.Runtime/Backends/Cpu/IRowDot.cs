@@ -1,0 +1,24 @@
+namespace Ferrum.Backends.Cpu;
+
+/// <summary>
+/// One weight format's dot product of a quantized weight row with one quantized activation row.
+/// Implemented by structs so the generic drivers in <see cref="MatDriver"/> are specialized and inlined per format.
+/// </summary>
+internal unsafe interface IRowDot
+{
+    /// <summary>Elements per weight block (32 or 256; 1 for float formats).</summary>
+    static abstract int BlockElements { get; }
+
+    /// <summary>Dot of <paramref name="blocks"/> weight blocks at <paramref name="w"/> with the activation at <paramref name="a"/>.</summary>
+    static abstract float Dot(byte* w, byte* a, int blocks);
+}
+
+/// <summary>
+/// A row dot that also handles four activation rows at once, decoding each weight block a single time for all
+/// four (the batched/prefill path: decode work per token drops about fourfold).
+/// </summary>
+internal unsafe interface IRowDot4 : IRowDot
+{
+    /// <summary>r[i] = dot(row at <paramref name="w"/>, activation a[i]) for i &lt; 4.</summary>
+    static abstract void Dot4(byte* w, byte** a, int blocks, float* r);
+}

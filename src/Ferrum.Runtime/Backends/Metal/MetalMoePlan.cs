@@ -1,0 +1,184 @@
+using Ferrum.Quantization;
+
+namespace Ferrum.Backends.Metal;
+
+/// <summary>The steps of one Metal MoE forward pass.</summary>
+public enum MetalMoeStep
+{
+    /// <summary>kernel_moe_route: logits, gating, top-k, weights.</summary>
+    Route,
+
+    /// <summary>kernel_moe_mv_id_gate_up_{fmt}: decode path, one threadgroup row block per (token, slot).</summary>
+    GateUpVector,
+
+    /// <summary>kernel_moe_mv_id_down_{fmt}: decode path, down and the weighted sum.</summary>
+    DownVector,
+
+    /// <summary>kernel_moe_map0: pairs grouped by expert (prefill).</summary>
+    Map,
+
+    /// <summary>kernel_moe_mm_id_gate_up_{fmt}: prefill tiles.</summary>
+    GateUpTile,
+
+    /// <summary>kernel_moe_mm_id_down_{fmt}: prefill tiles, weighted.</summary>
+    DownTile,
+
+    /// <summary>kernel_moe_combine: sum of each token's weighted slots.</summary>
+    Combine,
+}
+
+/// <summary>
+/// One dispatch: kernel function, threadgroups, threads per threadgroup, and the weight matrix shape it reads
+/// (<see cref="MetalMoeArgs.Rows"/> × <see cref="MetalMoeArgs.K"/>: gate/up F×H, down H×F; 0 for the other steps).
+/// </summary>
+public sealed record MetalDispatch(MetalMoeStep Step, string Function, MTLSize Threadgroups, MTLSize ThreadsPerThreadgroup, int Rows = 0, int K = 0)
+{
+    /// <summary>The argument block of this dispatch: <paramref name="common"/> with this dispatch's matrix shape.</summary>
+    public MetalMoeArgs ArgsFrom(MetalMoeArgs common)
+    {
+        common.Rows = Rows;
+        common.K = K;
+        return common;
+    }
+}
+
+/// <summary>
+/// Grid sizes of the generated Metal MoE kernels (pure arithmetic, checked on every OS): the mat-vec kernels take
+/// <see cref="RowsPerSimdgroup"/> rows per simdgroup and <see cref="SimdgroupsPerThreadgroup"/> simdgroups per
+/// threadgroup, ggml's kernel_mul_mv_id arrangement; from <see cref="PrefillTokens"/> tokens on the prefill tiles
+/// are used (ggml switches to kernel_mul_mm_id at 32 tokens too).
+/// </summary>
+public static class MetalMoePlan
+{
+    /// <summary>Rows per simdgroup in the mat-vec kernels (FERRUM_NR0).</summary>
+    public const int RowsPerSimdgroup = 2;
+
+    /// <summary>Simdgroups per threadgroup in the mat-vec kernels (FERRUM_NSG).</summary>
+    public const int SimdgroupsPerThreadgroup = 2;
+
+    /// <summary>SIMD width the kernels assume.</summary>
+    public const int SimdWidth = 32;
+
+    /// <summary>Prefill tile (rows, tokens and K step) of the mm kernels.</summary>
+    public const int Tile = 32;
+
+    /// <summary>Threads of a prefill tile threadgroup.</summary>
+    public const int TileThreads = 128;
+
+    /// <summary>Simdgroups of the routing threadgroup (FERRUM_ROUTE_NSG).</summary>
+    public const int RouteSimdgroups = 4;
+
+    /// <summary>Most experts the routing kernel holds (FERRUM_MAX_EXPERTS).</summary>
+    public const int MaxExperts = 512;
+
+    /// <summary>Most experts per token the routing kernel holds (FERRUM_MAX_TOPK).</summary>
+    public const int MaxTopK = 32;
+
+    /// <summary>Token count from which the prefill tile kernels are used.</summary>
+    public const int PrefillTokens = 32;
+
+    /// <summary>The #defines the host puts in front of every program, so the grid math here and the kernels agree.</summary>
+    public static string Defines(bool oaiActivation) =>
+        $"#define FERRUM_NR0 {RowsPerSimdgroup}\n#define FERRUM_NSG {SimdgroupsPerThreadgroup}\n#define FERRUM_ACT_OAI {(oaiActivation ? 1 : 0)}\n" +
+        $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n";
+
+    /// <summary>Kernel function of a step for the given weight formats.</summary>
+    public static string Function(MetalMoeStep step, GgmlType gateUp, GgmlType down) => step switch
+    {
+        MetalMoeStep.Route => "kernel_moe_route",
+        MetalMoeStep.GateUpVector => "kernel_moe_mv_id_gate_up_" + GgmlTypeInfo.Get(gateUp).Name,
+        MetalMoeStep.DownVector => "kernel_moe_mv_id_down_" + GgmlTypeInfo.Get(down).Name,
+        MetalMoeStep.Map => "kernel_moe_map0",
+        MetalMoeStep.GateUpTile => "kernel_moe_mm_id_gate_up_" + GgmlTypeInfo.Get(gateUp).Name,
+        MetalMoeStep.DownTile => "kernel_moe_mm_id_down_" + GgmlTypeInfo.Get(down).Name,
+        MetalMoeStep.Combine => "kernel_moe_combine",
+        _ => throw new ArgumentOutOfRangeException(nameof(step)),
+    };
+
+    /// <summary>
+    /// The buffers a step binds, by index (index 0 is always the <see cref="MetalMoeArgs"/> block): the names are the
+    /// kernel's parameter names in the generated MSL, which a test checks against the printed signatures.
+    /// </summary>
+    public static IReadOnlyList<string> Bindings(MetalMoeStep step) => step switch
+    {
+        MetalMoeStep.Route => ["args", "x", "router", "router_bias", "selection_bias", "ids", "weights"],
+        MetalMoeStep.GateUpVector => ["args", "gate", "up", "x", "ids", "act"],
+        MetalMoeStep.DownVector => ["args", "down", "act", "ids", "weights", "out"],
+        MetalMoeStep.Map => ["args", "ids", "counts", "lists"],
+        MetalMoeStep.GateUpTile => ["args", "gate", "up", "x", "counts", "lists", "act"],
+        MetalMoeStep.DownTile => ["args", "down", "act", "counts", "lists", "weights", "y"],
+        MetalMoeStep.Combine => ["args", "y", "out"],
+        _ => throw new ArgumentOutOfRangeException(nameof(step)),
+    };
+
+    /// <summary>The argument block shared by every dispatch of one forward pass (each dispatch adds its matrix shape).</summary>
+    public static unsafe MetalMoeArgs Args(MetalMoeWeights weights, MetalMoeRouting routing, int tokens)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(routing);
+        return new MetalMoeArgs
+        {
+            StrideGateUp = (ulong)weights.Gate.ExpertStride,
+            StrideDown = (ulong)weights.Down.ExpertStride,
+            H = weights.Hidden,
+            F = weights.ExpertFfn,
+            NExperts = weights.Experts,
+            Topk = routing.ExpertsPerToken,
+            NTokens = tokens,
+            MaxPerExpert = tokens,
+            Gating = routing.Gating,
+            Norm = routing.NormalizeWeights ? 1 : 0,
+            Scale = routing.WeightScale,
+            HasRouterBias = weights.RouterBias != null ? 1 : 0,
+            HasSelectionBias = weights.SelectionBias != null ? 1 : 0,
+        };
+    }
+
+    /// <summary>Bytes of a per-call buffer (a name from <see cref="Bindings"/> that is not a weight) for <paramref name="tokens"/> tokens.</summary>
+    public static long ScratchBytes(string name, int tokens, int hidden, int ffn, int experts, int topK)
+    {
+        long pairs = (long)tokens * topK;
+        return name switch
+        {
+            "x" or "out" => (long)tokens * hidden * 4,
+            "ids" or "weights" => pairs * 4,
+            "act" => pairs * ffn * 4,
+            "y" => pairs * hidden * 4,
+            "counts" => (long)experts * 4,
+            "lists" => (long)experts * tokens * 4,
+            _ => throw new ArgumentException($"'{name}' is not a per-call buffer", nameof(name)),
+        };
+    }
+
+    /// <summary>The dispatches of one forward pass over <paramref name="tokens"/> tokens.</summary>
+    public static IReadOnlyList<MetalDispatch> Build(int hidden, int ffn, int experts, int topK, int tokens, GgmlType gateUp, GgmlType down)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
+        if (experts > MaxExperts || topK > MaxTopK || topK > experts || topK <= 0)
+        {
+            throw new NotSupportedException($"Metal routing supports up to {MaxExperts} experts and top-{MaxTopK} (got {experts} experts, top-{topK})");
+        }
+
+        var rowsPerGroup = RowsPerSimdgroup * SimdgroupsPerThreadgroup;
+        var vec = MTLSize.Of(SimdWidth * SimdgroupsPerThreadgroup);
+        var list = new List<MetalDispatch>
+        {
+            new(MetalMoeStep.Route, Function(MetalMoeStep.Route, gateUp, down), MTLSize.Of(tokens), MTLSize.Of(SimdWidth * RouteSimdgroups)),
+        };
+        if (tokens < PrefillTokens)
+        {
+            list.Add(new(MetalMoeStep.GateUpVector, Function(MetalMoeStep.GateUpVector, gateUp, down), MTLSize.Of(Ceil(ffn, rowsPerGroup), 1, (long)tokens * topK), vec, ffn, hidden));
+            list.Add(new(MetalMoeStep.DownVector, Function(MetalMoeStep.DownVector, gateUp, down), MTLSize.Of(Ceil(hidden, rowsPerGroup), tokens), vec, hidden, ffn));
+            return list;
+        }
+
+        var tokenTiles = Ceil(tokens, Tile);
+        list.Add(new(MetalMoeStep.Map, Function(MetalMoeStep.Map, gateUp, down), MTLSize.Of(Ceil(experts, 64)), MTLSize.Of(64)));
+        list.Add(new(MetalMoeStep.GateUpTile, Function(MetalMoeStep.GateUpTile, gateUp, down), MTLSize.Of(Ceil(ffn, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), ffn, hidden));
+        list.Add(new(MetalMoeStep.DownTile, Function(MetalMoeStep.DownTile, gateUp, down), MTLSize.Of(Ceil(hidden, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), hidden, ffn));
+        list.Add(new(MetalMoeStep.Combine, Function(MetalMoeStep.Combine, gateUp, down), MTLSize.Of(Ceil(hidden, 64), tokens), MTLSize.Of(64)));
+        return list;
+    }
+
+    private static long Ceil(long a, long b) => (a + b - 1) / b;
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Ferrum.Backends.Metal;
+using Ferrum.Gguf;
+
+namespace Ferrum.Sample.Commands;
+
+/// <summary>
+/// <c>ferrum moe ... --backend metal</c>: one MoE block on the Metal GPU with the generated MSL kernels. Off macOS it
+/// fails first, with "Metal is available only on macOS", before reading anything.
+/// </summary>
+public static class MoeMetal
+{
+    /// <summary>Runs the block of <paramref name="layerIndex"/> on raw float32 [tokens × hidden] input and writes the output.</summary>
+    public static void Run(string path, int layerIndex, string inputPath, string outputPath, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        MetalPlatform.EnsureSupported();
+        using var gguf = GgufFile.Open(path);
+        var (weights, routing) = MetalMoeGguf.Load(gguf, layerIndex);
+        int hidden = weights.Hidden;
+        if (!File.Exists(inputPath))
+        {
+            throw new FileNotFoundException($"input file '{inputPath}' not found", inputPath);
+        }
+
+        var bytes = File.ReadAllBytes(inputPath);
+        if (bytes.Length == 0 || bytes.Length % (4 * hidden) != 0)
+        {
+            throw new ArgumentException($"input '{inputPath}' has {bytes.Length} bytes, not a positive multiple of hidden ({hidden}) × 4 bytes");
+        }
+
+        var x = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        int tokens = x.Length / hidden;
+        var y = new float[x.Length];
+        using var moe = new MetalMoeExecutor(weights, routing);
+        var sw = Stopwatch.StartNew();
+        moe.Forward(x, y, tokens);
+        sw.Stop();
+        File.WriteAllBytes(outputPath, MemoryMarshal.AsBytes(y.AsSpan()).ToArray());
+        log.WriteLine($"{gguf.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {weights.Experts} experts, top-{routing.ExpertsPerToken}");
+        log.WriteLine($"backend metal ({moe.DeviceName}), {(tokens >= MetalMoePlan.PrefillTokens ? "prefill tiles" : "mat-vec")}, forward pass {sw.Elapsed.TotalMilliseconds:F2} ms (programs compiled beforehand)");
+        log.WriteLine($"wrote {outputPath}: {y.Length:N0} floats");
+    }
+}
