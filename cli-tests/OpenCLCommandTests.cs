@@ -64,6 +64,26 @@ public sealed class OpenCLCommandTests : IDisposable
             Assert.Equal(expected.Length, y.Length);
             Assert.True(num / den <= 5e-4, $"{path}: NMSE {num / den:E3}");
         }
+
+        // `ferrum moe --backend opencl` against `--backend cpu` on the same layer.
+        var yCpu = Path.Combine(_dir, "y-cpu.f32");
+        var yOcl = Path.Combine(_dir, "y-ocl.f32");
+        var cpu = FerrumProcess.Run("moe", model, "--layer", "0", "--input", input, "--output", yCpu, "--backend", "cpu");
+        Assert.True(cpu.ExitCode == 0, cpu.Stderr);
+        var ocl = FerrumProcess.Run("moe", model, "--layer", "0", "--input", input, "--output", yOcl, "--backend", "opencl", "--device", "0");
+        Assert.True(ocl.ExitCode == 0, ocl.Stderr);
+        Assert.Contains("backend opencl", ocl.Stdout);
+        var a = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(yCpu)).ToArray();
+        var b = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(yOcl)).ToArray();
+        double n2 = 0, d2 = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            n2 += (a[i] - b[i]) * (a[i] - b[i]);
+            d2 += a[i] * a[i];
+        }
+
+        Assert.Equal(a.Length, b.Length);
+        Assert.True(n2 / d2 <= 5e-4, $"moe --backend opencl vs cpu: NMSE {n2 / d2:E3}");
     }
 
     [Fact]

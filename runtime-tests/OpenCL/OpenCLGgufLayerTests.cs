@@ -51,7 +51,7 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
         Assert.Equal(16, OpenCLMoeLayer.SupportedFormats.Count);
     }
 
-    private static byte[] Write(MoeTestLayer w, bool fused)
+    internal static byte[] Write(MoeTestLayer w, bool fused)
     {
         var g = new GgufWriter();
         g.AddMetadata("general.architecture", "qwen3moe");
@@ -65,15 +65,15 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
         g.AddTensor("blk.1.ffn_gate_inp.weight", GgmlType.F32, [H, E], router);
         if (fused)
         {
-            g.AddTensor("blk.1.ffn_gate_up_exps.weight", GgmlType.Q4_K, [H, 2 * F, E], w.GateUp);
+            g.AddTensor("blk.1.ffn_gate_up_exps.weight", w.GateUpType, [H, 2 * F, E], w.GateUp);
         }
         else
         {
-            g.AddTensor("blk.1.ffn_gate_exps.weight", GgmlType.Q4_K, [H, F, E], w.Gate);
-            g.AddTensor("blk.1.ffn_up_exps.weight", GgmlType.Q4_K, [H, F, E], w.Up);
+            g.AddTensor("blk.1.ffn_gate_exps.weight", w.GateUpType, [H, F, E], w.Gate);
+            g.AddTensor("blk.1.ffn_up_exps.weight", w.GateUpType, [H, F, E], w.Up);
         }
 
-        g.AddTensor("blk.1.ffn_down_exps.weight", GgmlType.Q6_K, [F, H, E], w.Down);
+        g.AddTensor("blk.1.ffn_down_exps.weight", w.DownType, [F, H, E], w.Down);
         return g.ToArray();
     }
 }
