@@ -10,12 +10,16 @@ public static class Program
     {
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
+        root.Options.Add(DemoCommand.ThreadsOption);
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
         root.Subcommands.Add(MoeCommand.Create());
-        root.SetAction(parse => ModelsCommand.Run(parse));
+        // `ferrum` alone runs the demo: build the demo model once, then measure it on every backend.
+        root.SetAction(DemoCommand.Run);
         return root.Parse(args).Invoke();
     }
 }

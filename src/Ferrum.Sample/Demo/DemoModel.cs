@@ -188,7 +188,8 @@ public static class DemoModel
         return pool;
     }
 
-    private static double Gaussian(Random rng)
+    /// <summary>A standard normal sample.</summary>
+    internal static double Gaussian(Random rng)
     {
         // Box-Muller; 1 - NextDouble() keeps the logarithm finite.
         var u1 = 1.0 - rng.NextDouble();
