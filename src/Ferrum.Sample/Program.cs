@@ -8,6 +8,12 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // Piped output (logs, scripts, tests) has no terminal width: keep table rows on one line.
+        if (Console.IsOutputRedirected)
+        {
+            Spectre.Console.AnsiConsole.Profile.Width = 200;
+        }
+
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
         root.Options.Add(DemoCommand.ThreadsOption);
