@@ -8,15 +8,25 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // Piped output (logs, scripts, tests) has no terminal width: keep table rows on one line.
+        if (Console.IsOutputRedirected)
+        {
+            Spectre.Console.AnsiConsole.Profile.Width = 200;
+        }
+
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
+        root.Options.Add(DemoCommand.ThreadsOption);
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
         root.Subcommands.Add(MoeCommand.Create());
         root.Subcommands.Add(OpenCLCommand.Create());
-        root.SetAction(parse => ModelsCommand.Run(parse));
+        // `ferrum` alone runs the demo: build the demo model once, then measure it on every backend.
+        root.SetAction(DemoCommand.Run);
         return root.Parse(args).Invoke();
     }
 }

@@ -18,12 +18,10 @@ namespace Ferrum.Sample.Demo;
 public static class DemoModel
 {
     public const string Architecture = "qwen3moe";
-    public const int Layers = 4;
-    public const int Hidden = 2048;
-    public const int ExpertFfn = 768;
-    public const int Experts = 128;
-    public const int TopK = 8;
     public const int PoolMatrices = 4;
+
+    /// <summary>The demo's shape: Qwen3-30B-A3B's MoE layer, 4 layers.</summary>
+    public static readonly DemoShape Default = new(Layers: 4, Hidden: 2048, ExpertFfn: 768, Experts: 128, TopK: 8);
 
     // Bump when the file's content changes, so a stale cached file is rebuilt.
     private const int FormatVersion = 1;
@@ -44,10 +42,10 @@ public static class DemoModel
     }
 
     /// <summary>Down projections of Q4_K_M files get q6_K on the layers llama.cpp's use_more_bits picks.</summary>
-    public static GgmlType DownType(int layer)
+    public static GgmlType DownType(int layer, int layers)
     {
         // llama-quant.cpp: i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2, integer division.
-        var n = Layers;
+        var n = layers;
         return layer < n / 8 || layer >= 7 * n / 8 || (layer - (n / 8)) % 3 == 2 ? GgmlType.Q6_K : GgmlType.Q4_K;
     }
 
@@ -63,7 +61,7 @@ public static class DemoModel
         var temp = path + $".{Environment.ProcessId}.tmp";
         try
         {
-            Build(temp, progress);
+            Build(temp, Default, progress);
             File.Move(temp, path, overwrite: true);
         }
         finally
@@ -72,28 +70,31 @@ public static class DemoModel
         }
     }
 
-    /// <summary>Writes the model to <paramref name="path"/>.</summary>
-    public static void Build(string path, Action<double, string>? progress = null)
+    /// <summary>Writes a model of <paramref name="shape"/> to <paramref name="path"/>.</summary>
+    public static void Build(string path, DemoShape shape, Action<double, string>? progress = null)
     {
+        var (layers, hidden, ffn, experts, topK) = shape;
         var writer = new GgufWriter()
             .AddMetadata("general.architecture", Architecture)
             .AddMetadata("general.name", "Ferrum demo (Qwen3-30B-A3B MoE shape, synthetic weights)")
             .AddMetadata("general.file_type", 15u) // LLAMA_FTYPE_MOSTLY_Q4_K_M
-            .AddMetadata($"{Architecture}.block_count", (uint)Layers)
-            .AddMetadata($"{Architecture}.embedding_length", (uint)Hidden)
-            .AddMetadata($"{Architecture}.feed_forward_length", 6144u)
-            .AddMetadata($"{Architecture}.expert_feed_forward_length", (uint)ExpertFfn)
-            .AddMetadata($"{Architecture}.expert_count", (uint)Experts)
-            .AddMetadata($"{Architecture}.expert_used_count", (uint)TopK);
+            .AddMetadata($"{Architecture}.block_count", (uint)layers)
+            .AddMetadata($"{Architecture}.embedding_length", (uint)hidden)
+            .AddMetadata($"{Architecture}.feed_forward_length", (uint)(ffn * topK))
+            .AddMetadata($"{Architecture}.expert_feed_forward_length", (uint)ffn)
+            .AddMetadata($"{Architecture}.expert_count", (uint)experts)
+            .AddMetadata($"{Architecture}.expert_used_count", (uint)topK);
 
         var tensors = new List<(string Name, Func<byte[]> Data)>();
-        for (var layer = 0; layer < Layers; layer++)
+        var pools = new Dictionary<(int Role, GgmlType Type), byte[]>();
+        for (var layer = 0; layer < layers; layer++)
         {
             var l = layer;
-            Add(writer, tensors, $"blk.{l}.ffn_gate_inp.weight", GgmlType.F32, [Hidden, Experts], () => Router(l));
-            Add(writer, tensors, $"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [Hidden, ExpertFfn, Experts], () => Experts3D(l, 0, GgmlType.Q4_K, Hidden, ExpertFfn));
-            Add(writer, tensors, $"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [Hidden, ExpertFfn, Experts], () => Experts3D(l, 1, GgmlType.Q4_K, Hidden, ExpertFfn));
-            Add(writer, tensors, $"blk.{l}.ffn_down_exps.weight", DownType(l), [ExpertFfn, Hidden, Experts], () => Experts3D(l, 2, DownType(l), ExpertFfn, Hidden));
+            var down = DownType(l, layers);
+            Add(writer, tensors, $"blk.{l}.ffn_gate_inp.weight", GgmlType.F32, [hidden, experts], () => Router(l, hidden, experts));
+            Add(writer, tensors, $"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [hidden, ffn, experts], () => Experts3D(pools, l, 0, GgmlType.Q4_K, hidden, ffn, experts));
+            Add(writer, tensors, $"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [hidden, ffn, experts], () => Experts3D(pools, l, 1, GgmlType.Q4_K, hidden, ffn, experts));
+            Add(writer, tensors, $"blk.{l}.ffn_down_exps.weight", down, [ffn, hidden, experts], () => Experts3D(pools, l, 2, down, ffn, hidden, experts));
         }
 
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
@@ -121,11 +122,11 @@ public static class DemoModel
     /// Router weights [hidden, experts]: Gaussian with std 1/sqrt(hidden), so unit-scale inputs give logits of unit
     /// scale and independent directions per expert: top-K picks vary from token to token over all experts.
     /// </summary>
-    private static byte[] Router(int layer)
+    private static byte[] Router(int layer, int hidden, int experts)
     {
         var rng = new Random(1000 + layer);
-        var w = new float[Hidden * Experts];
-        var std = 1.0 / Math.Sqrt(Hidden);
+        var w = new float[hidden * experts];
+        var std = 1.0 / Math.Sqrt(hidden);
         for (var i = 0; i < w.Length; i++)
         {
             w[i] = (float)(Gaussian(rng) * std);
@@ -136,17 +137,15 @@ public static class DemoModel
         return bytes;
     }
 
-    private static readonly Dictionary<(int Role, GgmlType Type), byte[]> Pools = new();
-
     /// <summary>All experts of one role in one layer: rows drawn from the quantized pool, seeded per layer and role.</summary>
-    private static byte[] Experts3D(int layer, int role, GgmlType type, int rowLength, int rows)
+    private static byte[] Experts3D(Dictionary<(int, GgmlType), byte[]> pools, int layer, int role, GgmlType type, int rowLength, int rows, int experts)
     {
         var rowBytes = checked((int)GgmlTypeInfo.Get(type).RowBytes(rowLength));
-        var pool = Pool(role, type, rowLength, rows);
+        var pool = Pool(pools, role, type, rowLength, rows);
         var poolRows = pool.Length / rowBytes;
-        var data = new byte[checked((long)rowBytes * rows * Experts)];
+        var data = new byte[checked((long)rowBytes * rows * experts)];
         var rng = new Random((layer * 7) + role + 1);
-        for (var r = 0; r < rows * Experts; r++)
+        for (var r = 0; r < rows * experts; r++)
         {
             var src = rng.Next(poolRows);
             Buffer.BlockCopy(pool, src * rowBytes, data, r * rowBytes, rowBytes);
@@ -155,14 +154,11 @@ public static class DemoModel
         return data;
     }
 
-    private static byte[] Pool(int role, GgmlType type, int rowLength, int rows)
+    private static byte[] Pool(Dictionary<(int, GgmlType), byte[]> pools, int role, GgmlType type, int rowLength, int rows)
     {
-        lock (Pools)
+        if (pools.TryGetValue((role, type), out var cached))
         {
-            if (Pools.TryGetValue((role, type), out var cached))
-            {
-                return cached;
-            }
+            return cached;
         }
 
         // Weights with std 1/sqrt(row length): each projection keeps activations at unit scale.
@@ -180,15 +176,12 @@ public static class DemoModel
 
             Quantizer.Quantize(type, x, pool.AsSpan(m * rowBytes * rows, rowBytes * rows));
         });
-        lock (Pools)
-        {
-            Pools[(role, type)] = pool;
-        }
-
+        pools[(role, type)] = pool;
         return pool;
     }
 
-    private static double Gaussian(Random rng)
+    /// <summary>A standard normal sample.</summary>
+    internal static double Gaussian(Random rng)
     {
         // Box-Muller; 1 - NextDouble() keeps the logarithm finite.
         var u1 = 1.0 - rng.NextDouble();
@@ -196,3 +189,6 @@ public static class DemoModel
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 }
+
+/// <summary>Sizes of a synthetic MoE model: layers, hidden size, expert FFN size, experts, experts per token.</summary>
+public sealed record DemoShape(int Layers, int Hidden, int ExpertFfn, int Experts, int TopK);

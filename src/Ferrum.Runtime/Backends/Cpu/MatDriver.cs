@@ -124,25 +124,19 @@ internal static unsafe class MatDriver
         where T : struct, IRowDot4
         where TK : struct, IFixedRowLength
     {
-        const int Tile = RowTile;
         int blocks = TK.Value / T.BlockElements;
         long rb = rowBytes;
         if (tokens == 1)
         {
-            byte* a0 = tokenIndex == null ? act : act + tokenIndex[0] * actStride;
-            for (int r = 0; r < rows; r++)
-            {
-                y[r] = T.Dot(w + r * rb, a0, blocks);
-            }
-
+            RowsOneToken<T>(w, rb, rows, tokenIndex == null ? act : act + tokenIndex[0] * actStride, y, blocks);
             return;
         }
 
         byte** a = stackalloc byte*[4];
         float* res = stackalloc float[4];
-        for (int r0 = 0; r0 < rows; r0 += Tile)
+        for (int r0 = 0; r0 < rows; r0 += RowTile)
         {
-            int r1 = Math.Min(rows, r0 + Tile);
+            int r1 = Math.Min(rows, r0 + RowTile);
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
             {

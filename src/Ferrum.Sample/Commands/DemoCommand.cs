@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Ferrum.Gguf;
+using Ferrum.Sample.Demo;
+using Spectre.Console;
+
+namespace Ferrum.Sample.Commands;
+
+/// <summary>
+/// <c>ferrum</c> with no arguments (or <c>ferrum demo</c>): builds the synthetic Qwen3-30B-A3B-shaped demo model once
+/// into the user's cache folder, then measures decode and prefill through all its MoE layers on every backend.
+/// </summary>
+public static class DemoCommand
+{
+    public static readonly Option<int> ThreadsOption = new("--threads")
+    {
+        Description = "CPU threads (default: all processors).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public static Command Create()
+    {
+        var cmd = new Command("demo", "Build the demo model once (cached) and measure the MoE layers on every backend; the same as running 'ferrum' alone.");
+        cmd.Options.Add(ThreadsOption);
+        cmd.SetAction(Run);
+        return cmd;
+    }
+
+    public static int Run(ParseResult parse) => CliErrors.Guard(parse, () =>
+    {
+        var console = AnsiConsole.Console;
+        var path = DemoModel.CachePath;
+        if (!File.Exists(path))
+        {
+            console.MarkupLine($"building the demo model once: {Markup.Escape(path)}");
+            console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("quantizing experts", maxValue: 1);
+                    DemoModel.EnsureBuilt(path, (fraction, name) =>
+                    {
+                        task.Value = fraction;
+                        task.Description = Markup.Escape(name);
+                    });
+                    task.Value = 1;
+                });
+        }
+
+        using var file = GgufFile.Open(path);
+        return Measurement.Run(file, new MeasurementOptions { Threads = Threads(parse) }, console);
+    });
+
+    public static int Threads(ParseResult parse)
+    {
+        var t = parse.GetValue(ThreadsOption);
+        return t >= 1 ? t : throw new ArgumentException($"--threads must be at least 1, got {t}");
+    }
+}
