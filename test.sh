@@ -23,8 +23,15 @@ smoke_out=$(dotnet run --project package-smoke/PackageSmoke.csproj -c "$config" 
 echo "$smoke_out"
 smoke_passed=0
 # The expected numbers follow from package-smoke/kernels.yaml and ggml's Q4_K block (256 elements in 144 bytes).
-if grep -q "model tiny-moe: hidden 512, expert_ffn 256, experts 16, top_k 4" <<<"$smoke_out" \
-   && grep -q "gate row bytes (q4_K): 288" <<<"$smoke_out"; then
+# The README's "Use it in your project" example must be package-smoke/Example.cs, verbatim.
+readme_example=$(awk '/<!-- example:begin -->/{f=1;next}/<!-- example:end -->/{f=0}f' README.md | sed '1d;$d')
+if [ "$readme_example" != "$(cat package-smoke/Example.cs)" ]; then
+  echo "package smoke test: README example differs from package-smoke/Example.cs"
+  status=1
+elif grep -q "model tiny-moe: hidden 512, expert_ffn 256, experts 16, top_k 4" <<<"$smoke_out" \
+   && grep -q "gate row bytes (q4_K): 288" <<<"$smoke_out" \
+   && grep -q "layer 0: gate Q4_K, down Q6_K, 16 experts" <<<"$smoke_out" \
+   && grep -q "output: 512 floats, all finite: True, non-zero: True" <<<"$smoke_out"; then
   smoke_passed=1
 else
   echo "package smoke test: unexpected output"
