@@ -15,6 +15,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DequantCommand.Create());
         root.Subcommands.Add(MoeCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         root.SetAction(parse => ModelsCommand.Run(parse));
         return root.Parse(args).Invoke();
     }
