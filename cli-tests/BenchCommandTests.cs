@@ -12,7 +12,7 @@ namespace Ferrum.Cli.Tests;
 /// </summary>
 public sealed class BenchCommandTests : IDisposable
 {
-    private const int H = 256, F = 128, E = 8, K = 2, Layers = 2;
+    private const int H = 256, F = 256, E = 8, K = 2, Layers = 2;
     private readonly string _dir = Directory.CreateTempSubdirectory("ferrum-cli-bench-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
