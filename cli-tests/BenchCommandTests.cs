@@ -32,15 +32,15 @@ public sealed class BenchCommandTests : IDisposable
         return dst;
     }
 
-    private string WriteMoe()
+    private string WriteMoe(string arch = "qwen3moe", bool sharedExpert = false)
     {
         var w = new GgufWriter()
-            .AddMetadata("general.architecture", "qwen3moe")
-            .AddMetadata("qwen3moe.block_count", (uint)Layers)
-            .AddMetadata("qwen3moe.embedding_length", (uint)H)
-            .AddMetadata("qwen3moe.expert_feed_forward_length", (uint)F)
-            .AddMetadata("qwen3moe.expert_count", (uint)E)
-            .AddMetadata("qwen3moe.expert_used_count", (uint)K);
+            .AddMetadata("general.architecture", arch)
+            .AddMetadata($"{arch}.block_count", (uint)Layers)
+            .AddMetadata($"{arch}.embedding_length", (uint)H)
+            .AddMetadata($"{arch}.expert_feed_forward_length", (uint)F)
+            .AddMetadata($"{arch}.expert_count", (uint)E)
+            .AddMetadata($"{arch}.expert_used_count", (uint)K);
         for (int l = 0; l < Layers; l++)
         {
             var down = l == 0 ? GgmlType.Q4_K : GgmlType.Q6_K;
@@ -48,18 +48,26 @@ public sealed class BenchCommandTests : IDisposable
              .AddTensor($"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [H, F, E], Quantize(GgmlType.Q4_K, Random(H * F * E, 10 * l + 2, 0.1)))
              .AddTensor($"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [H, F, E], Quantize(GgmlType.Q4_K, Random(H * F * E, 10 * l + 3, 0.1)))
              .AddTensor($"blk.{l}.ffn_down_exps.weight", down, [F, H, E], Quantize(down, Random(F * H * E, 10 * l + 4, 0.1)));
+            if (sharedExpert)
+            {
+                w.AddTensor($"blk.{l}.ffn_gate_shexp.weight", GgmlType.F32, [H, F], Bytes(Random(H * F, 10 * l + 5, 0.1)))
+                 .AddTensor($"blk.{l}.ffn_up_shexp.weight", GgmlType.F32, [H, F], Bytes(Random(H * F, 10 * l + 6, 0.1)))
+                 .AddTensor($"blk.{l}.ffn_down_shexp.weight", GgmlType.F32, [F, H], Bytes(Random(F * H, 10 * l + 7, 0.1)));
+            }
         }
 
-        var path = Path.Combine(_dir, "moe.gguf");
+        var path = Path.Combine(_dir, $"{arch}{(sharedExpert ? "-shared" : "")}.gguf");
         w.WriteTo(path);
         return path;
     }
 
-    [Fact]
-    public void Json_has_both_sides_and_they_agree()
+    [Theory]
+    [InlineData("qwen3moe")] // renormalized top-K weights
+    [InlineData("olmoe")]    // raw softmax weights
+    public void Json_has_both_sides_and_they_agree(string arch)
     {
         Assert.True(GgmlLibrary.IsAvailable, "ggml natives are required for this test");
-        var path = WriteMoe();
+        var path = WriteMoe(arch);
         var r = FerrumProcess.Run("bench", "--model", path, "--tokens", "1,4", "--threads", "2", "--json", "--seconds", "0.05");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(r.Stdout);
@@ -78,6 +86,23 @@ public sealed class BenchCommandTests : IDisposable
             Assert.True(row.GetProperty("expert_gb_s").GetDouble() > 0);
             Assert.True(row.GetProperty("ferrum_passes").GetInt32() >= 3);
         }
+    }
+
+    [Fact]
+    public void Refuses_the_ggml_comparison_for_a_block_it_does_not_build()
+    {
+        var path = WriteMoe("qwen2moe", sharedExpert: true);
+        var r = FerrumProcess.Run("bench", "--model", path, "--tokens", "2", "--threads", "1", "--json", "--seconds", "0.05");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.False(root.GetProperty("ggml").GetBoolean());
+        Assert.Contains("shared experts", root.GetProperty("ggml_note").GetString());
+        var row = Assert.Single(root.GetProperty("rows").EnumerateArray().ToArray());
+        Assert.True(row.GetProperty("ferrum_ms_median").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("ggml_ms_median").ValueKind);
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("nmse").ValueKind);
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio").ValueKind);
     }
 
     [Fact]
