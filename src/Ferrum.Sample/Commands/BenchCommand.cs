@@ -127,7 +127,7 @@ public static class BenchCommand
         var hp = b.Hyper;
         o.WriteLine($"{Path.GetFileName(path)}: {hp.Architecture}, {b.LayerCount} MoE layer(s) rotated, hidden {hp.EmbeddingLength}, expert FFN {hp.ExpertFeedForwardLength}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}, {b.ExpertBytesPerLayer / 1e6:F0} MB of experts per layer");
         o.WriteLine($"threads {b.Threads} (both sides), SIMD {CpuSimd.Level}, ggml {(b.GgmlRuns ? GgmlLibrary.Variant + " from " + GgmlLibrary.Folder : "-")}");
-        o.WriteLine("kernels: " + string.Join("; ", b.KernelPaths));
+        o.WriteLine("kernels (first MoE layer): " + string.Join("; ", b.KernelPaths));
         var text = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(text) });
         console.Profile.Width = 160; // a redirected output would otherwise wrap the table at 80 columns
