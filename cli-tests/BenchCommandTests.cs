@@ -106,6 +106,33 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Without_ggml_natives_reports_Ferrum_only_and_FERRUM_GGML_DIR_finds_them()
+    {
+        Assert.True(GgmlLibrary.IsAvailable, "ggml natives are required for this test");
+        var path = WriteMoe();
+
+        // The tool without the natives next to it (as it ships), and no NuGet packages folder to fall back on.
+        var tool = Directory.CreateDirectory(Path.Combine(_dir, "tool")).FullName;
+        foreach (var f in Directory.GetFiles(AppContext.BaseDirectory))
+        {
+            File.Copy(f, Path.Combine(tool, Path.GetFileName(f)));
+        }
+
+        var none = new Dictionary<string, string?> { ["NUGET_PACKAGES"] = Path.Combine(_dir, "no-packages"), [GgmlLibrary.DirectoryVariable] = null };
+        var r = FerrumProcess.RunFrom(tool, none, "bench", "--model", path, "--tokens", "2", "--threads", "1", "--seconds", "0.05");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("ggml natives not found (set FERRUM_GGML_DIR", r.Stdout);
+        Assert.Matches(@"\|\s+2 \|\s+\d+\.\d{3} \|\s+\d+\.\d{3} \|\s+- \|", r.Stdout);
+
+        var withDir = new Dictionary<string, string?>(none) { [GgmlLibrary.DirectoryVariable] = GgmlLibrary.Folder };
+        r = FerrumProcess.RunFrom(tool, withDir, "bench", "--model", path, "--tokens", "2", "--threads", "1", "--json", "--seconds", "0.05");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("ggml").GetBoolean(), r.Stdout);
+        Assert.InRange(doc.RootElement.GetProperty("rows")[0].GetProperty("nmse").GetDouble(), 0, 5e-4);
+    }
+
+    [Fact]
     public void Table_lists_each_token_count()
     {
         var path = WriteMoe();
