@@ -7,7 +7,10 @@ public static class FerrumProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunFrom(AppContext.BaseDirectory, null, args);
+
+    /// <summary>Runs the ferrum.dll in <paramref name="folder"/> with extra environment variables (null value: unset).</summary>
+    public static Result RunFrom(string folder, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -15,13 +18,18 @@ public static class FerrumProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ferrum.dll"));
+        psi.ArgumentList.Add(Path.Combine(folder, "ferrum.dll"));
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
         }
 
         psi.Environment["NO_COLOR"] = "1";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            psi.Environment[k] = v;
+        }
+
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -93,10 +93,12 @@ internal static unsafe class MoeBench
             }
 
             using var y = new NativeBuffer(4L * tokens * Hidden);
-            var graphs = new GgmlMoeGraph[layers];
+            var spec = new GgmlMoeSpec(Hidden, Ffn, Experts, TopK, NormalizeWeights: true,
+                (int)GgmlType.F32, (int)GgmlType.Q4_K, (int)GgmlType.Q4_K, (int)GgmlType.Q6_K);
+            var graphs = new GgmlMoeBlock[layers];
             for (int l = 0; l < layers; l++)
             {
-                graphs[l] = new GgmlMoeGraph(tokens, router[l].Pointer, gate[l].Pointer, up[l].Pointer, down[l].Pointer);
+                graphs[l] = new GgmlMoeBlock(spec, tokens, router[l].Pointer, gate[l].Pointer, up[l].Pointer, down[l].Pointer);
             }
 
             int iters = tokens >= 512 ? 6 : tokens >= 32 ? 24 : tokens >= 8 ? 100 : 400;
@@ -117,7 +119,7 @@ internal static unsafe class MoeBench
             ferrum[0].Forward(xs[0].Floats, y.Floats, tokens);
             graphs[0].SetInput(xs[0].Floats);
             backend.Compute(graphs[0].Graph);
-            double nmse = Nmse(y.Floats, (float*)GgmlNative.GetData(graphs[0].Output), (long)tokens * Hidden);
+            double nmse = Nmse(y.Floats, graphs[0].Output, (long)tokens * Hidden);
             backend.Pause();
 
             // Bytes of expert weights one pass reads: distinct experts hit by the batch (expected value under uniform routing).
