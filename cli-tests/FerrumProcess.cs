@@ -7,10 +7,10 @@ public static class FerrumProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+    public static Result Run(params string[] args) => RunFrom(AppContext.BaseDirectory, null, args);
 
-    /// <summary>Runs with extra environment variables.</summary>
-    public static Result RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
+    /// <summary>Runs the ferrum.dll in <paramref name="folder"/> with extra environment variables (null value: unset).</summary>
+    public static Result RunFrom(string folder, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -18,14 +18,14 @@ public static class FerrumProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ferrum.dll"));
+        psi.ArgumentList.Add(Path.Combine(folder, "ferrum.dll"));
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
         }
 
         psi.Environment["NO_COLOR"] = "1";
-        foreach (var (k, v) in environment)
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
         {
             psi.Environment[k] = v;
         }

@@ -92,7 +92,7 @@ public sealed class OpenCLCommandTests : IDisposable
         // The demo picks GPUs only; FERRUM_OPENCL_DEVICE makes it measure pocl's CPU device too, checked against the exact reference.
         var model = Path.Combine(_dir, "demo.gguf");
         Ferrum.Sample.Demo.DemoModel.Build(model, new Ferrum.Sample.Demo.DemoShape(Layers: 2, Hidden: 256, ExpertFfn: 256, Experts: 8, TopK: 2));
-        var r = FerrumProcess.RunWith(new Dictionary<string, string> { ["FERRUM_OPENCL_DEVICE"] = "0" }, "run", "--model", model, "--prefill", "8", "--threads", "2");
+        var r = FerrumProcess.RunFrom(AppContext.BaseDirectory, new Dictionary<string, string?> { ["FERRUM_OPENCL_DEVICE"] = "0" }, "run", "--model", model, "--prefill", "8", "--threads", "2");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Matches(@"opencl\s+│\s+decode", r.Stdout);
         Assert.Matches(@"opencl\s+│\s+prefill 8", r.Stdout);

@@ -5,8 +5,9 @@ using System.Runtime.Intrinsics.X86;
 namespace Ferrum.GgmlReference;
 
 /// <summary>
-/// Locates ggml's native libraries from LLamaSharp.Backend.Cpu in the output folder and picks the build that
-/// matches the CPU (avx512, avx2, avx, noavx). All P/Invoke declarations in this assembly resolve through it.
+/// Locates ggml's native libraries from LLamaSharp.Backend.Cpu ($FERRUM_GGML_DIR, else the output folder, else the
+/// NuGet global packages folder) and picks the build that matches the CPU (avx512, avx2, avx, noavx). All P/Invoke
+/// declarations in this assembly resolve through it.
 /// </summary>
 public static class GgmlLibrary
 {
@@ -22,12 +23,13 @@ public static class GgmlLibrary
     private static bool _registered;
 
     /// <summary>The folder the native libraries are loaded from, chosen by CPU features.</summary>
+    /// <exception cref="DllNotFoundException">No native build was found; the message lists where it looked.</exception>
     public static string Folder => _folder ??= FindFolder();
 
     /// <summary>Which build was chosen: avx512, avx2, avx or noavx.</summary>
     public static string Variant => Path.GetFileName(Folder);
 
-    /// <summary>True when the native libraries exist for this OS and architecture.</summary>
+    /// <summary>True when the native libraries were found for this OS and architecture.</summary>
     public static bool IsAvailable
     {
         get
@@ -87,8 +89,29 @@ public static class GgmlLibrary
     private static string LibFile(string name) =>
         OperatingSystem.IsWindows() ? name + ".dll" : OperatingSystem.IsMacOS() ? "lib" + name + ".dylib" : "lib" + name + ".so";
 
+    /// <summary>NuGet package id and version of the native builds (LLamaSharp.Backend.Cpu, see Directory.Packages.props).</summary>
+    public const string PackageFolder = "llamasharp.backend.cpu/0.30.0";
+
+    /// <summary>Environment variable naming a folder that holds libggml-base and libggml-cpu directly.</summary>
+    public const string DirectoryVariable = "FERRUM_GGML_DIR";
+
+    // Search order: $FERRUM_GGML_DIR; the output folder (tests and benchmarks copy the natives there); the NuGet
+    // global packages folder ($NUGET_PACKAGES or ~/.nuget/packages), so a tool that does not ship ggml can still
+    // compare against it on a machine where the package was restored.
     private static string FindFolder()
     {
+        var searched = new List<string>();
+        var env = Environment.GetEnvironmentVariable(DirectoryVariable);
+        if (!string.IsNullOrEmpty(env))
+        {
+            if (File.Exists(Path.Combine(env, LibFile(Base))))
+            {
+                return env;
+            }
+
+            searched.Add(env);
+        }
+
         var rid = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
         rid += RuntimeInformation.ProcessArchitecture switch
         {
@@ -96,25 +119,35 @@ public static class GgmlLibrary
             Architecture.Arm64 => "-arm64",
             var a => throw new DllNotFoundException($"ggml reference: no native build for {a}"),
         };
-        var native = Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native");
-        string[] variants = RuntimeInformation.ProcessArchitecture == Architecture.X64
-            ? [Avx512F.IsSupported && Avx512BW.IsSupported ? "avx512" : "", Avx2.IsSupported ? "avx2" : "", Avx.IsSupported ? "avx" : "", "noavx"]
-            : [""];
-        foreach (var v in variants)
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
+        if (string.IsNullOrEmpty(packages))
         {
-            if (v.Length == 0 && variants.Length > 1)
-            {
-                continue;
-            }
-
-            var dir = v.Length == 0 ? native : Path.Combine(native, v);
-            if (File.Exists(Path.Combine(dir, LibFile(Base))))
-            {
-                return dir;
-            }
+            packages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         }
 
-        throw new DllNotFoundException($"ggml reference: native libraries of LLamaSharp.Backend.Cpu not found under {native}");
+        string[] roots =
+        [
+            Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native"),
+            Path.Combine(packages, PackageFolder, "LLamaSharpRuntimes", rid, "native"),
+        ];
+        string[] variants = RuntimeInformation.ProcessArchitecture == Architecture.X64
+            ? [.. new[] { Avx512F.IsSupported && Avx512BW.IsSupported ? "avx512" : "", Avx2.IsSupported ? "avx2" : "", Avx.IsSupported ? "avx" : "", "noavx" }.Where(v => v.Length > 0)]
+            : [""];
+        foreach (var native in roots)
+        {
+            foreach (var v in variants)
+            {
+                var dir = v.Length == 0 ? native : Path.Combine(native, v);
+                if (File.Exists(Path.Combine(dir, LibFile(Base))))
+                {
+                    return dir;
+                }
+            }
+
+            searched.Add(native);
+        }
+
+        throw new DllNotFoundException($"ggml reference: native libraries of LLamaSharp.Backend.Cpu not found (searched {string.Join(", ", searched)}; set {DirectoryVariable} to a folder with {LibFile(Base)} and {LibFile(Cpu)})");
     }
 }
 

@@ -56,7 +56,7 @@ internal static unsafe class MoeBench
             buffers.AddRange([gate[l], up[l], down[l], router[l]]);
         }
 
-        double bw = ReadBandwidth(threads, o);
+        double bw = Ferrum.Backends.Cpu.ReadBandwidth.Measure(threads);
 
         using var pool = new CpuWorkerPool(threads);
         var ferrum = new CpuMoeLayer[layers];
@@ -93,10 +93,12 @@ internal static unsafe class MoeBench
             }
 
             using var y = new NativeBuffer(4L * tokens * Hidden);
-            var graphs = new GgmlMoeGraph[layers];
+            var spec = new GgmlMoeSpec(Hidden, Ffn, Experts, TopK, NormalizeWeights: true,
+                (int)GgmlType.F32, (int)GgmlType.Q4_K, (int)GgmlType.Q4_K, (int)GgmlType.Q6_K);
+            var graphs = new GgmlMoeBlock[layers];
             for (int l = 0; l < layers; l++)
             {
-                graphs[l] = new GgmlMoeGraph(tokens, router[l].Pointer, gate[l].Pointer, up[l].Pointer, down[l].Pointer);
+                graphs[l] = new GgmlMoeBlock(spec, tokens, router[l].Pointer, gate[l].Pointer, up[l].Pointer, down[l].Pointer);
             }
 
             int iters = tokens >= 512 ? 6 : tokens >= 32 ? 24 : tokens >= 8 ? 100 : 400;
@@ -117,7 +119,7 @@ internal static unsafe class MoeBench
             ferrum[0].Forward(xs[0].Floats, y.Floats, tokens);
             graphs[0].SetInput(xs[0].Floats);
             backend.Compute(graphs[0].Graph);
-            double nmse = Nmse(y.Floats, (float*)GgmlNative.GetData(graphs[0].Output), (long)tokens * Hidden);
+            double nmse = Nmse(y.Floats, graphs[0].Output, (long)tokens * Hidden);
             backend.Pause();
 
             // Bytes of expert weights one pass reads: distinct experts hit by the batch (expected value under uniform routing).
@@ -173,55 +175,6 @@ internal static unsafe class MoeBench
         double cpu = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / iters / threads;
         Array.Sort(t);
         return (t[iters / 2], t[0], cpu);
-    }
-
-    /// <summary>Sequential read of a 1 GiB buffer by every thread (each its own half), best of 5.</summary>
-    private static double ReadBandwidth(int threads, TextWriter o)
-    {
-        const long bytes = 1L << 30;
-        using var buf = new NativeBuffer(bytes);
-        new Span<byte>(buf.Pointer, int.MaxValue / 2).Fill(1);
-        new Span<byte>(buf.Pointer + int.MaxValue / 2, (int)(bytes - int.MaxValue / 2)).Fill(1);
-        double best = 0;
-        for (int rep = 0; rep < 5; rep++)
-        {
-            long s = Stopwatch.GetTimestamp();
-            var ts = new Thread[threads];
-            var sums = new float[threads];
-            for (int t = 0; t < threads; t++)
-            {
-                int id = t;
-                ts[t] = new Thread(() =>
-                {
-                    long chunk = bytes / threads;
-                    float* p = (float*)(buf.Pointer + id * chunk);
-                    var acc0 = Vector256<float>.Zero;
-                    var acc1 = Vector256<float>.Zero;
-                    var acc2 = Vector256<float>.Zero;
-                    var acc3 = Vector256<float>.Zero;
-                    for (long i = 0; i < chunk / 4; i += 32)
-                    {
-                        acc0 += Vector256.Load(p + i);
-                        acc1 += Vector256.Load(p + i + 8);
-                        acc2 += Vector256.Load(p + i + 16);
-                        acc3 += Vector256.Load(p + i + 24);
-                    }
-
-                    sums[id] = Vector256.Sum(acc0 + acc1 + acc2 + acc3);
-                });
-                ts[t].Start();
-            }
-
-            foreach (var t in ts)
-            {
-                t.Join();
-            }
-
-            double gbs = bytes / Stopwatch.GetElapsedTime(s).TotalSeconds / 1e9;
-            best = Math.Max(best, gbs);
-        }
-
-        return best;
     }
 
     // Valid random blocks: random quants and scales, f16 super-block scales set to small normal values.

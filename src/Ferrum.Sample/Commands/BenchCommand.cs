@@ -1,0 +1,230 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Ferrum.Backends.Cpu;
+using Ferrum.GgmlReference;
+using Ferrum.Sample.Demo;
+using Spectre.Console;
+
+namespace Ferrum.Sample.Commands;
+
+/// <summary>
+/// <c>ferrum bench [--model FILE] [--tokens 1,8,32,512] [--threads N] [--json]</c>: Ferrum's CPU MoE block against
+/// ggml's (llama.cpp build_moe_ffn) on the same weights, inputs and thread count, when ggml's natives are found.
+/// </summary>
+public static class BenchCommand
+{
+    private const int MaxTokens = 4096;
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "MoE GGUF file (default: the demo model, built on first use)." };
+        var tokens = new Option<string>("--tokens") { Description = "Comma-separated token counts per pass.", DefaultValueFactory = _ => "1,8,32,512" };
+        var threads = new Option<int>("--threads") { Description = "Threads, the same for Ferrum and ggml (default: all processors).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table." };
+
+        // Undocumented: timed seconds per side and token count (tests use a small budget).
+        var seconds = new Option<double>("--seconds") { Hidden = true, DefaultValueFactory = _ => 2.0 };
+        var cmd = new Command("bench", "Time the MoE block of Ferrum against ggml (llama.cpp) on the same weights and inputs.");
+        cmd.Options.Add(model);
+        cmd.Options.Add(tokens);
+        cmd.Options.Add(threads);
+        cmd.Options.Add(json);
+        cmd.Options.Add(seconds);
+        cmd.SetAction(parse => CliErrors.Guard(parse, () =>
+        {
+            var counts = ParseTokens(parse.GetValue(tokens)!);
+            int t = parse.GetValue(threads);
+            if (t < 1)
+            {
+                throw new ArgumentException($"--threads must be at least 1, got {t}");
+            }
+
+            double s = parse.GetValue(seconds);
+            if (!(s > 0 && s <= 600))
+            {
+                throw new ArgumentException($"--seconds must be in (0, 600], got {s.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            var path = parse.GetValue(model);
+            if (path == null)
+            {
+                path = DemoModel.CachePath;
+                BuildDemo(path);
+            }
+
+            Run(path, counts, t, s, parse.GetValue(json), Console.Out);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Parses "1,8,32"; throws naming the bad entry.</summary>
+    public static int[] ParseTokens(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var counts = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out counts[i]) || counts[i] < 1 || counts[i] > MaxTokens)
+            {
+                throw new ArgumentException($"--tokens: '{parts[i]}' is not a token count in 1..{MaxTokens} (expected e.g. 1,8,32,512)");
+            }
+        }
+
+        return counts;
+    }
+
+    private static void BuildDemo(string path)
+    {
+        if (File.Exists(path))
+        {
+            return;
+        }
+
+        // Progress on stderr, so stdout stays the table or the JSON.
+        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        err.Progress().Start(ctx =>
+        {
+            var task = ctx.AddTask("building the demo model", maxValue: 1);
+            DemoModel.EnsureBuilt(path, (p, _) => task.Value = p);
+            task.Value = 1;
+        });
+    }
+
+    /// <summary>Runs the benchmark and writes the table (or JSON) to <paramref name="o"/>.</summary>
+    public static void Run(string path, int[] tokens, int threads, double seconds, bool json, TextWriter o)
+    {
+        using var bench = new BenchRunner(path, threads, seconds);
+        var rows = new List<BenchRow>();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if (!json)
+            {
+                Console.Error.WriteLine($"measuring {tokens[i]} token(s)...");
+            }
+
+            rows.Add(bench.Measure(tokens[i], 0x5EED + (ulong)i));
+        }
+
+        if (json)
+        {
+            WriteJson(path, bench, rows, o);
+        }
+        else
+        {
+            WriteTable(path, bench, rows, o);
+        }
+    }
+
+    private static string? GgmlNote(BenchRunner b) =>
+        !b.GgmlAvailable ? $"ggml natives not found (set {GgmlLibrary.DirectoryVariable} to a folder with libggml-base and libggml-cpu, or restore LLamaSharp.Backend.Cpu 0.30.0); Ferrum only"
+        : b.GgmlUnsupported is { } why ? $"no ggml comparison: {why}"
+        : null;
+
+    private static void WriteTable(string path, BenchRunner b, List<BenchRow> rows, TextWriter o)
+    {
+        var hp = b.Hyper;
+        o.WriteLine($"{Path.GetFileName(path)}: {hp.Architecture}, {b.LayerCount} MoE layer(s) rotated, hidden {hp.EmbeddingLength}, expert FFN {hp.ExpertFeedForwardLength}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}, {b.ExpertBytesPerLayer / 1e6:F0} MB of experts per layer");
+        o.WriteLine($"threads {b.Threads} (both sides), SIMD {CpuSimd.Level}, ggml {(b.GgmlRuns ? GgmlLibrary.Variant + " from " + GgmlLibrary.Folder : "-")}");
+        o.WriteLine("kernels (first MoE layer): " + string.Join("; ", b.KernelPaths));
+        var text = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(text) });
+        console.Profile.Width = 160; // a redirected output would otherwise wrap the table at 80 columns
+        var table = new Table().Border(TableBorder.Markdown);
+        foreach (var c in new[] { "tokens", "Ferrum median ms", "Ferrum min ms", "ggml median ms", "ggml min ms", "Ferrum/ggml", "expert GB/s", "NMSE", "passes" })
+        {
+            table.AddColumn(new TableColumn(c).RightAligned());
+        }
+
+        foreach (var r in rows)
+        {
+            table.AddRow(
+                r.Tokens.ToString(CultureInfo.InvariantCulture),
+                F(r.FerrumMedian, "F3"),
+                F(r.FerrumMin, "F3"),
+                F(r.GgmlMedian, "F3"),
+                F(r.GgmlMin, "F3"),
+                F(r.Ratio, "F2"),
+                F(r.ExpertGbPerSecond, "F1"),
+                F(r.Nmse, "E1"),
+                r.GgmlPasses > 0 ? $"{r.FerrumPasses}/{r.GgmlPasses}" : r.FerrumPasses.ToString(CultureInfo.InvariantCulture));
+        }
+
+        console.Write(table);
+
+        // Spectre pads the table with blank lines of spaces; keep the markdown rows only.
+        foreach (var line in text.ToString().Split('\n'))
+        {
+            if (line.Trim().Length > 0)
+            {
+                o.WriteLine(line.TrimEnd());
+            }
+        }
+
+        if (GgmlNote(b) is { } note)
+        {
+            o.WriteLine(note);
+        }
+
+        o.WriteLine("Ferrum/ggml < 1: Ferrum is faster. expert GB/s: expected expert bytes read per pass / Ferrum median. NMSE: Ferrum vs ggml on the same input.");
+    }
+
+    private static string F(double? v, string format) => v is { } d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    private static void WriteJson(string path, BenchRunner b, List<BenchRow> rows, TextWriter o)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", path);
+            w.WriteString("architecture", b.Hyper.Architecture);
+            w.WriteNumber("layers", b.LayerCount);
+            w.WriteNumber("threads", b.Threads);
+            w.WriteBoolean("ggml", b.GgmlRuns);
+            if (GgmlNote(b) is { } note)
+            {
+                w.WriteString("ggml_note", note);
+            }
+            else
+            {
+                w.WriteNull("ggml_note");
+            }
+
+            w.WriteStartArray("rows");
+            foreach (var r in rows)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("tokens", r.Tokens);
+                w.WriteNumber("ferrum_ms_median", r.FerrumMedian);
+                w.WriteNumber("ferrum_ms_min", r.FerrumMin);
+                Number(w, "ggml_ms_median", r.GgmlMedian);
+                Number(w, "ggml_ms_min", r.GgmlMin);
+                Number(w, "ratio", r.Ratio);
+                w.WriteNumber("expert_gb_s", r.ExpertGbPerSecond);
+                Number(w, "nmse", r.Nmse);
+                w.WriteNumber("ferrum_passes", r.FerrumPasses);
+                w.WriteNumber("ggml_passes", r.GgmlPasses);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double? v)
+    {
+        if (v is { } d)
+        {
+            w.WriteNumber(name, d);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+}
