@@ -1,10 +1,5 @@
-extern alias Generators;
-
 using Ferrum.Backends.OpenCL;
-using GFormats = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
-using GPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
-using GShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
-using GType = Generators::Ferrum.Quantization.GgmlType;
+using Ferrum.Quantization;
 
 namespace Ferrum.Runtime.Tests.OpenCL;
 
@@ -38,7 +33,15 @@ public sealed class OpenCLFixture : IDisposable
                 throw new InvalidOperationException($"OpenCL tests need a device{required}: {e.Message}", e);
             }
 
-            return new OpenCLContext(device);
+            var ctx = new OpenCLContext(device);
+
+            // Compiling 16 programs dominates a cold run (pocl, empty cache in CI): build them on every core up front.
+            var options = OpenCLMoeLayer.BuildOptions(device, Options, Hidden, Ffn);
+            Parallel.ForEach(
+                OpenCLMoeLayer.SupportedFormats,
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                f => ctx.BuildProgram(OpenCLProgramNames.Generic(f), Sources(f, 0, 0) ?? throw new InvalidOperationException($"kernels.yaml lacks {f}"), options));
+            return ctx;
         });
     }
 
@@ -47,8 +50,8 @@ public sealed class OpenCLFixture : IDisposable
     /// <summary>Small tiles so the tests cross tile boundaries in both rows and tokens.</summary>
     public static OpenCLMoeOptions Options { get; } = new() { TileRows = 8, TileTokens = 4, ThreadsPerRow = 16, RowsPerGroup = 4 };
 
-    /// <summary>Program sources straight from the generator's printer: every format, shape-generic.</summary>
-    public static OpenCLKernelSources Sources { get; } = BuildSources();
+    /// <summary>The programs the generator emitted into this assembly from runtime-tests/kernels.yaml.</summary>
+    public static OpenCLKernelSources Sources => OpenCLGeneratedSources.Catalog;
 
     public void Dispose()
     {
@@ -58,29 +61,8 @@ public sealed class OpenCLFixture : IDisposable
         }
     }
 
-    private static OpenCLKernelSources BuildSources()
-    {
-        var map = GFormats.All.ToDictionary(f => (uint)f.Type, f => GPrinter.PrintFormatProgram(f, null));
-        return (format, rows, rowLength) => rows == 0 && rowLength == 0 && map.TryGetValue((uint)format, out var s) ? s : null;
-    }
-
-    /// <summary>A program specialized for one format and matrix shape (for the baked-constant tests).</summary>
-    public static (string Name, string Source) Specialized(string format, int rows, int rowLength)
-    {
-        var f = GFormats.All.Single(k => k.Name == format);
-        var shape = new GShape(rows, rowLength);
-        return (GPrinter.ProgramName(f, shape), GPrinter.PrintFormatProgram(f, shape));
-    }
-
-    /// <summary>The printer's program name (to check the runtime's naming convention against).</summary>
-    public static string PrinterProgramName(string format, int rows, int rowLength)
-    {
-        var f = GFormats.All.Single(k => k.Name == format);
-        return GPrinter.ProgramName(f, rows == 0 ? null : new GShape(rows, rowLength));
-    }
-
-    /// <summary>Names of every described format.</summary>
-    public static IEnumerable<string> FormatNames => GFormats.All.Select(f => f.Name);
+    /// <summary>Names of every format the OpenCL kernels decode.</summary>
+    public static IEnumerable<string> FormatNames => OpenCLMoeLayer.SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name);
 }
 
 [CollectionDefinition(Name)]

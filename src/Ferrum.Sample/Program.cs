@@ -25,6 +25,7 @@ public static class Program
         root.Subcommands.Add(DequantCommand.Create());
         root.Subcommands.Add(MoeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(OpenCLCommand.Create());
         // `ferrum` alone runs the demo: build the demo model once, then measure it on every backend.
         root.SetAction(DemoCommand.Run);
         return root.Parse(args).Invoke();

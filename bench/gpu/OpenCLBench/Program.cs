@@ -1,14 +1,9 @@
-extern alias Generators;
-
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Ferrum.Backends.OpenCL;
 using Ferrum.GgmlReference;
 using Ferrum.Quantization;
-using GFormats = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
-using GPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
-using GShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
 
 // One Qwen3-30B-A3B MoE layer (H 2048, F 768, 128 experts, top-8, Q4_K_M: q4_K gate/up, q6_K down) on an OpenCL
 // device: full forward (device routing, gate||up, down, weighted sum), wall time per call including the x upload
@@ -58,13 +53,10 @@ for (var i = 0; i < router.Length; i++)
 
 Console.WriteLine($"weights: q4_K gate/up, {GgmlTypeInfo.Get(down).Name} down, {(gate.Bytes.Length + up.Bytes.Length + dn.Bytes.Length) / 1e6:F1} MB ({sw.Elapsed.TotalSeconds:F1} s to prepare)");
 
-// Programs specialized for the layer's matrix shapes, as kernels.yaml's model entry generates them.
-string? Sources(GgmlType format, int rows, int rowLength) =>
-    rows == 0 ? null : GPrinter.PrintFormatProgram(GFormats.All.Single(f => (uint)f.Type == (uint)format), new GShape(rows, rowLength));
 
 using var ctx = new OpenCLContext(dev0);
 sw.Restart();
-using var layer = new OpenCLMoeLayer(ctx, Sources, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
+using var layer = new OpenCLMoeLayer(ctx, OpenCLGeneratedSources.Catalog, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
 var (tpr, rpg) = options.MatVecGeometry(dev0);
 Console.WriteLine($"programs and weight buffers ready in {sw.Elapsed.TotalSeconds:F1} s (weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}; mat-vec {tpr}x{rpg} work-items, tiles {options.TileRows}x{options.TileTokens})");
 

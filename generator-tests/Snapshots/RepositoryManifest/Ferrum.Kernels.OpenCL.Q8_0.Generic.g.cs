@@ -20,21 +20,480 @@ internal static class OpenCL_Q8_0_Generic
 
     /// <summary>The OpenCL C source, shape constants baked in.</summary>
     public const string Source = """
-    // Ferrum OpenCL C kernel q8_0/generic (generated from kernels.yaml).
-    // output[b * rows + r] = dot(weight row r, input[b * row_length ..]); one work item per (row, token).
-    // q8_0 block: 32 weights in 34 bytes = an f16 scale d, then signed bytes q; weight i = d * q[i].
-    // Shape-generic: rows, row_length and batch are arguments.
-    #define BLOCK_SIZE 32
-    #define BLOCK_BYTES 34
+    // Ferrum MoE kernels for q8_0 (shape-generic). Generated from the format description; OpenCL C 1.2.
+    #ifndef FERRUM_TPR
+    #define FERRUM_TPR 16
+    #endif
+    #ifndef FERRUM_RPG
+    #define FERRUM_RPG 4
+    #endif
+    #define FERRUM_WG (FERRUM_TPR * FERRUM_RPG)
+    #ifndef FERRUM_TR
+    #define FERRUM_TR 16
+    #endif
+    #ifndef FERRUM_TT
+    #define FERRUM_TT 16
+    #endif
+    #ifndef FERRUM_KC
+    #define FERRUM_KC 32
+    #endif
+    #define N_ROWS rows_arg
+    #define N_K k_arg
+    #define N_E e_arg
+    #define N_TOPK topk_arg
+    #define QK 32
+    #define BB 34
+    #define UNIT 32
 
+
+    // Activation of the gated FFN: SiLU(g)*u, or gpt-oss's clamped swiglu (-D FERRUM_ACT_OAI=1).
+    inline float ferrum_act(const float g, const float u)
+    {
+    #if defined(FERRUM_ACT_OAI) && FERRUM_ACT_OAI
+        const float xg = fmin(g, 7.0f);
+        const float yu = clamp(u, -7.0f, 7.0f);
+        return xg / (1.0f + exp(-1.702f * xg)) * (yu + 1.0f);
+    #else
+        return g / (1.0f + exp(-g)) * u;
+    #endif
+    }
+
+    // Sum of v over the FERRUM_TPR work-items that share a row (a power of two), in local memory: OpenCL 1.2 has
+    // no sub-group functions. Every work-item of the group must call it.
+    inline float ferrum_row_sum(__local float* red, const int lid, const int lane, const float v)
+    {
+    #if FERRUM_TPR == 1
+        // One work-item per row (CPU devices): nothing to reduce, and no barrier keeps work-items independent.
+        return v;
+    #else
+        barrier(CLK_LOCAL_MEM_FENCE);
+        red[lid] = v;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int off = FERRUM_TPR / 2; off > 0; off >>= 1)
+        {
+            if (lane < off)
+            {
+                red[lid] += red[lid + off];
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        return red[lid - lane];
+    #endif
+    }
+
+    // Partial dot of UNIT elements from k0 (a multiple of UNIT) of a weight row with x: Scale*sum(q*x) + Offset*sum(x).
+    inline float ferrum_unit_dot_q8_0(const __global uchar* row, const int k0, const __global float* x)
+    {
+        const __global uchar* b = row + (size_t)(k0 / QK) * BB;
+        const int i0 = k0 % QK;
+        const float d = vload_half(0, (const __global half*)(b + 0));
+        float sq = 0.0f;
+        for (int j = 0; j < UNIT; j++)
+        {
+            const int i = i0 + j;
+            const float xv = x[k0 + j];
+            sq += ((float)((int)(char)b[(2 + i)])) * xv;
+        }
+        return d * sq;
+    }
+
+    // Decodes UNIT elements from k0 (a multiple of UNIT) of a weight row into local memory; scale lets once per unit.
+    inline void ferrum_unit_decode_q8_0(const __global uchar* row, const int k0, __local float* out)
+    {
+        const __global uchar* b = row + (size_t)(k0 / QK) * BB;
+        const int i0 = k0 % QK;
+        const float d = vload_half(0, (const __global half*)(b + 0));
+        const float scale = d;
+        for (int j = 0; j < UNIT; j++)
+        {
+            const int i = i0 + j;
+            out[j] = scale * ((float)((int)(char)b[(2 + i)]));
+        }
+    }
+
+    // Element k of a weight row.
+    inline float ferrum_decode_q8_0(const __global uchar* row, const int k)
+    {
+        const __global uchar* b = row + (size_t)(k / QK) * BB;
+        const int i = k % QK;
+        const float d = vload_half(0, (const __global half*)(b + 0));
+        return (d * ((float)((int)(char)b[(2 + i)])));
+    }
+
+    // gate||up for every (token, slot) pair: group (row block, pair); act[pair][row] = act(gate·x, up·x).
+    __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
+    void ferrum_moe_gate_up_vec_q8_0(
+        const __global uchar* gate_w, const ulong gate_offset,
+        const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
+        const __global float* x, const __global int* ids, __global float* act,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
+    {
+        __local float red[FERRUM_WG];
+        const int lid = get_local_id(0);
+        const int lane = lid % FERRUM_TPR;
+        const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
+        const int rr = r < N_ROWS ? r : N_ROWS - 1;
+        const int p = get_group_id(1);
+        const int t = p / N_TOPK;
+        const int id = ids[p];
+        const int e = (uint)id < (uint)N_E ? id : 0;
+        const ulong row_bytes = (ulong)(N_K / QK) * BB;
+        const __global uchar* g_row = gate_w + gate_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
+        const __global uchar* u_row = up_w + up_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
+        const __global float* xt = x + (size_t)t * N_K;
+        float g = 0.0f;
+        float u = 0.0f;
+        for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
+        {
+            g += ferrum_unit_dot_q8_0(g_row, k0, xt);
+            u += ferrum_unit_dot_q8_0(u_row, k0, xt);
+        }
+        g = ferrum_row_sum(red, lid, lane, g);
+        u = ferrum_row_sum(red, lid, lane, u);
+        if (lane == 0 && r < N_ROWS)
+        {
+            act[(size_t)p * N_ROWS + r] = (uint)id < (uint)N_E ? ferrum_act(g, u) : NAN;
+        }
+    }
+
+    // down + weighted sum: group (row block, token); out[token][row] = sum over slots of weight * down_e(act[pair]).
+    __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
+    void ferrum_moe_down_vec_q8_0(
+        const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
+        const __global float* act, const __global int* ids, const __global float* weights, __global float* out,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
+    {
+        __local float red[FERRUM_WG];
+        const int lid = get_local_id(0);
+        const int lane = lid % FERRUM_TPR;
+        const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
+        const int rr = r < N_ROWS ? r : N_ROWS - 1;
+        const int t = get_group_id(1);
+        const ulong row_bytes = (ulong)(N_K / QK) * BB;
+        float acc = 0.0f;
+        int bad = 0;
+        for (int k = 0; k < N_TOPK; k++)
+        {
+            const int p = t * N_TOPK + k;
+            const int id = ids[p];
+            bad |= (uint)id >= (uint)N_E;
+            const int e = (uint)id < (uint)N_E ? id : 0;
+            const __global uchar* row = down_w + down_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
+            const __global float* a = act + (size_t)p * N_K;
+            float part = 0.0f;
+            for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
+            {
+                part += ferrum_unit_dot_q8_0(row, k0, a);
+            }
+            acc += weights[p] * part;
+        }
+        acc = ferrum_row_sum(red, lid, lane, acc);
+        if (lane == 0 && r < N_ROWS)
+        {
+            out[(size_t)t * N_ROWS + r] = bad ? NAN : acc;
+        }
+    }
+
+    // Prefill gate||up: group (row tile, token tile of one expert) over the tokens routed to that expert.
+    __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
+    void ferrum_moe_gate_up_tile_q8_0(
+        const __global uchar* gate_w, const ulong gate_offset,
+        const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
+        const __global float* x, const __global int* counts, const __global int* lists, const __global int* tiles, __global float* act,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+    {
+        __local float wg[FERRUM_TR][FERRUM_KC + 1];
+        __local float wu[FERRUM_TR][FERRUM_KC + 1];
+        __local float xs[FERRUM_TT][FERRUM_KC + 1];
+        // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+        const int e = tiles[2 * get_group_id(1)];
+        const int j0 = tiles[2 * get_group_id(1) + 1];
+        const int cnt = counts[e];
+        const int lr = get_local_id(0);
+        const int lt = get_local_id(1);
+        const int lin = lt * FERRUM_TR + lr;
+        const int r0 = get_group_id(0) * FERRUM_TR;
+        const __global int* list = lists + (size_t)e * max_per_expert;
+        const ulong row_bytes = (ulong)(N_K / QK) * BB;
+        const __global uchar* gbase = gate_w + gate_offset + (ulong)e * expert_stride;
+        const __global uchar* ubase = up_w + up_offset + (ulong)e * expert_stride;
+        float g = 0.0f;
+        float u = 0.0f;
+        for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
+        {
+            for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
+            {
+                const int rr = task / (FERRUM_KC / UNIT);
+                const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                const int row = min(r0 + rr, N_ROWS - 1);
+                ferrum_unit_decode_q8_0(gbase + (ulong)row * row_bytes, k0 + kk, &wg[rr][kk]);
+                ferrum_unit_decode_q8_0(ubase + (ulong)row * row_bytes, k0 + kk, &wu[rr][kk]);
+            }
+            for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+            {
+                const int jj = idx / FERRUM_KC;
+                const int kk = idx % FERRUM_KC;
+                const int j = j0 + jj;
+                xs[jj][kk] = j < cnt ? x[(size_t)(list[j] / N_TOPK) * N_K + k0 + kk] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int c = 0; c < FERRUM_KC; c++)
+            {
+                g += wg[lr][c] * xs[lt][c];
+                u += wu[lr][c] * xs[lt][c];
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const int j = j0 + lt;
+        const int r = r0 + lr;
+        if (j < cnt && r < N_ROWS)
+        {
+            act[(size_t)list[j] * N_ROWS + r] = ferrum_act(g, u);
+        }
+    }
+
+    // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * down_e(act[pair]).
+    __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
+    void ferrum_moe_down_tile_q8_0(
+        const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
+        const __global float* act, const __global int* counts, const __global int* lists, const __global int* tiles,
+        const __global float* weights, __global float* y,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+    {
+        __local float ws[FERRUM_TR][FERRUM_KC + 1];
+        __local float as[FERRUM_TT][FERRUM_KC + 1];
+        // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
+        const int e = tiles[2 * get_group_id(1)];
+        const int j0 = tiles[2 * get_group_id(1) + 1];
+        const int cnt = counts[e];
+        const int lr = get_local_id(0);
+        const int lt = get_local_id(1);
+        const int lin = lt * FERRUM_TR + lr;
+        const int r0 = get_group_id(0) * FERRUM_TR;
+        const __global int* list = lists + (size_t)e * max_per_expert;
+        const ulong row_bytes = (ulong)(N_K / QK) * BB;
+        const __global uchar* base = down_w + down_offset + (ulong)e * expert_stride;
+        float acc = 0.0f;
+        for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
+        {
+            for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
+            {
+                const int rr = task / (FERRUM_KC / UNIT);
+                const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                const int row = min(r0 + rr, N_ROWS - 1);
+                ferrum_unit_decode_q8_0(base + (ulong)row * row_bytes, k0 + kk, &ws[rr][kk]);
+            }
+            for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+            {
+                const int jj = idx / FERRUM_KC;
+                const int kk = idx % FERRUM_KC;
+                const int j = j0 + jj;
+                as[jj][kk] = j < cnt ? act[(size_t)list[j] * N_K + k0 + kk] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int c = 0; c < FERRUM_KC; c++)
+            {
+                acc += ws[lr][c] * as[lt][c];
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const int j = j0 + lt;
+        const int r = r0 + lr;
+        if (j < cnt && r < N_ROWS)
+        {
+            const int p = list[j];
+            y[(size_t)p * N_ROWS + r] = weights[p] * acc;
+        }
+    }
+
+    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    __kernel void ferrum_dequant_q8_0(const __global uchar* src, __global float* dst, const int n)
+    {
+        const int k = get_global_id(0);
+        if (k < n)
+        {
+            dst[k] = ferrum_decode_q8_0(src, k);
+        }
+    }
+    #ifndef FERRUM_ROUTE_WG
+    #define FERRUM_ROUTE_WG 64
+    #endif
+    #ifndef FERRUM_MAX_EXPERTS
+    #define FERRUM_MAX_EXPERTS 512
+    #endif
+    #ifndef FERRUM_MAX_TOPK
+    #define FERRUM_MAX_TOPK 64
+    #endif
+
+    // Gating functions (llama-hparams.h llama_expert_gating_func_type).
+    #define FERRUM_GATING_SOFTMAX 1
+    #define FERRUM_GATING_SIGMOID 2
+    #define FERRUM_GATING_SOFTMAX_WEIGHT 3
+
+    // One group per token: router logits (F32 router [n_experts][h]), gating, top-k on prob (+ selection bias),
+    // weights = prob of the selected experts (SOFTMAX_WEIGHT: softmax over the selected logits), optional
+    // renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale (applied when not 0 and not 1).
+    __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
+    void ferrum_moe_route(
+        const __global float* x, const __global float* router, const __global float* bias, const int has_bias,
+        __global int* ids, __global float* weights,
+        const int h, const int n_experts, const int topk, const int gating, const int norm, const float scale)
+    {
+        __local float logit[FERRUM_MAX_EXPERTS];
+        __local float prob[FERRUM_MAX_EXPERTS];
+        __local uchar taken[FERRUM_MAX_EXPERTS];
+        const int t = get_group_id(0);
+        const int lid = get_local_id(0);
+        const __global float* xt = x + (size_t)t * h;
+        for (int e = lid; e < n_experts; e += FERRUM_ROUTE_WG)
+        {
+            const __global float* w = router + (size_t)e * h;
+            float acc = 0.0f;
+            for (int k = 0; k < h; k++)
+            {
+                acc += w[k] * xt[k];
+            }
+            logit[e] = acc;
+            taken[e] = 0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid != 0)
+        {
+            return;
+        }
+        if (gating == FERRUM_GATING_SOFTMAX)
+        {
+            float m = -INFINITY;
+            for (int e = 0; e < n_experts; e++)
+            {
+                m = fmax(m, logit[e]);
+            }
+            float sum = 0.0f;
+            for (int e = 0; e < n_experts; e++)
+            {
+                prob[e] = exp(logit[e] - m);
+                sum += prob[e];
+            }
+            for (int e = 0; e < n_experts; e++)
+            {
+                prob[e] /= sum;
+            }
+        }
+        else if (gating == FERRUM_GATING_SIGMOID)
+        {
+            for (int e = 0; e < n_experts; e++)
+            {
+                prob[e] = 1.0f / (1.0f + exp(-logit[e]));
+            }
+        }
+        else
+        {
+            for (int e = 0; e < n_experts; e++)
+            {
+                prob[e] = logit[e];
+            }
+        }
+        int sel[FERRUM_MAX_TOPK];
+        float w[FERRUM_MAX_TOPK];
+        for (int j = 0; j < topk; j++)
+        {
+            int best = -1;
+            float best_score = 0.0f;
+            for (int e = 0; e < n_experts; e++)
+            {
+                const float score = prob[e] + (has_bias ? bias[e] : 0.0f);
+                if (!taken[e] && (best < 0 || score > best_score))
+                {
+                    best = e;
+                    best_score = score;
+                }
+            }
+            taken[best] = 1;
+            sel[j] = best;
+            w[j] = prob[best];
+        }
+        if (gating == FERRUM_GATING_SOFTMAX_WEIGHT)
+        {
+            float m = -INFINITY;
+            for (int j = 0; j < topk; j++)
+            {
+                m = fmax(m, w[j]);
+            }
+            float sum = 0.0f;
+            for (int j = 0; j < topk; j++)
+            {
+                w[j] = exp(w[j] - m);
+                sum += w[j];
+            }
+            for (int j = 0; j < topk; j++)
+            {
+                w[j] /= sum;
+            }
+        }
+        if (norm)
+        {
+            float sum = 0.0f;
+            for (int j = 0; j < topk; j++)
+            {
+                sum += w[j];
+            }
+            sum = fmax(sum, 6.103515625e-5f);
+            for (int j = 0; j < topk; j++)
+            {
+                w[j] /= sum;
+            }
+        }
+        const int scaled = scale != 0.0f && scale != 1.0f;
+        for (int j = 0; j < topk; j++)
+        {
+            ids[(size_t)t * topk + j] = sel[j];
+            weights[(size_t)t * topk + j] = scaled ? w[j] * scale : w[j];
+        }
+    }
+
+    // Groups (token, slot) pairs by expert: lists[e][0..counts[e]) = pair indices in order. One work-item per expert.
+    __kernel void ferrum_moe_group(
+        const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
+        __global int* counts, __global int* lists)
+    {
+        const int e = get_global_id(0);
+        if (e >= n_experts)
+        {
+            return;
+        }
+        int c = 0;
+        for (int p = 0; p < n_pairs; p++)
+        {
+            if (ids[p] == e && c < max_per_expert)
+            {
+                lists[(size_t)e * max_per_expert + c] = p;
+                c++;
+            }
+        }
+        counts[e] = c;
+    }
+
+    // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
+    __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
+    {
+        const int hh = get_global_id(0);
+        const int t = get_global_id(1);
+        if (hh >= h || t >= n_tokens)
+        {
+            return;
+        }
+        float acc = 0.0f;
+        for (int k = 0; k < topk; k++)
+        {
+            acc += y[((size_t)t * topk + k) * h + hh];
+        }
+        out[(size_t)t * h + hh] = acc;
+    }
+
+    // Plain batched mat-vec: output[b][r] = row r · input[b]; work size (rows, batch).
     __kernel void ferrum_q8_0_generic(
-        __global const uchar* weights,
-        const ulong row_stride,
-        __global const float* input,
-        __global float* output,
-        const int ROWS,
-        const int ROW_LENGTH,
-        const int BATCH)
+        __global const uchar* weights, const ulong row_stride, __global const float* input, __global float* output,
+        const int ROWS, const int ROW_LENGTH, const int BATCH)
     {
         const int r = (int)get_global_id(0);
         const int b = (int)get_global_id(1);
@@ -42,27 +501,14 @@ internal static class OpenCL_Q8_0_Generic
         {
             return;
         }
-
-        __global const uchar* row = weights + (ulong)r * row_stride;
-        __global const float* x = input + (ulong)b * ROW_LENGTH;
+        const __global uchar* row = weights + (ulong)r * row_stride;
+        const __global float* x = input + (size_t)b * ROW_LENGTH;
         float sum = 0.0f;
-        // Walk the row block by block: scale first, then the block's quants against the matching activations.
-        for (int block = 0; block < ROW_LENGTH / BLOCK_SIZE; ++block)
+        for (int k0 = 0; k0 < ROW_LENGTH; k0 += UNIT)
         {
-            __global const uchar* p = row + block * BLOCK_BYTES;
-            const float d = vload_half(0, (__global const half*)p);
-            __global const char* q = (__global const char*)(p + 2);
-            __global const float* xs = x + block * BLOCK_SIZE;
-            float block_sum = 0.0f;
-            for (int i = 0; i < BLOCK_SIZE; ++i)
-            {
-                block_sum += (float)q[i] * xs[i];
-            }
-
-            sum += d * block_sum;
+            sum += ferrum_unit_dot_q8_0(row, k0, x);
         }
-
-        output[(ulong)b * ROWS + r] = sum;
+        output[(size_t)b * ROWS + r] = sum;
     }
     """;
 

@@ -8,7 +8,7 @@ using Ferrum.Moe;
 namespace Ferrum.Sample.Commands;
 
 /// <summary>
-/// <c>ferrum moe FILE.gguf --layer N --input IN.f32 --output OUT.f32 [--backend cpu|metal] [--threads T]</c>: runs one
+/// <c>ferrum moe FILE.gguf --layer N --input IN.f32 --output OUT.f32 [--backend cpu|opencl|metal] [--threads T] [--device D]</c>: runs one
 /// MoE block (routed experts weighted plus shared experts; no residual, no norm) on raw float32 [tokens × hidden].
 /// </summary>
 public static class MoeCommand
@@ -19,7 +19,8 @@ public static class MoeCommand
         var layer = new Option<int>("--layer") { Description = "Layer (block) index.", Required = true };
         var input = new Option<string>("--input") { Description = "Input: raw little-endian float32, [tokens × hidden].", Required = true };
         var output = new Option<string>("--output") { Description = "Output: raw little-endian float32, [tokens × hidden].", Required = true };
-        var backend = new Option<string>("--backend") { Description = "Backend that runs the block (cpu, or metal on macOS).", DefaultValueFactory = _ => "cpu" };
+        var backend = new Option<string>("--backend") { Description = "Backend that runs the block (cpu, opencl, or metal on macOS).", DefaultValueFactory = _ => "cpu" };
+        var device = OpenCLCommand.DeviceOption();
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all processors).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("moe", "Run the MoE block of one layer on raw float32 activations; architecture and routing come from the file's metadata.");
         cmd.Arguments.Add(file);
@@ -28,6 +29,7 @@ public static class MoeCommand
         cmd.Options.Add(output);
         cmd.Options.Add(backend);
         cmd.Options.Add(threads);
+        cmd.Options.Add(device);
         cmd.SetAction(parse => CliErrors.Guard(parse, () =>
         {
             var name = parse.GetValue(backend)!;
@@ -37,9 +39,15 @@ public static class MoeCommand
                 return 0;
             }
 
+            if (string.Equals(name, "opencl", StringComparison.OrdinalIgnoreCase))
+            {
+                OpenCLMoeRunner.Run(parse.GetValue(file)!, parse.GetValue(layer), parse.GetValue(input)!, parse.GetValue(output)!, parse.GetValue(device), Backends.OpenCL.OpenCLMoePath.Auto, Console.Out);
+                return 0;
+            }
+
             if (!string.Equals(name, "cpu", StringComparison.OrdinalIgnoreCase))
             {
-                throw new ArgumentException($"backend '{name}' is not available for 'moe' (available: cpu, metal)");
+                throw new ArgumentException($"backend '{name}' is not available for 'moe' (available: cpu, opencl, metal)");
             }
 
             int t = parse.GetValue(threads);

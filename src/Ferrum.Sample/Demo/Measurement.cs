@@ -1,4 +1,5 @@
 using Ferrum.Backends.Cpu;
+using Ferrum.Backends.OpenCL;
 using Ferrum.Gguf;
 using Spectre.Console;
 
@@ -62,6 +63,27 @@ public static class Measurement
     private static IEnumerable<IMoeBackend> Backends(ModelRunner runner, MeasurementOptions options, IAnsiConsole console)
     {
         yield return new CpuMoeBackend(runner.Layers, options.Threads, Math.Max(options.PrefillTokens, 1));
+        if (OpenCLMoeBackend.Pick() is { } device)
+        {
+            IMoeBackend? opencl = null;
+            try
+            {
+                opencl = new OpenCLMoeBackend(runner, device);
+            }
+            catch (Exception e) when (e is OpenCLException or NotSupportedException or ArgumentException or GgufException)
+            {
+                console.MarkupLine($"[yellow]opencl skipped on {Markup.Escape(device.DisplayName)}: {Markup.Escape(e.Message)}[/]");
+            }
+
+            if (opencl is not null)
+            {
+                yield return opencl;
+            }
+        }
+        else
+        {
+            console.MarkupLine("[grey]opencl: no GPU device (set FERRUM_OPENCL_DEVICE to measure another device, e.g. pocl)[/]");
+        }
     }
 
     private static void PrintLayers(ModelRunner runner, IAnsiConsole console)
