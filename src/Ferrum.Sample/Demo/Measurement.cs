@@ -10,7 +10,7 @@ public sealed record MeasurementOptions
 {
     public int Threads { get; init; } = Environment.ProcessorCount;
 
-    public int DecodeTokens { get; init; } = 32;
+    public int DecodeTokens { get; init; } = 64;
 
     public int PrefillTokens { get; init; } = 128;
 

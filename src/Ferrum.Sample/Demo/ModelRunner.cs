@@ -23,6 +23,7 @@ public sealed record PhaseResult(
 /// </summary>
 public sealed unsafe class ModelRunner : IDisposable
 {
+    private const int WarmupTokens = 16;
     private readonly GgufMoeLayer[] _layers;
 
     public ModelRunner(GgufFile file)
@@ -78,9 +79,12 @@ public sealed unsafe class ModelRunner : IDisposable
         var y = new float[hidden];
         var checks = new List<(int Layer, float[] In, float[] Out)>();
 
-        // One warm-up token: JIT, page faults of the first experts.
-        RandomToken(rng, h);
-        RunToken(backend, h, y, null, 0);
+        // Warm-up tokens: the JIT's tiered compilation reaches its optimized code only after a few dozen calls.
+        for (var t = 0; t < WarmupTokens; t++)
+        {
+            RandomToken(rng, h);
+            RunToken(backend, h, y, null, t);
+        }
 
         long bytes = 0;
         var elapsed = TimeSpan.Zero;
