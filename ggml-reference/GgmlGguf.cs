@@ -178,12 +178,6 @@ public static unsafe partial class GgmlNative
     [return: MarshalAs(UnmanagedType.U1)]
     public static partial bool GgufWriteToFile(IntPtr ctx, string fname, [MarshalAs(UnmanagedType.U1)] bool onlyMeta);
 
-    [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_init")]
-    public static partial IntPtr GgmlInit(GgmlInitParams p);
-
-    [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_free")]
-    public static partial void GgmlFree(IntPtr ctx);
-
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_new_tensor")]
     public static partial IntPtr GgmlNewTensor(IntPtr ctx, int type, int nDims, long* ne);
 
@@ -192,12 +186,6 @@ public static unsafe partial class GgmlNative
 
     [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_get_tensor", StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr GgmlGetTensor(IntPtr ctx, string name);
-
-    [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_get_data")]
-    public static partial void* GgmlGetData(IntPtr tensor);
-
-    [LibraryImport(GgmlLibrary.Base, EntryPoint = "ggml_nbytes")]
-    public static partial nuint GgmlNBytes(IntPtr tensor);
 
     /// <summary>A NUL-terminated UTF-8 string returned by ggml.</summary>
     public static string Utf8(byte* p) => Marshal.PtrToStringUTF8((IntPtr)p) ?? "";

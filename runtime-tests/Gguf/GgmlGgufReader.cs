@@ -36,7 +36,7 @@ internal static unsafe class GgmlGgufReader
             GgmlNative.GgufFree(ctx);
             if (ggmlCtx != IntPtr.Zero)
             {
-                GgmlNative.GgmlFree(ggmlCtx);
+                GgmlNative.Free((void*)ggmlCtx);
             }
         }
     }
@@ -90,8 +90,8 @@ internal static unsafe class GgmlGgufReader
             if (ggmlCtx != IntPtr.Zero)
             {
                 var t = GgmlNative.GgmlGetTensor(ggmlCtx, name);
-                var bytes = new byte[(long)GgmlNative.GgmlNBytes(t)];
-                new ReadOnlySpan<byte>(GgmlNative.GgmlGetData(t), bytes.Length).CopyTo(bytes);
+                var bytes = new byte[(long)GgmlNative.Nbytes((void*)t)];
+                new ReadOnlySpan<byte>(GgmlNative.GetData((void*)t), bytes.Length).CopyTo(bytes);
                 data[name] = bytes;
             }
         }

@@ -208,7 +208,7 @@ public class GgufGgmlCrossTests
     {
         var ctx = GgmlNative.GgufInitEmpty();
         var memSize = tensors.Sum(t => (long)t.Data.Length + 1024) + (1 << 20);
-        var gctx = GgmlNative.GgmlInit(new GgmlNative.GgmlInitParams { MemSize = (nuint)memSize, MemBuffer = IntPtr.Zero, NoAlloc = 0 });
+        var gctx = (IntPtr)GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = (nuint)memSize, MemBuffer = IntPtr.Zero, NoAlloc = 0 });
         Assert.NotEqual(IntPtr.Zero, gctx);
         try
         {
@@ -227,8 +227,8 @@ public class GgufGgmlCrossTests
 
                 Assert.NotEqual(IntPtr.Zero, t);
                 GgmlNative.GgmlSetName(t, name);
-                Assert.Equal((nuint)data.Length, GgmlNative.GgmlNBytes(t));
-                data.AsSpan().CopyTo(new Span<byte>(GgmlNative.GgmlGetData(t), data.Length));
+                Assert.Equal((nuint)data.Length, GgmlNative.Nbytes((void*)t));
+                data.AsSpan().CopyTo(new Span<byte>(GgmlNative.GetData((void*)t), data.Length));
                 GgmlNative.GgufAddTensor(ctx, t);
             }
 
@@ -237,7 +237,7 @@ public class GgufGgmlCrossTests
         finally
         {
             GgmlNative.GgufFree(ctx);
-            GgmlNative.GgmlFree(gctx);
+            GgmlNative.Free((void*)gctx);
         }
     }
 
