@@ -95,7 +95,8 @@ public class FuzzTests
 
         // Both kinds of input were exercised: broken manifests and ones that still generate code.
         Assert.InRange(withErrors, Iterations / 10, Iterations - 100);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"fuzzing took {clock.Elapsed}");
+        // Speed is not asserted (a shared CI machine varies); the duration is reported for the record.
+        Console.WriteLine($"{Iterations} manifests fuzzed in {clock.Elapsed.TotalSeconds:F1} s");
     }
 
     private static string Mutate(string seed, Random random)
