@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Ferrum.Backends.Cpu;
 using Ferrum.Gguf;
 using Ferrum.Moe;
@@ -68,25 +67,14 @@ public static class MoeCommand
         using var gguf = GgufFile.Open(path);
         using var layer = GgufMoeLayer.Load(gguf, layerIndex);
         int hidden = layer.Weights.Hidden;
-        if (!File.Exists(inputPath))
-        {
-            throw new FileNotFoundException($"input file '{inputPath}' not found", inputPath);
-        }
-
-        var bytes = File.ReadAllBytes(inputPath);
-        if (bytes.Length == 0 || bytes.Length % (4 * hidden) != 0)
-        {
-            throw new ArgumentException($"input '{inputPath}' has {bytes.Length} bytes, not a positive multiple of hidden ({hidden}) × 4 bytes");
-        }
-
-        var x = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        var x = RawFloats.ReadTokens(inputPath, hidden);
         int tokens = x.Length / hidden;
         var y = new float[x.Length];
         using var moe = new CpuMoeLayer(layer.Weights, layer.Routing, new CpuMoeOptions { Threads = threads, MaxTokens = Math.Min(tokens, 512) });
         var sw = Stopwatch.StartNew();
         moe.Forward(x, y);
         sw.Stop();
-        File.WriteAllBytes(outputPath, MemoryMarshal.AsBytes(y.AsSpan()).ToArray());
+        RawFloats.Write(outputPath, y);
 
         var hp = layer.HyperParameters;
         log.WriteLine($"{hp.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}" +

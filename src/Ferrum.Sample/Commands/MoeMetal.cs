@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Ferrum.Backends.Metal;
 using Ferrum.Gguf;
 
@@ -19,25 +18,14 @@ public static class MoeMetal
         using var gguf = GgufFile.Open(path);
         var (weights, routing) = MetalMoeGguf.Load(gguf, layerIndex);
         int hidden = weights.Hidden;
-        if (!File.Exists(inputPath))
-        {
-            throw new FileNotFoundException($"input file '{inputPath}' not found", inputPath);
-        }
-
-        var bytes = File.ReadAllBytes(inputPath);
-        if (bytes.Length == 0 || bytes.Length % (4 * hidden) != 0)
-        {
-            throw new ArgumentException($"input '{inputPath}' has {bytes.Length} bytes, not a positive multiple of hidden ({hidden}) × 4 bytes");
-        }
-
-        var x = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        var x = RawFloats.ReadTokens(inputPath, hidden);
         int tokens = x.Length / hidden;
         var y = new float[x.Length];
         using var moe = new MetalMoeExecutor(weights, routing);
         var sw = Stopwatch.StartNew();
         moe.Forward(x, y, tokens);
         sw.Stop();
-        File.WriteAllBytes(outputPath, MemoryMarshal.AsBytes(y.AsSpan()).ToArray());
+        RawFloats.Write(outputPath, y);
         log.WriteLine($"{gguf.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {weights.Experts} experts, top-{routing.ExpertsPerToken}");
         log.WriteLine($"backend metal ({moe.DeviceName}), {(tokens >= MetalMoePlan.PrefillTokens ? "prefill tiles" : "mat-vec")}, forward pass {sw.Elapsed.TotalMilliseconds:F2} ms (programs compiled beforehand)");
         log.WriteLine($"wrote {outputPath}: {y.Length:N0} floats");

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Ferrum.Backends.OpenCL;
 using Ferrum.Gguf;
 using Spectre.Console;
@@ -87,18 +86,7 @@ public static class OpenCLMoeRunner
         using var gguf = GgufFile.Open(path);
         var hp = MoeHyperParameters.FromFile(gguf);
         var hidden = hp.EmbeddingLength;
-        if (!File.Exists(inputPath))
-        {
-            throw new FileNotFoundException($"input file '{inputPath}' not found", inputPath);
-        }
-
-        var bytes = File.ReadAllBytes(inputPath);
-        if (bytes.Length == 0 || bytes.Length % (4 * hidden) != 0)
-        {
-            throw new ArgumentException($"input '{inputPath}' has {bytes.Length} bytes, not a positive multiple of hidden ({hidden}) × 4 bytes");
-        }
-
-        var x = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        var x = RawFloats.ReadTokens(inputPath, hidden);
         var tokens = x.Length / hidden;
         var dev = OpenCLDevice.Select(device);
         using var ctx = new OpenCLContext(dev);
@@ -109,7 +97,7 @@ public static class OpenCLMoeRunner
         sw.Restart();
         layer.Forward(x, tokens, y, kernels);
         var run = sw.Elapsed;
-        File.WriteAllBytes(outputPath, MemoryMarshal.AsBytes(y.AsSpan()).ToArray());
+        RawFloats.Write(outputPath, y);
         log.WriteLine($"{hp.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}");
         log.WriteLine($"backend opencl, device {dev.DisplayName} ({(dev.IsGpu ? "GPU" : dev.IsCpu ? "CPU" : "other")}), weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}");
         log.WriteLine($"programs and buffers {setup.TotalMilliseconds:F1} ms, forward {run.TotalMilliseconds:F2} ms");
