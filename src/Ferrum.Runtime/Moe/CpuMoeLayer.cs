@@ -15,7 +15,7 @@ namespace Ferrum.Moe;
 /// weighted sum. Work is split over rows and experts across a fixed worker pool; scratch memory is allocated
 /// once, at construction, so a forward pass allocates nothing.</para>
 /// </summary>
-public sealed unsafe class CpuMoeLayer : IDisposable
+public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
 {
     private const int RouterChunk = 16;
     private const int GateUpChunk = 64;
@@ -184,6 +184,12 @@ public sealed unsafe class CpuMoeLayer : IDisposable
     /// <summary>Threads that run the layer.</summary>
     public int Threads => _pool.Count;
 
+    /// <inheritdoc/>
+    public string Backend => "cpu";
+
+    /// <inheritdoc/>
+    public int Hidden => _hidden;
+
     /// <summary>Bytes of scratch memory allocated at construction.</summary>
     public long ScratchBytes { get; }
 
@@ -207,27 +213,27 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         }
     }
 
-    /// <summary>Runs the block for <c>input.Length / hidden</c> tokens.</summary>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output)
+    /// <inheritdoc/>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
-        if (input.Length % _hidden != 0)
+        if (x.Length % _hidden != 0)
         {
-            throw new ArgumentException($"input length {input.Length} is not a multiple of the hidden size {_hidden}", nameof(input));
+            throw new ArgumentException($"input length {x.Length} is not a multiple of the hidden size {_hidden}", nameof(x));
         }
 
-        if (output.Length < input.Length)
+        if (y.Length < x.Length)
         {
-            throw new ArgumentException($"output length {output.Length} is smaller than the input length {input.Length}", nameof(output));
+            throw new ArgumentException($"output length {y.Length} is smaller than the input length {x.Length}", nameof(y));
         }
 
-        fixed (float* x = input, y = output)
+        fixed (float* px = x, py = y)
         {
-            Forward(x, y, input.Length / _hidden);
+            Forward(px, py, x.Length / _hidden);
         }
     }
 
     /// <summary>Runs the block for <paramref name="tokens"/> rows of <c>hidden</c> floats at <paramref name="x"/>.</summary>
-    public void Forward(float* x, float* output, int tokens)
+    public void Forward(float* x, float* y, int tokens)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (tokens < 0)
@@ -238,7 +244,7 @@ public sealed unsafe class CpuMoeLayer : IDisposable
         for (int t0 = 0; t0 < tokens; t0 += _maxTokens)
         {
             _x = x + (long)t0 * _hidden;
-            _out = output + (long)t0 * _hidden;
+            _out = y + (long)t0 * _hidden;
             _tokens = Math.Min(_maxTokens, tokens - t0);
             _next0 = _nextR = _nextRoute = 0;
             _error = null;
