@@ -1,11 +1,14 @@
+using LLama.Native;
+
 namespace Ferrum.Model.Tests;
 
 public class ProjectTests
 {
     [Fact]
-    public void Inference_contracts_are_public_interfaces()
+    public void Llama_cpp_native_library_loads()
     {
-        Assert.True(typeof(Ferrum.Inference.ITokenizer).IsInterface);
-        Assert.True(typeof(Ferrum.Inference.IInferenceSession).IsInterface);
+        // The reference must be there: a missing libllama fails the suite instead of skipping the comparisons.
+        var info = NativeApi.llama_max_devices();
+        Assert.True(info >= 1);
     }
 }
