@@ -184,6 +184,13 @@ public sealed unsafe class GgufFile : IDisposable
 
     internal void ReleaseLease() => Release();
 
+    // Another lease for a holder of one: the count is at least 1 while `held` lives, so the mapping cannot be gone.
+    internal GgufMappingLease DuplicateLease()
+    {
+        Interlocked.Increment(ref _refs);
+        return new GgufMappingLease(this);
+    }
+
     /// <summary>Raw pointer to absolute file offset 0 (for leases and views).</summary>
     internal byte* BasePointer => _base;
 
@@ -266,5 +273,24 @@ public sealed unsafe class GgufMappingLease : IDisposable
         return new ReadOnlySpan<byte>(file.BasePointer + file.DataOffset + tensor.Offset, (int)tensor.ByteSize);
     }
 
+    /// <summary>The file whose mapping this lease holds (its path and tensor table stay readable after the file is disposed).</summary>
+    public GgufFile File => _file ?? throw new ObjectDisposedException(nameof(GgufMappingLease));
+
+    /// <summary>Pointer to a tensor's first byte; valid until this lease is disposed, whether or not the file is.</summary>
+    public byte* GetTensorPointer(GgufTensorInfo tensor)
+    {
+        var file = _file ?? throw new ObjectDisposedException(nameof(GgufMappingLease));
+        if ((uint)tensor.Index >= (uint)file.Tensors.Count || !ReferenceEquals(file.Tensors[tensor.Index], tensor))
+        {
+            throw new ArgumentException($"tensor '{tensor.Name}' does not belong to {file.Path}", nameof(tensor));
+        }
+
+        return file.BasePointer + file.DataOffset + tensor.Offset;
+    }
+
+    /// <summary>A second, independent lease on the same mapping (for an object that outlives this lease's holder).</summary>
+    public GgufMappingLease Duplicate() => (_file ?? throw new ObjectDisposedException(nameof(GgufMappingLease))).DuplicateLease();
+
+    /// <summary>Releases the lease; the mapping is unmapped when the file and every lease are disposed. Idempotent.</summary>
     public void Dispose() => Interlocked.Exchange(ref _file, null)?.ReleaseLease();
 }

@@ -45,7 +45,8 @@ public sealed record MoeHyperParameters
     /// <summary>Factor applied to the top-k weights; 0 (or 1) means no scaling, as in llama.cpp.</summary>
     public required float ExpertWeightsScale { get; init; }
 
-    public required ExpertGatingFunction GatingFunction { get; init; }
+    /// <summary>How router logits become expert weights ({arch}.expert_gating_func, or the architecture's rule).</summary>
+    public required Moe.MoeGating GatingFunction { get; init; }
 
     /// <summary>Leading layers with a dense FFN instead of experts (deepseek2); 0 otherwise.</summary>
     public required int LeadingDenseBlockCount { get; init; }
@@ -100,11 +101,11 @@ public sealed record MoeHyperParameters
 
         var p = arch switch
         {
-            "qwen3moe" => Make(ExpertFfOr(nFf / nUsed, "feed_forward_length / expert_used_count"), ExpertGatingFunction.Softmax, norm: true),
-            "olmoe" => Make(ExpertFfOr(nFf, "feed_forward_length"), ExpertGatingFunction.Softmax, norm: false),
-            "llama" => Make(ExpertFfOr(nFf, "feed_forward_length"), ExpertGatingFunction.Softmax, norm: true),
-            "gpt-oss" => Make(ExpertFfOr(nFf, "feed_forward_length"), ExpertGatingFunction.SoftmaxWeight, norm: false),
-            "qwen2moe" => Make(ExpertFfOr(nFf / nUsed, "feed_forward_length / expert_used_count"), ExpertGatingFunction.Softmax, norm: false) with
+            "qwen3moe" => Make(ExpertFfOr(nFf / nUsed, "feed_forward_length / expert_used_count")),
+            "olmoe" => Make(ExpertFfOr(nFf, "feed_forward_length")),
+            "llama" => Make(ExpertFfOr(nFf, "feed_forward_length")),
+            "gpt-oss" => Make(ExpertFfOr(nFf, "feed_forward_length")),
+            "qwen2moe" => Make(ExpertFfOr(nFf / nUsed, "feed_forward_length / expert_used_count")) with
             {
                 SharedExpertCount = 1,
                 SharedExpertGated = true,
@@ -114,7 +115,8 @@ public sealed record MoeHyperParameters
         };
         return p;
 
-        MoeHyperParameters Make(int nFfExp, ExpertGatingFunction gating, bool norm) => new()
+        // Gating and renormalization follow the architecture's rule (Moe.MoeRouting.Defaults), unless deepseek2's metadata says otherwise.
+        MoeHyperParameters Make(int nFfExp) => new()
         {
             Architecture = arch,
             ExpertCount = nExpert,
@@ -126,9 +128,9 @@ public sealed record MoeHyperParameters
             SharedExpertFeedForwardLength = 0,
             SharedExpertCount = 0,
             SharedExpertGated = false,
-            ExpertWeightsNorm = norm,
+            ExpertWeightsNorm = Moe.MoeRouting.Defaults(arch).Normalize,
             ExpertWeightsScale = 0f,
-            GatingFunction = gating,
+            GatingFunction = Moe.MoeRouting.Defaults(arch).Gating,
             LeadingDenseBlockCount = 0,
             ExpertGroupCount = 0,
             ExpertGroupUsedCount = 0,
@@ -144,15 +146,17 @@ public sealed record MoeHyperParameters
                 throw new GgufException($"{source}: {arch}.expert_gating_func {gatingId} is not a known gating function (0..4)");
             }
 
-            var gating = (ExpertGatingFunction)gatingId;
+            var gating = gatingId == 0 ? Moe.MoeGating.Softmax : (Moe.MoeGating)gatingId;
             var lead = r.OptionalInt("leading_dense_block_count") ?? 0;
             if (lead > nLayer)
             {
                 throw new GgufException($"{source}: {arch}.leading_dense_block_count {lead} exceeds block_count {nLayer}");
             }
 
-            return Make(nFfExp, gating == ExpertGatingFunction.None ? ExpertGatingFunction.Softmax : gating, r.OptionalBool("expert_weights_norm") ?? false) with
+            return Make(nFfExp) with
             {
+                GatingFunction = gating,
+                ExpertWeightsNorm = r.OptionalBool("expert_weights_norm") ?? false,
                 SharedExpertCount = nShared,
                 SharedExpertFeedForwardLength = (long)nFfExp * nShared <= int.MaxValue
                     ? nFfExp * nShared

@@ -82,6 +82,31 @@ public abstract unsafe class ExpertStack
     /// <summary>Bytes from one expert to the next.</summary>
     public long ExpertStride { get; }
 
+    /// <summary>Format facts (block size, bytes per block, activation type).</summary>
+    public GgmlTypeInfo Info => GgmlTypeInfo.Get(Format);
+
+    /// <summary>Bytes of one expert's rows, from its first row to the end of its last.</summary>
+    public long ExpertBytes => ((Rows - 1) * RowStride) + RowBytes;
+
+    /// <summary>
+    /// A stack typed by the format marker of <paramref name="format"/> (e.g. <c>ExpertStack&lt;Q4_K&gt;</c>); the same checks
+    /// as the typed constructor. <see cref="NotSupportedException"/> for a format without a marker type.
+    /// </summary>
+    public static ExpertStack Create(GgmlType format, WeightBytes bytes, string tensorName, long offset, int experts, int rows, int rowLength, long rowStride, long expertStride)
+    {
+        var marker = FormatMarkers.Of(format)
+            ?? throw new NotSupportedException($"'{tensorName}': format {(GgmlTypeInfo.TryGet((uint)format, out var i) ? i.Name : ((uint)format).ToString())} is not supported (no format type)");
+        try
+        {
+            return (ExpertStack)Activator.CreateInstance(typeof(ExpertStack<>).MakeGenericType(marker), bytes, tensorName, offset, experts, rows, rowLength, rowStride, expertStride)!;
+        }
+        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException != null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
+            throw;
+        }
+    }
+
     /// <summary>The rows of expert <paramref name="expert"/> (contiguous when <see cref="RowStride"/> equals <see cref="RowBytes"/>); works in tensors over 2 GiB.</summary>
     public ReadOnlySpan<byte> Expert(int expert)
     {
@@ -138,5 +163,25 @@ public sealed class ExpertStack<TQuant> : ExpertStack
     public ExpertStack(WeightBytes bytes, string tensorName, long offset, int experts, int rows, int rowLength, long rowStride, long expertStride)
         : base(bytes, tensorName, TQuant.Type, offset, experts, rows, rowLength, rowStride, expertStride)
     {
+    }
+
+    /// <summary>
+    /// <paramref name="stack"/> typed as <typeparamref name="TQuant"/> (the same object when it already is);
+    /// <see cref="ArgumentException"/> naming the tensor when its format is another.
+    /// </summary>
+    public static ExpertStack<TQuant> From(ExpertStack stack)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        if (stack is ExpertStack<TQuant> typed)
+        {
+            return typed;
+        }
+
+        if (stack.Format != TQuant.Type)
+        {
+            throw new ArgumentException($"'{stack.TensorName}' is {stack.Info.Name}, not {GgmlTypeInfo.Get(TQuant.Type).Name}");
+        }
+
+        return new ExpertStack<TQuant>(stack.Bytes, stack.TensorName, stack.Offset, stack.Experts, stack.Rows, stack.RowLength, stack.RowStride, stack.ExpertStride);
     }
 }

@@ -30,6 +30,19 @@ public abstract unsafe class WeightBytes
     /// <summary>Wraps <paramref name="data"/>, copied into a pinned array so <see cref="Pointer"/> stays valid.</summary>
     public static WeightBytes FromArray(ReadOnlySpan<byte> data) => new PinnedArrayBytes(data);
 
+    /// <summary>
+    /// <paramref name="length"/> bytes of caller-owned memory at <paramref name="data"/>, not copied: the memory must stay
+    /// valid and unchanged while any view or executor built over it lives.
+    /// </summary>
+    public static WeightBytes FromPointer(void* data, long length) => new UnmanagedBytes((byte*)data, length);
+
+    private sealed class UnmanagedBytes(byte* data, long length) : WeightBytes
+    {
+        public override long Length { get; } = length >= 0 ? length : throw new ArgumentOutOfRangeException(nameof(length));
+
+        public override byte* Pointer { get; } = data != null ? data : throw new ArgumentNullException(nameof(data));
+    }
+
     private sealed class PinnedArrayBytes : WeightBytes
     {
         private readonly byte[] data;

@@ -33,7 +33,7 @@ public static unsafe class MetalMoeGguf
             throw new NotSupportedException($"{file.Path}: group-limited routing ({hp.ExpertGroupCount} groups) is not in the Metal routing kernel; use --backend cpu");
         }
 
-        if (hp.GatingFunction is not (ExpertGatingFunction.Softmax or ExpertGatingFunction.Sigmoid or ExpertGatingFunction.SoftmaxWeight))
+        if (hp.GatingFunction is not (Moe.MoeGating.Softmax or Moe.MoeGating.Sigmoid or Moe.MoeGating.SoftmaxOverSelected))
         {
             throw new NotSupportedException($"{file.Path}: gating function {hp.GatingFunction} is not in the Metal routing kernel");
         }

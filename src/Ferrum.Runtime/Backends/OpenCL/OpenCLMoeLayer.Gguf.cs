@@ -40,9 +40,9 @@ public sealed partial class OpenCLMoeLayer
 
         var gating = hp.GatingFunction switch
         {
-            ExpertGatingFunction.Softmax => OpenCLGating.Softmax,
-            ExpertGatingFunction.Sigmoid => OpenCLGating.Sigmoid,
-            ExpertGatingFunction.SoftmaxWeight => OpenCLGating.SoftmaxWeight,
+            Moe.MoeGating.Softmax => OpenCLGating.Softmax,
+            Moe.MoeGating.Sigmoid => OpenCLGating.Sigmoid,
+            Moe.MoeGating.SoftmaxOverSelected => OpenCLGating.SoftmaxWeight,
             var g => throw new NotSupportedException($"{file.Path}: gating function {g} is not supported by the OpenCL backend"),
         };
 

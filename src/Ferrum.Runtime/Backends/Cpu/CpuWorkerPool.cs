@@ -1,4 +1,4 @@
-namespace Ferrum.Moe;
+namespace Ferrum.Backends.Cpu;
 
 /// <summary>
 /// A fixed set of worker threads, shareable by the layers of a model, that run one job together with the calling thread, plus a spinning barrier

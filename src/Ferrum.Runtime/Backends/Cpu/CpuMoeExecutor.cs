@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Ferrum.Backends.Cpu;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
-namespace Ferrum.Moe;
+namespace Ferrum.Backends.Cpu;
 
 /// <summary>
 /// Runs one MoE block on the CPU: router, top-K routing, the routed experts (weighted) and the shared expert.
@@ -15,15 +15,18 @@ namespace Ferrum.Moe;
 /// weighted sum. Work is split over rows and experts across a fixed worker pool; scratch memory is allocated
 /// once, at construction, so a forward pass allocates nothing.</para>
 /// </summary>
-public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
+public sealed unsafe class CpuMoeExecutor : IMoeExecutor
 {
     private const int RouterChunk = 16;
     private const int GateUpChunk = 64;
     private const int DownChunk = 128;
     private const int SerialRoutingTokens = 16;
 
-    private readonly MoeLayerWeights _w;
     private readonly MoeRouting _r;
+    private readonly IDisposable? _lease;
+    private readonly CpuMatrix _router, _gate, _up, _down, _shGate, _shUp, _shDown, _shInp;
+    private readonly float* _routerBias, _selectionBias, _gateBias, _upBias, _downBias;
+    private readonly bool _hasShared;
     private readonly CpuWorkerPool _pool;
     private readonly bool _ownsPool;
     private readonly Action<int> _job;
@@ -50,53 +53,82 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
     private int _next0, _nextR, _nextRoute, _nextA, _nextD;
     private Exception? _error;
     private bool _disposed;
+    private int _busy;
 
-    /// <summary>Prepares a layer over <paramref name="weights"/> (not copied; must outlive the layer).</summary>
-    public CpuMoeLayer(MoeLayerWeights weights, MoeRouting routing, CpuMoeOptions? options = null)
+    /// <summary>
+    /// Prepares <paramref name="layer"/> for the CPU: kernels from <paramref name="kernels"/> where given (generated code
+    /// binds its shape-specialized kernels this way), otherwise the best kernel of each format for this machine.
+    /// Holds a lease on the layer's memory, so disposing the layer or its file first is safe.
+    /// </summary>
+    public CpuMoeExecutor(MoeLayer layer, CpuMoeOptions? options = null, CpuKernelSet? kernels = null)
     {
-        ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(routing);
+        ArgumentNullException.ThrowIfNull(layer);
         options ??= new CpuMoeOptions();
-        if (options.MaxTokens < 1)
+        options.Validate();
+        if (!CpuBackend.CanRun(layer, out var why))
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens, "MaxTokens must be at least 1");
+            throw new NotSupportedException($"{layer.Source} layer {layer.Index}: {why}");
         }
 
-        weights.Validate(routing);
-        if (routing.Activation == MoeActivation.SwigluOai && weights.HasSharedExpert)
-        {
-            throw new NotSupportedException("swiglu_oai with a shared expert is not a known architecture");
-        }
-
-        _w = weights;
+        layer.Validate();
+        var routing = layer.Routing;
         _r = routing;
         _maxTokens = options.MaxTokens;
-        _hidden = weights.Hidden;
-        _ffn = weights.ExpertFfn;
-        _ffnShared = weights.SharedGate?.Rows ?? 0;
+        _hidden = layer.Hidden;
+        _ffn = layer.ExpertFfn;
+        _ffnShared = layer.SharedFfn;
         _ffnMax = Math.Max(_ffn, _ffnShared);
         _experts = routing.ExpertCount;
         _topK = routing.ExpertsPerToken;
+        _hasShared = layer.HasSharedExpert;
 
-        _kRouter = CpuKernels.Get(weights.Router.Type, _hidden);
-        _kGate = CpuKernels.Get(weights.Gate.Type, _hidden);
-        _kUp = CpuKernels.Get(weights.Up.Type, _hidden);
-        _kDown = CpuKernels.Get(weights.Down.Type, _ffn);
-        if (weights.HasSharedExpert)
+        // Pointers are taken once, under the lease: the hot path never goes back through the views.
+        _lease = layer.AcquireMemoryLease();
+        try
         {
-            _kShGate = CpuKernels.Get(weights.SharedGate!.Type, _hidden);
-            _kShUp = CpuKernels.Get(weights.SharedUp!.Type, _hidden);
-            _kShDown = CpuKernels.Get(weights.SharedDown!.Type, _ffnShared);
+            _router = new CpuMatrix(layer.Router);
+            _gate = new CpuMatrix(layer.Gate);
+            _up = new CpuMatrix(layer.Up);
+            _down = new CpuMatrix(layer.Down);
+            if (_hasShared)
+            {
+                _shGate = new CpuMatrix(layer.SharedGate!);
+                _shUp = new CpuMatrix(layer.SharedUp!);
+                _shDown = new CpuMatrix(layer.SharedDown!);
+            }
+
+            if (layer.SharedGateInput != null)
+            {
+                _shInp = new CpuMatrix(layer.SharedGateInput);
+            }
+
+            _routerBias = CpuMatrix.Floats(layer.RouterBias);
+            _selectionBias = CpuMatrix.Floats(layer.SelectionBias);
+            _gateBias = CpuMatrix.Floats(layer.GateBias);
+            _upBias = CpuMatrix.Floats(layer.UpBias);
+            _downBias = CpuMatrix.Floats(layer.DownBias);
+        }
+        catch
+        {
+            _lease?.Dispose();
+            throw;
         }
 
-        if (weights.SharedGateInput != null)
+        kernels ??= CpuKernelSet.Default;
+        _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
+        _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
+        _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
+        _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
+        if (_hasShared)
         {
-            _kShInp = CpuKernels.Get(weights.SharedGateInput.Type, _hidden);
+            _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
+            _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
+            _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
         }
 
-        if (_kShGate != null && _kShGate.ActivationType != _kShUp!.ActivationType)
+        if (layer.SharedGateInput != null)
         {
-            throw new NotSupportedException($"shared expert: gate ({weights.SharedGate!.Info.Name}) and up ({weights.SharedUp!.Info.Name}) need the same activation type");
+            _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
         }
 
         var types = new List<GgmlType>();
@@ -124,7 +156,7 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
 
         int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
         long tk = (long)_maxTokens * _topK;
-        long positions = tk + (weights.HasSharedExpert ? _maxTokens : 0);
+        long positions = tk + (_hasShared ? _maxTokens : 0);
         int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
 
         // One arena for every scratch buffer, each 64-byte aligned.
@@ -233,6 +265,10 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
     }
 
     /// <summary>Runs the block for <paramref name="tokens"/> rows of <c>hidden</c> floats at <paramref name="x"/>.</summary>
+    /// <remarks>
+    /// One call at a time: a call made while another runs on this executor is refused with
+    /// <see cref="InvalidOperationException"/> before it touches any state (create one executor per concurrent caller).
+    /// </remarks>
     public void Forward(float* x, float* y, int tokens)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -241,6 +277,24 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
             throw new ArgumentOutOfRangeException(nameof(tokens));
         }
 
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("this MoE executor is already running a Forward call on another thread; use one executor per concurrent caller");
+        }
+
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ForwardChunks(x, y, tokens);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void ForwardChunks(float* x, float* y, int tokens)
+    {
         for (int t0 = 0; t0 < tokens; t0 += _maxTokens)
         {
             _x = x + (long)t0 * _hidden;
@@ -351,7 +405,7 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
     {
         int chunks = (_experts + RouterChunk - 1) / RouterChunk;
         int c;
-        var m = _w.Router;
+        var m = _router;
         while ((c = Interlocked.Increment(ref _nextR) - 1) < chunks)
         {
             int r0 = c * RouterChunk, rows = Math.Min(RouterChunk, _experts - r0);
@@ -366,19 +420,19 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
         while ((t = Interlocked.Increment(ref _nextRoute) - 1) < _tokens)
         {
             float* logits = _logits + (long)t * _experts;
-            if (_w.RouterBias != null)
+            if (_routerBias != null)
             {
                 for (int e = 0; e < _experts; e++)
                 {
-                    logits[e] += _w.RouterBias[e];
+                    logits[e] += _routerBias[e];
                 }
             }
 
-            MoeRouter.Route(_r, logits, _w.SelectionBias, _ids + t * _topK, _weights + t * _topK, scratch, t);
+            MoeRouter.Route(_r, logits, _selectionBias, _ids + t * _topK, _weights + t * _topK, scratch, t);
             if (_kShInp != null)
             {
                 float s;
-                var m = _w.SharedGateInput!;
+                var m = _shInp;
                 _kShInp.Run(_hidden, m.Data, m.RowBytes, 1, XAct(_aShInp) + t * XRow(_aShInp), XRow(_aShInp), null, 1, &s, 1);
                 _shScale[t] = 1f / (1f + MathF.Exp(-s));
             }
@@ -399,7 +453,7 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
             _counts[_ids[i]]++;
         }
 
-        _counts[e] = _w.HasSharedExpert ? tokens : 0;
+        _counts[e] = _hasShared ? tokens : 0;
         _offsets[0] = 0;
         for (int x = 0; x <= e; x++)
         {
@@ -463,8 +517,8 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
         {
             int e = _tasksA[2 * i], r0 = _tasksA[2 * i + 1];
             bool shared = e == _experts;
-            var gm = shared ? _w.SharedGate! : _w.Gate;
-            var um = shared ? _w.SharedUp! : _w.Up;
+            var gm = shared ? _shGate : _gate;
+            var um = shared ? _shUp : _up;
             var kg = shared ? _kShGate! : _kGate;
             var ku = shared ? _kShUp! : _kUp;
             int slot = shared ? _aShGate : _aGate;
@@ -478,8 +532,8 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
             int ge = shared ? 0 : e;
             kg.Run(_hidden, gm.Expert(ge) + r0 * gm.RowBytes, gm.RowBytes, rows, act, actRow, toks, count, g, _ffnMax);
             ku.Run(_hidden, um.Expert(ge) + r0 * um.RowBytes, um.RowBytes, rows, act, actRow, toks, count, u, _ffnMax);
-            float* gb = !shared && _w.GateBias != null ? _w.GateBias + (long)e * _ffn + r0 : null;
-            float* ub = !shared && _w.UpBias != null ? _w.UpBias + (long)e * _ffn + r0 : null;
+            float* gb = !shared && _gateBias != null ? _gateBias + (long)e * _ffn + r0 : null;
+            float* ub = !shared && _upBias != null ? _upBias + (long)e * _ffn + r0 : null;
             for (int j = 0; j < count; j++)
             {
                 Activate(g + (long)j * _ffnMax, u + (long)j * _ffnMax, gb, ub, rows);
@@ -557,11 +611,11 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
             {
                 int e = _active[a];
                 bool shared = e == _experts;
-                var dm = shared ? _w.SharedDown! : _w.Down;
+                var dm = shared ? _shDown : _down;
                 var kd = shared ? _kShDown! : _kDown;
                 int count = _counts[e], off = _offsets[e];
                 kd.Run(dm.Columns, dm.Expert(shared ? 0 : e) + r0 * dm.RowBytes, dm.RowBytes, rows, _hq + off * _hRowMax, _hRowMax, null, count, tmp, rows);
-                float* bias = !shared && _w.DownBias != null ? _w.DownBias + (long)e * _hidden + r0 : null;
+                float* bias = !shared && _downBias != null ? _downBias + (long)e * _hidden + r0 : null;
                 for (int j = 0; j < count; j++)
                 {
                     float* o = _out + (long)_posToken[off + j] * _hidden + r0;
@@ -598,12 +652,17 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
 
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
-    /// <summary>Stops the worker threads and frees the scratch memory.</summary>
+    /// <summary>Stops the worker threads, frees the scratch memory and releases the lease. Refused while a Forward call runs.</summary>
     public void Dispose()
     {
         if (_disposed)
         {
             return;
+        }
+
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("cannot dispose the MoE executor while a Forward call is running");
         }
 
         _disposed = true;
@@ -613,5 +672,6 @@ public sealed unsafe class CpuMoeLayer : Ferrum.Backends.IMoeExecutor
         }
 
         NativeMemory.AlignedFree(_arena);
+        _lease?.Dispose();
     }
 }
