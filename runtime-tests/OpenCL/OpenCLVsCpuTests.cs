@@ -26,13 +26,13 @@ public sealed class OpenCLVsCpuTests(OpenCLFixture fixture, ITestOutputHelper ou
         Assert.True(GgmlTypeInfo.TryParse(format, out var info));
         var w = new MoeTestLayer(info.Type, info.Type, H, F, E, seed: 70 + (int)info.Type);
         using var file = GgufFile.Open(OpenCLGgufLayerTests.Write(w, fused: false), "cpu-vs-opencl.gguf");
-        using var cpuLayer = GgufMoeLayer.Load(file, 1);
+        using var cpuLayer = Ferrum.Moe.MoeLayer.Load(file, 1);
         using var device = OpenCLMoeLayer.FromGguf(fixture.Context, OpenCLFixture.Sources, file, 1, OpenCLFixture.Options);
         foreach (var tokens in new[] { 2, 17 })
         {
             var x = MoeTestLayer.Activations(tokens, H, seed: tokens);
             var cpuOut = new float[tokens * H];
-            using (var cpu = new CpuMoeLayer(cpuLayer.Weights, cpuLayer.Routing, new CpuMoeOptions { Threads = 1, MaxTokens = tokens }))
+            using (var cpu = new Ferrum.Backends.Cpu.CpuMoeExecutor(cpuLayer, new Ferrum.Backends.Cpu.CpuMoeOptions { Threads = 1, MaxTokens = tokens }))
             {
                 cpu.Forward(x, cpuOut);
             }

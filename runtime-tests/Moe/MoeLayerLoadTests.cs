@@ -1,3 +1,4 @@
+using Ferrum.Backends.Cpu;
 using Ferrum.Gguf;
 using Ferrum.Moe;
 using Ferrum.Quantization;
@@ -6,7 +7,7 @@ using Ferrum.Runtime.Tests.Cpu;
 namespace Ferrum.Runtime.Tests.Moe;
 
 /// <summary>Loading an MoE block from a GGUF file (separate and fused gate/up, shared experts, biases) and running it against ggml.</summary>
-public sealed unsafe class GgufMoeLayerTests : IDisposable
+public sealed unsafe class MoeLayerLoadTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ferrum-moe-").FullName;
 
@@ -93,12 +94,12 @@ public sealed unsafe class GgufMoeLayerTests : IDisposable
         var x = TestData.Gaussian(5 * MoeTestLayer.Hidden, 9);
         var y = new float[x.Length];
         using (var file = GgufFile.Open(path))
-        using (var layer = GgufMoeLayer.Load(file, 1))
+        using (var layer = MoeLayer.Load(file, 1))
         {
             Assert.Equal(fused, layer.FusedGateUp);
             Assert.Equal(l.Routing.Gating, layer.Routing.Gating);
             Assert.Equal(l.Routing.NormalizeWeights, layer.Routing.NormalizeWeights);
-            using var moe = new CpuMoeLayer(layer.Weights, layer.Routing, new CpuMoeOptions { Threads = 2 });
+            using var moe = new CpuMoeExecutor(layer, new CpuMoeOptions { Threads = 2 });
             moe.Forward(x, y);
         }
 
@@ -112,9 +113,9 @@ public sealed unsafe class GgufMoeLayerTests : IDisposable
         using var l = new MoeTestLayer(GgmlType.Q8_0, "olmoe", 3);
         var path = Write(l, fused: false, layer: 1);
         using var file = GgufFile.Open(path);
-        var ex = Assert.Throws<GgufException>(() => GgufMoeLayer.Load(file, 0));
+        var ex = Assert.Throws<GgufException>(() => MoeLayer.Load(file, 0));
         Assert.Contains("blk.0.ffn_gate_inp.weight", ex.Message);
-        var ex2 = Assert.Throws<GgufException>(() => GgufMoeLayer.Load(file, 7));
+        var ex2 = Assert.Throws<GgufException>(() => MoeLayer.Load(file, 7));
         Assert.Contains("out of range", ex2.Message);
     }
 }
