@@ -59,19 +59,18 @@ internal static unsafe class MoeBench
         double bw = Ferrum.Backends.Cpu.ReadBandwidth.Measure(threads);
 
         using var pool = new CpuWorkerPool(threads);
-        var ferrum = new CpuMoeLayer[layers];
+        var ferrum = new CpuMoeExecutor[layers];
         for (int l = 0; l < layers; l++)
         {
-            ferrum[l] = new CpuMoeLayer(
-                new MoeLayerWeights
-                {
-                    Router = new MoeMatrix("ffn_gate_inp", GgmlType.F32, router[l].Pointer, Hidden, Experts),
-                    Gate = new MoeMatrix("ffn_gate_exps", GgmlType.Q4_K, gate[l].Pointer, Hidden, Ffn, Experts),
-                    Up = new MoeMatrix("ffn_up_exps", GgmlType.Q4_K, up[l].Pointer, Hidden, Ffn, Experts),
-                    Down = new MoeMatrix("ffn_down_exps", GgmlType.Q6_K, down[l].Pointer, Ffn, Hidden, Experts),
-                },
-                routing,
-                new CpuMoeOptions { Workers = pool, MaxTokens = batches.Max() });
+            var layer = new MoeLayer
+            {
+                Routing = routing,
+                Router = Stack("ffn_gate_inp", GgmlType.F32, router[l], Hidden, Experts, 1),
+                Gate = Stack("ffn_gate_exps", GgmlType.Q4_K, gate[l], Hidden, Ffn, Experts),
+                Up = Stack("ffn_up_exps", GgmlType.Q4_K, up[l], Hidden, Ffn, Experts),
+                Down = Stack("ffn_down_exps", GgmlType.Q6_K, down[l], Ffn, Hidden, Experts),
+            };
+            ferrum[l] = new CpuMoeExecutor(layer, new CpuMoeOptions { Workers = pool, MaxTokens = batches.Max() });
         }
 
         o.WriteLine("# kernels: " + string.Join("; ", ferrum[0].KernelPaths));
@@ -238,5 +237,11 @@ internal static unsafe class MoeBench
         }
 
         public float NextFloat() => (float)((Next() >> 40) / (double)(1UL << 24) * 2 - 1);
+    }
+
+    private static ExpertStack Stack(string name, GgmlType type, NativeBuffer buffer, int rowLength, int rows, int experts)
+    {
+        long rowBytes = GgmlTypeInfo.Get(type).RowBytes(rowLength);
+        return ExpertStack.Create(type, WeightBytes.FromPointer(buffer.Pointer, rowBytes * rows * experts), name, 0, experts, rows, rowLength, rowBytes, rowBytes * rows);
     }
 }

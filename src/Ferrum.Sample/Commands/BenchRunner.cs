@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Ferrum.Backends.Cpu;
 using Ferrum.GgmlReference;
 using Ferrum.Gguf;
 using Ferrum.Moe;
@@ -23,7 +24,7 @@ public sealed unsafe class BenchRunner : IDisposable
 {
     private const int Inputs = 8;
     private readonly GgufFile _file;
-    private readonly List<GgufMoeLayer> _layers = [];
+    private readonly List<MoeLayer> _layers = [];
 
     /// <summary>Opens the file and loads every MoE layer; throws a clear exception for a missing, non-GGUF or non-MoE file.</summary>
     public BenchRunner(string path, int threads, double secondsPerSide)
@@ -39,7 +40,7 @@ public sealed unsafe class BenchRunner : IDisposable
             Hyper = _file.GetMoeHyperParameters();
             for (int l = Hyper.LeadingDenseBlockCount; l < Hyper.BlockCount; l++)
             {
-                _layers.Add(GgufMoeLayer.Load(_file, l));
+                _layers.Add(MoeLayer.Load(_file, l));
             }
 
             if (_layers.Count == 0)
@@ -85,7 +86,7 @@ public sealed unsafe class BenchRunner : IDisposable
     {
         get
         {
-            var w = _layers[0].Weights;
+            var w = _layers[0];
             return (w.Gate.ExpertBytes + w.Up.ExpertBytes + w.Down.ExpertBytes) * Hyper.ExpertCount;
         }
     }
@@ -96,11 +97,11 @@ public sealed unsafe class BenchRunner : IDisposable
     /// <summary>Measures one token count.</summary>
     public BenchRow Measure(int tokens, ulong seed)
     {
-        int hidden = _layers[0].Weights.Hidden;
+        int hidden = _layers[0].Hidden;
         long n = (long)tokens * hidden;
         var xs = new float*[Inputs];
         float* y = null;
-        var ferrum = new List<CpuMoeLayer>();
+        var ferrum = new List<CpuMoeExecutor>();
         var ggml = new Dictionary<GgmlMoeSpec, GgmlMoeBlock>();
         GgmlCpuBackend? backend = null;
         try
@@ -119,7 +120,7 @@ public sealed unsafe class BenchRunner : IDisposable
             using var pool = new CpuWorkerPool(Threads);
             foreach (var l in _layers)
             {
-                ferrum.Add(new CpuMoeLayer(l.Weights, l.Routing, new CpuMoeOptions { Workers = pool, MaxTokens = tokens }));
+                ferrum.Add(new CpuMoeExecutor(l, new CpuMoeOptions { Workers = pool, MaxTokens = tokens }));
             }
 
             KernelPaths = ferrum[0].KernelPaths;
@@ -132,8 +133,7 @@ public sealed unsafe class BenchRunner : IDisposable
                     var spec = SpecOf(l);
                     if (!ggml.ContainsKey(spec))
                     {
-                        var w = l.Weights;
-                        ggml[spec] = new GgmlMoeBlock(spec, tokens, w.Router.Data, w.Gate.Data, w.Up.Data, w.Down.Data);
+                        ggml[spec] = new GgmlMoeBlock(spec, tokens, l.Router.ExpertPointer(0), l.Gate.ExpertPointer(0), l.Up.ExpertPointer(0), l.Down.ExpertPointer(0));
                     }
                 }
 
@@ -232,9 +232,8 @@ public sealed unsafe class BenchRunner : IDisposable
     private GgmlMoeBlock GgmlForward(Dictionary<GgmlMoeSpec, GgmlMoeBlock> blocks, int layer, GgmlCpuBackend backend, float* x)
     {
         var l = _layers[layer];
-        var w = l.Weights;
         var block = blocks[SpecOf(l)];
-        block.SetWeights(w.Router.Data, w.Gate.Data, w.Up.Data, w.Down.Data);
+        block.SetWeights(l.Router.ExpertPointer(0), l.Gate.ExpertPointer(0), l.Up.ExpertPointer(0), l.Down.ExpertPointer(0));
         block.Forward(backend, x);
         return block;
     }
@@ -252,20 +251,19 @@ public sealed unsafe class BenchRunner : IDisposable
         return den > 0 ? num / den : num;
     }
 
-    private static GgmlMoeSpec SpecOf(GgufMoeLayer l)
+    private static GgmlMoeSpec SpecOf(MoeLayer l)
     {
-        var w = l.Weights;
-        return new GgmlMoeSpec(w.Hidden, w.ExpertFfn, l.Routing.ExpertCount, l.Routing.ExpertsPerToken, l.Routing.NormalizeWeights,
-            (int)w.Router.Type, (int)w.Gate.Type, (int)w.Up.Type, (int)w.Down.Type);
+        return new GgmlMoeSpec(l.Hidden, l.ExpertFfn, l.Routing.ExpertCount, l.Routing.ExpertsPerToken, l.Routing.NormalizeWeights,
+            (int)l.Router.Format, (int)l.Gate.Format, (int)l.Up.Format, (int)l.Down.Format);
     }
 
     // GgmlMoeBlock builds softmax → top-K → (renormalize) → SiLU-gated experts over contiguous stacks. Anything else
     // would be a different computation than Ferrum's, so there is no comparison rather than a wrong one.
-    private static string? GgmlSupport(GgufMoeLayer l)
+    private static string? GgmlSupport(MoeLayer l)
     {
         var r = l.Routing;
-        var w = l.Weights;
-        var arch = l.HyperParameters.Architecture;
+        var w = l;
+        var arch = l.Architecture;
         if (r.Gating != MoeGating.Softmax)
         {
             return $"{arch}: {r.Gating} gating is not built in the ggml reference graph";

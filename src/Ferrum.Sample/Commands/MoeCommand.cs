@@ -65,20 +65,19 @@ public static class MoeCommand
     public static void Run(string path, int layerIndex, string inputPath, string outputPath, int threads, TextWriter log)
     {
         using var gguf = GgufFile.Open(path);
-        using var layer = GgufMoeLayer.Load(gguf, layerIndex);
-        int hidden = layer.Weights.Hidden;
+        using var layer = MoeLayer.Load(gguf, layerIndex);
+        int hidden = layer.Hidden;
         var x = RawFloats.ReadTokens(inputPath, hidden);
         int tokens = x.Length / hidden;
         var y = new float[x.Length];
-        using var moe = new CpuMoeLayer(layer.Weights, layer.Routing, new CpuMoeOptions { Threads = threads, MaxTokens = Math.Min(tokens, 512) });
+        using var moe = new CpuMoeExecutor(layer, new CpuMoeOptions { Threads = threads, MaxTokens = Math.Min(tokens, 512) });
         var sw = Stopwatch.StartNew();
         moe.Forward(x, y);
         sw.Stop();
         RawFloats.Write(outputPath, y);
 
-        var hp = layer.HyperParameters;
-        log.WriteLine($"{hp.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}" +
-            $"{(layer.Weights.HasSharedExpert ? ", shared expert" : string.Empty)}{(layer.FusedGateUp ? ", fused gate/up" : string.Empty)}");
+        log.WriteLine($"{layer.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {layer.Experts} experts, top-{layer.TopK}" +
+            $"{(layer.HasSharedExpert ? ", shared expert" : string.Empty)}{(layer.FusedGateUp ? ", fused gate/up" : string.Empty)}");
         log.WriteLine($"backend cpu, {moe.Threads} thread(s), SIMD {CpuSimd.Level}, {sw.Elapsed.TotalMilliseconds:F2} ms");
         foreach (var k in moe.KernelPaths)
         {

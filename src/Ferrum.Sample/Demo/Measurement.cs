@@ -32,7 +32,7 @@ public static class Measurement
         using var runner = new ModelRunner(file);
         var hp = runner.HyperParameters;
         console.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(file.Path))}[/]: {Markup.Escape(hp.Architecture)}, {runner.Layers.Count} MoE layers, " +
-            $"{hp.ExpertCount} experts (top-{hp.ExpertUsedCount}), hidden {runner.Hidden}, expert FFN {runner.Layers[0].Weights.ExpertFfn}" +
+            $"{hp.ExpertCount} experts (top-{hp.ExpertUsedCount}), hidden {runner.Hidden}, expert FFN {runner.Layers[0].ExpertFfn}" +
             (hp.SharedExpertCount > 0 ? $", {hp.SharedExpertCount} shared" : string.Empty));
         PrintLayers(runner, console);
 
@@ -60,15 +60,17 @@ public static class Measurement
         return 0;
     }
 
-    private static IEnumerable<IMoeBackend> Backends(ModelRunner runner, MeasurementOptions options, IAnsiConsole console)
+    private static IEnumerable<LayerExecutors> Backends(ModelRunner runner, MeasurementOptions options, IAnsiConsole console)
     {
-        yield return new CpuMoeBackend(runner.Layers, options.Threads, Math.Max(options.PrefillTokens, 1));
+        // One worker pool shared by every layer, as a whole model runs them.
+        var pool = new CpuWorkerPool(options.Threads);
+        yield return new LayerExecutors(new CpuBackend(new CpuMoeOptions { Workers = pool, MaxTokens = Math.Max(options.PrefillTokens, 1) }), runner.Layers, "cpu", pool);
         if (OpenCLMoeBackend.Pick() is { } device)
         {
-            IMoeBackend? opencl = null;
+            LayerExecutors? opencl = null;
             try
             {
-                opencl = new OpenCLMoeBackend(runner, device);
+                opencl = OpenCLMoeBackend.Executors(runner, device);
             }
             catch (Exception e) when (e is OpenCLException or NotSupportedException or ArgumentException or GgufException)
             {
@@ -97,9 +99,9 @@ public static class Measurement
         table.AddColumn("expert MB", c => c.RightAligned());
         foreach (var l in runner.Layers)
         {
-            var w = l.Weights;
+            var w = l;
             table.AddRow(
-                l.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                l.Index.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 w.Router.Info.Name,
                 w.Gate.Info.Name + (l.FusedGateUp ? " (fused)" : string.Empty),
                 w.Up.Info.Name,

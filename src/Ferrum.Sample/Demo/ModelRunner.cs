@@ -24,18 +24,18 @@ public sealed record PhaseResult(
 public sealed unsafe class ModelRunner : IDisposable
 {
     private const int WarmupTokens = 16;
-    private readonly GgufMoeLayer[] _layers;
+    private readonly MoeLayer[] _layers;
 
     public ModelRunner(GgufFile file)
     {
         File = file;
         HyperParameters = file.GetMoeHyperParameters();
-        var layers = new List<GgufMoeLayer>();
+        var layers = new List<MoeLayer>();
         for (var i = 0; i < HyperParameters.BlockCount; i++)
         {
             if (HyperParameters.IsMoeLayer(i))
             {
-                layers.Add(GgufMoeLayer.Load(file, i));
+                layers.Add(MoeLayer.Load(file, i));
             }
         }
 
@@ -52,26 +52,26 @@ public sealed unsafe class ModelRunner : IDisposable
 
     public MoeHyperParameters HyperParameters { get; }
 
-    public IReadOnlyList<GgufMoeLayer> Layers => _layers;
+    public IReadOnlyList<MoeLayer> Layers => _layers;
 
-    public int Hidden => _layers[0].Weights.Hidden;
+    public int Hidden => _layers[0].Hidden;
 
     /// <summary>Bytes of routed-expert weights one expert reads in layer <paramref name="l"/> (gate + up + down).</summary>
     public long ExpertBytes(int l)
     {
-        var w = _layers[l].Weights;
+        var w = _layers[l];
         return w.Gate.ExpertBytes + w.Up.ExpertBytes + w.Down.ExpertBytes;
     }
 
     /// <summary>Bytes of shared-expert weights of layer <paramref name="l"/> (read once per pass).</summary>
     public long SharedBytes(int l)
     {
-        var w = _layers[l].Weights;
+        var w = _layers[l];
         return w.SharedGate is null ? 0 : w.SharedGate.ExpertBytes + w.SharedUp!.ExpertBytes + w.SharedDown!.ExpertBytes;
     }
 
     /// <summary>Measures decode: <paramref name="tokens"/> tokens, one at a time through all layers.</summary>
-    public PhaseResult Decode(IMoeBackend backend, int tokens, double bandwidth, int checkTokens)
+    public PhaseResult Decode(LayerExecutors backend, int tokens, double bandwidth, int checkTokens)
     {
         int hidden = Hidden, n = _layers.Length;
         var rng = new Random(7);
@@ -106,7 +106,7 @@ public sealed unsafe class ModelRunner : IDisposable
     }
 
     /// <summary>Measures prefill: a batch of <paramref name="tokens"/> tokens through all layers, best of <paramref name="repeats"/>.</summary>
-    public PhaseResult Prefill(IMoeBackend backend, int tokens, int repeats, double bandwidth, int checkTokens)
+    public PhaseResult Prefill(LayerExecutors backend, int tokens, int repeats, double bandwidth, int checkTokens)
     {
         int hidden = Hidden, n = _layers.Length;
         var rng = new Random(11);
@@ -190,18 +190,13 @@ public sealed unsafe class ModelRunner : IDisposable
         var sink = 0;
         foreach (var l in _layers)
         {
-            var w = l.Weights;
-            foreach (var m in new[] { w.Router, w.Gate, w.Up, w.Down, w.SharedGate, w.SharedUp, w.SharedDown })
+            foreach (var (_, m) in l.Matrices())
             {
-                if (m is null)
-                {
-                    continue;
-                }
-
-                var bytes = m.ExpertStride == 0 ? m.ExpertBytes : m.ExpertStride * m.Experts;
+                var data = m.ExpertPointer(0);
+                var bytes = ((m.Experts - 1) * m.ExpertStride) + m.ExpertBytes;
                 for (long i = 0; i < bytes; i += 4096)
                 {
-                    sink += m.Data[i];
+                    sink += data[i];
                 }
             }
         }
@@ -209,7 +204,7 @@ public sealed unsafe class ModelRunner : IDisposable
         GC.KeepAlive(sink);
     }
 
-    private void RunToken(IMoeBackend backend, float[] h, float[] y, List<(int, float[], float[])>? checks, int token)
+    private void RunToken(LayerExecutors backend, float[] h, float[] y, List<(int, float[], float[])>? checks, int token)
     {
         fixed (float* hp = h, yp = y)
         {
@@ -230,7 +225,7 @@ public sealed unsafe class ModelRunner : IDisposable
     private float[] Reference(int l, float[] input)
     {
         var y = new float[input.Length];
-        ReferenceMoe.Forward(_layers[l].Weights, _layers[l].Routing, input, y);
+        ReferenceMoe.Forward(_layers[l], input, y);
         return y;
     }
 
@@ -246,19 +241,13 @@ public sealed unsafe class ModelRunner : IDisposable
         var scratch = new float[2 * r.ExpertCount];
         for (var t = 0; t < tokens; t++)
         {
-            ReferenceMoe.MatVec(layer.Weights.Router, 0, inputs.AsSpan(t * Hidden, Hidden), logits);
-            if (layer.Weights.RouterBias != null)
-            {
-                for (var e = 0; e < logits.Length; e++)
-                {
-                    logits[e] += layer.Weights.RouterBias[e];
-                }
-            }
+            ReferenceMoe.MatVec(layer.Router, 0, inputs.AsSpan(t * Hidden, Hidden), logits);
+            ReferenceMoe.AddBias(layer.RouterBias, 0, logits);
 
             fixed (float* lp = logits, wp = weights, sp = scratch)
             fixed (int* ip = ids)
             {
-                MoeRouter.Route(r, lp, layer.Weights.SelectionBias, ip, wp, sp, t);
+                MoeRouter.Route(r, lp, ReferenceMoe.Floats(layer.SelectionBias), ip, wp, sp, t);
             }
 
             foreach (var e in ids)

@@ -1,38 +1,14 @@
+using System.Diagnostics.CodeAnalysis;
+using Ferrum.Backends;
 using Ferrum.Backends.OpenCL;
+using Ferrum.Gguf;
+using Ferrum.Moe;
 
 namespace Ferrum.Sample.Demo;
 
-/// <summary>The OpenCL backend: one <see cref="OpenCLMoeLayer"/> per MoE layer on one device, programs from kernels.yaml.</summary>
-public sealed unsafe class OpenCLMoeBackend : IMoeBackend
+/// <summary>The OpenCL backend as the demo measures it: one executor per MoE layer on one device, programs from kernels.yaml.</summary>
+public static class OpenCLMoeBackend
 {
-    private readonly OpenCLContext _context;
-    private readonly OpenCLMoeLayer[] _layers;
-    private readonly int _hidden;
-    private readonly OpenCLMoePath _path = OpenCLMoePath.Auto;
-
-    public OpenCLMoeBackend(ModelRunner runner, OpenCLDevice device)
-    {
-        _context = new OpenCLContext(device);
-        try
-        {
-            _layers = runner.Layers.Select(l => OpenCLMoeLayer.FromGguf(_context, OpenCLGeneratedSources.Catalog, runner.File, l.Layer)).ToArray();
-        }
-        catch
-        {
-            _context.Dispose();
-            throw;
-        }
-
-        _hidden = runner.Hidden;
-        Device = device;
-    }
-
-    public OpenCLDevice Device { get; }
-
-    public string Name => "opencl";
-
-    public string KernelPath => $"{Device.Name} ({(Device.IsGpu ? "GPU" : Device.IsCpu ? "CPU" : "other")})";
-
     /// <summary>
     /// The device the demo measures: an explicitly chosen one (FERRUM_OPENCL_DEVICE), else the first GPU; null when
     /// there is none. A CPU OpenCL device (pocl) is not picked by default: the CPU backend is the fast path there.
@@ -54,16 +30,40 @@ public sealed unsafe class OpenCLMoeBackend : IMoeBackend
         }
     }
 
-    public void Forward(int layer, float* x, float* y, int tokens) =>
-        _layers[layer].Forward(new ReadOnlySpan<float>(x, tokens * _hidden), tokens, new Span<float>(y, tokens * _hidden), _path);
-
-    public void Dispose()
+    /// <summary>Executors for every MoE layer of the runner's model on <paramref name="device"/>.</summary>
+    public static LayerExecutors Executors(ModelRunner runner, OpenCLDevice device)
     {
-        foreach (var l in _layers)
+        var context = new OpenCLContext(device);
+        return new LayerExecutors(new LegacyBackend(context, runner.File), runner.Layers, $"{device.Name} ({(device.IsGpu ? "GPU" : device.IsCpu ? "CPU" : "other")})", context);
+    }
+
+    // Bridges the OpenCL layer until it implements the executor contract itself.
+    private sealed class LegacyBackend(OpenCLContext context, GgufFile file) : IMoeBackend
+    {
+        public string Name => "opencl";
+
+        public bool Supports(MoeLayer layer, [NotNullWhen(false)] out string? reason)
         {
-            l.Dispose();
+            reason = null;
+            return true;
         }
 
-        _context.Dispose();
+        public IMoeExecutor Create(MoeLayer layer) => new Executor(OpenCLMoeLayer.FromGguf(context, OpenCLGeneratedSources.Catalog, file, layer.Index), layer.Hidden);
+    }
+
+    private sealed unsafe class Executor(OpenCLMoeLayer layer, int hidden) : IMoeExecutor
+    {
+        public string Backend => "opencl";
+
+        public int Hidden => hidden;
+
+        public IReadOnlyList<string> KernelPaths => ["opencl"];
+
+        public void Forward(ReadOnlySpan<float> x, Span<float> y) => layer.Forward(x, x.Length / hidden, y);
+
+        public void Forward(float* x, float* y, int tokens) =>
+            layer.Forward(new ReadOnlySpan<float>(x, tokens * hidden), tokens, new Span<float>(y, tokens * hidden));
+
+        public void Dispose() => layer.Dispose();
     }
 }

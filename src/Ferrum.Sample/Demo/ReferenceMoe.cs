@@ -11,18 +11,13 @@ namespace Ferrum.Sample.Demo;
 public static unsafe class ReferenceMoe
 {
     /// <summary>Computes the block output for one token <paramref name="x"/> (hidden floats) into <paramref name="y"/>.</summary>
-    public static void Forward(MoeLayerWeights w, MoeRouting routing, ReadOnlySpan<float> x, Span<float> y)
+    public static void Forward(MoeLayer w, ReadOnlySpan<float> x, Span<float> y)
     {
+        var routing = w.Routing;
         int hidden = w.Hidden, experts = routing.ExpertCount, k = routing.ExpertsPerToken;
         var logits = new float[experts];
         MatVec(w.Router, 0, x, logits);
-        if (w.RouterBias != null)
-        {
-            for (var e = 0; e < experts; e++)
-            {
-                logits[e] += w.RouterBias[e];
-            }
-        }
+        AddBias(w.RouterBias, 0, logits);
 
         var ids = new int[k];
         var weights = new float[k];
@@ -30,14 +25,14 @@ public static unsafe class ReferenceMoe
         fixed (float* l = logits, wt = weights, s = scratch)
         fixed (int* id = ids)
         {
-            MoeRouter.Route(routing, l, w.SelectionBias, id, wt, s);
+            MoeRouter.Route(routing, l, Floats(w.SelectionBias), id, wt, s);
         }
 
         var acc = new double[hidden];
         for (var slot = 0; slot < k; slot++)
         {
             var e = ids[slot];
-            var h = Expert(w.Gate, w.Up, w.Down, e, routing, x, w.GateBias, w.UpBias, w.DownBias);
+            var h = Expert(w.Gate, w.Up, w.Down, e, routing, x, Floats(w.GateBias), Floats(w.UpBias), Floats(w.DownBias));
             for (var i = 0; i < hidden; i++)
             {
                 acc[i] += weights[slot] * h[i];
@@ -67,7 +62,7 @@ public static unsafe class ReferenceMoe
         }
     }
 
-    private static float[] Expert(MoeMatrix gate, MoeMatrix up, MoeMatrix down, int e, MoeRouting routing, ReadOnlySpan<float> x, float* gateBias, float* upBias, float* downBias)
+    private static float[] Expert(ExpertStack gate, ExpertStack up, ExpertStack down, int e, MoeRouting routing, ReadOnlySpan<float> x, float* gateBias, float* upBias, float* downBias)
     {
         int ffn = gate.Rows, hidden = down.Rows;
         var g = new float[ffn];
@@ -108,13 +103,12 @@ public static unsafe class ReferenceMoe
     }
 
     /// <summary>y = W_e · x with every row decoded by the reference dequantizer and summed in double.</summary>
-    internal static void MatVec(MoeMatrix m, int expert, ReadOnlySpan<float> x, Span<float> y)
+    internal static void MatVec(ExpertStack m, int expert, ReadOnlySpan<float> x, Span<float> y)
     {
-        var row = new float[m.Columns];
-        var bytes = m.Expert(expert);
+        var row = new float[m.RowLength];
         for (var r = 0; r < m.Rows; r++)
         {
-            Dequantizer.Dequantize(m.Type, new ReadOnlySpan<byte>(bytes + (r * m.RowBytes), checked((int)m.RowBytes)), row);
+            Dequantizer.Dequantize(m.Format, m.Row(expert, r), row);
             var sum = 0.0;
             for (var i = 0; i < row.Length; i++)
             {
@@ -122,6 +116,22 @@ public static unsafe class ReferenceMoe
             }
 
             y[r] = (float)sum;
+        }
+    }
+
+    /// <summary>The f32 values of a bias stack, or null.</summary>
+    internal static float* Floats(ExpertStack? bias) => bias == null ? null : (float*)bias.ExpertPointer(0);
+
+    /// <summary>Adds expert <paramref name="expert"/>'s row of <paramref name="bias"/> (when present) to <paramref name="y"/>.</summary>
+    internal static void AddBias(ExpertStack? bias, int expert, Span<float> y)
+    {
+        if (bias != null)
+        {
+            var b = bias.ExpertPointer(expert);
+            for (var i = 0; i < y.Length; i++)
+            {
+                y[i] += ((float*)b)[i];
+            }
         }
     }
 }
