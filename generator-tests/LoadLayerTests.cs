@@ -8,9 +8,9 @@ using Ferrum.Quantization.Formats;
 namespace Ferrum.Generators.Tests;
 
 /// <summary>
-/// The generated LoadLayer against real GGUF bytes (written with GgufWriter): separate and fused gate/up, a down
-/// role whose format differs per layer, and clear errors for undeclared formats, wrong shapes, missing tensors
-/// and another architecture.
+/// The generated Load against real GGUF bytes (written with GgufWriter): separate and fused gate/up, a down
+/// role whose format differs per layer, clear errors for undeclared formats, wrong shapes, missing tensors
+/// and another architecture, the layer's lifetime, and a forward pass through the bound kernels.
 /// </summary>
 public class LoadLayerTests
 {
@@ -87,11 +87,17 @@ public class LoadLayerTests
         var format = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 2)));
         Assert.Equal("model 'load-check', layer 2 of test.gguf: tensor 'blk.2.ffn_down_exps.weight' format (down): expected one of [q4_K, q8_0] as declared in kernels.yaml, found q5_K", format.Message);
 
-        var shape = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 3)));
-        Assert.Equal("model 'load-check', layer 3 of test.gguf: tensor 'blk.3.ffn_gate_exps.weight' shape: expected [256, 256, 2], found [256, 256, 1]", shape.Message);
+        // A tensor that disagrees with the file's own metadata is the loader's error (GgufException), naming it.
+        var inconsistent = Assert.IsType<GgufException>(Catch(() => Load(file, 3)));
+        Assert.Contains("'blk.3.ffn_gate_exps.weight' has shape [256, 256, 1], expected [256, n, 2]", inconsistent.Message);
 
-        var missing = Assert.IsType<ModelMismatchException>(Catch(() => Load(file, 4)));
-        Assert.Equal("model 'load-check', layer 4 of test.gguf: blk.4.ffn_down_exps.weight: expected a tensor named so, found no such tensor", missing.Message);
+        var missing = Assert.IsType<GgufException>(Catch(() => Load(file, 4)));
+        Assert.Equal("tensor 'blk.4.ffn_down_exps.weight' not found in test.gguf", missing.Message);
+
+        // A consistent file with another shape than kernels.yaml declares is a ModelMismatchException.
+        using var wide = GgufFile.Open(BuildFile(experts: 4), "wide.gguf");
+        var shape = Assert.IsType<ModelMismatchException>(Catch(() => Load(wide, 0)));
+        Assert.Equal("model 'load-check', layer 0 of wide.gguf: tensor 'blk.0.ffn_gate_inp.weight' shape: expected [256, 2], found [256, 4]", shape.Message);
 
         using var other = GgufFile.Open(BuildFile("llama"), "llama.gguf");
         var arch = Assert.IsType<ModelMismatchException>(Catch(() => Load(other, 0)));
@@ -101,21 +107,66 @@ public class LoadLayerTests
     }
 
     [Fact]
-    public void StacksThrowOnceTheFileIsDisposed()
+    public void The_layer_outlives_its_file_and_throws_once_disposed()
     {
         var file = GgufFile.Open(BuildFile(), "test.gguf");
         dynamic layer = Load(file, 0);
         ExpertStack<Q4_K> gate = layer.Gate;
+        var before = gate.Expert(1).ToArray();
         file.Dispose();
+
+        // The layer holds a lease on the mapping: its views stay valid after the file is disposed.
+        Assert.Equal(before, gate.Expert(1).ToArray());
+        ((IDisposable)layer).Dispose();
+        ((IDisposable)layer).Dispose();
         Assert.Throws<ObjectDisposedException>(() => gate.Expert(0).Length);
         Assert.Throws<ObjectDisposedException>(() => { unsafe { _ = gate.ExpertPointer(0); } });
+        Assert.IsType<ObjectDisposedException>(Catch(() => _ = layer.Gate));
+        Assert.IsType<ObjectDisposedException>(Catch(() => { layer.Forward(new float[Hidden], new float[Hidden]); }));
+    }
+
+    [Fact]
+    public void Forward_runs_the_bound_kernels_and_matches_the_runtime_path()
+    {
+        using var file = GgufFile.Open(BuildFile(realWeights: true), "real.gguf");
+        using var layer = (IDisposable)Load(file, 1);
+        dynamic typed = layer;
+        var paths = (IReadOnlyList<string>)typed.KernelPaths;
+        Assert.Equal("cpu", (string)typed.Backend);
+
+        // q4_K rows of 256 have a generated kernel for this shape: on AVX-512 it is the shape-specialized one.
+        var gatePath = paths.Single(p => p.StartsWith("gate:", StringComparison.Ordinal));
+        Assert.Contains(Ferrum.Backends.Cpu.CpuSimd.Level >= Ferrum.Backends.Cpu.SimdLevel.Avx512 ? "specialized k=256" : "generic", gatePath);
+
+        var rng = new Random(5);
+        var x = new float[3 * Hidden];
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        var y = new float[x.Length];
+        typed.Forward(x, y);
+
+        // The runtime's untyped path over the same file (generic kernels) computes the same integer dots.
+        using var description = MoeLayer.Load(file, 1);
+        using var generic = new Ferrum.Backends.Cpu.CpuMoeExecutor(description, new Ferrum.Backends.Cpu.CpuMoeOptions { Threads = 1 });
+        var expected = new float[x.Length];
+        generic.Forward(x, expected);
+        Assert.Contains(expected, v => v != 0f);
+        for (var i = 0; i < y.Length; i++)
+        {
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"element {i}: {y[i]} vs {expected[i]}");
+        }
+
+        Assert.IsType<ArgumentException>(Catch(() => { typed.Forward(new float[Hidden + 1], new float[Hidden + 1]); }));
     }
 
     private static object Load(GgufFile file, int layer)
     {
         try
         {
-            return Model.Value.GetMethod("LoadLayer")!.Invoke(null, [file, layer])!;
+            return Model.Value.GetMethod("Load", [typeof(GgufFile), typeof(int), typeof(Ferrum.Backends.IMoeBackend)])!.Invoke(null, [file, layer, null])!;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {
@@ -138,17 +189,48 @@ public class LoadLayerTests
     }
 
     /// <summary>Layers 0..4 as described in the tests; tensor bytes are a counter pattern (only placement matters).</summary>
-    private static byte[] BuildFile(string arch = "qwen3moe")
+    /// <remarks>With <paramref name="realWeights"/>, tensors hold quantized Gaussian weights instead of the pattern.</remarks>
+    private static byte[] BuildFile(string arch = "qwen3moe", int experts = Experts, bool realWeights = false)
     {
-        var w = new GgufWriter().AddMetadata("general.architecture", arch);
+        var w = new GgufWriter()
+            .AddMetadata("general.architecture", arch)
+            .AddMetadata(arch + ".block_count", 5u)
+            .AddMetadata(arch + ".embedding_length", (uint)Hidden)
+            .AddMetadata(arch + ".expert_feed_forward_length", (uint)Ffn)
+            .AddMetadata(arch + ".expert_count", (uint)experts)
+            .AddMetadata(arch + ".expert_used_count", 1u);
         var seed = 0;
+        var rng = new Random(17);
         void Tensor(string name, GgmlType type, params long[] shape)
         {
             var info = GgmlTypeInfo.Get(type);
-            var bytes = new byte[info.RowBytes(shape[0]) * shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
-            for (var i = 0; i < bytes.Length; i++)
+            var rows = shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+            byte[] bytes;
+            if (realWeights)
             {
-                bytes[i] = (byte)((i * 7) + seed);
+                var values = new float[shape[0] * rows];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = (float)((rng.NextDouble() - 0.5) * 0.2);
+                }
+
+                bytes = new byte[info.RowBytes(shape[0]) * rows];
+                if (type == GgmlType.F32)
+                {
+                    System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes);
+                }
+                else
+                {
+                    Quantizer.Quantize(type, values, bytes);
+                }
+            }
+            else
+            {
+                bytes = new byte[info.RowBytes(shape[0]) * rows];
+                for (var i = 0; i < bytes.Length; i++)
+                {
+                    bytes[i] = (byte)((i * 7) + seed);
+                }
             }
 
             seed++;
@@ -158,28 +240,28 @@ public class LoadLayerTests
         for (var layer = 0; layer < 5; layer++)
         {
             var p = $"blk.{layer}.";
-            Tensor(p + "ffn_gate_inp.weight", GgmlType.F32, Hidden, Experts);
+            Tensor(p + "ffn_gate_inp.weight", GgmlType.F32, Hidden, experts);
             if (layer == 1)
             {
-                Tensor(p + "ffn_gate_up_exps.weight", GgmlType.Q4_K, Hidden, 2 * Ffn, Experts);
+                Tensor(p + "ffn_gate_up_exps.weight", GgmlType.Q4_K, Hidden, 2 * Ffn, experts);
             }
             else
             {
-                Tensor(p + "ffn_gate_exps.weight", GgmlType.Q4_K, Hidden, Ffn, layer == 3 ? 1 : Experts);
-                Tensor(p + "ffn_up_exps.weight", GgmlType.Q4_K, Hidden, Ffn, Experts);
+                Tensor(p + "ffn_gate_exps.weight", GgmlType.Q4_K, Hidden, Ffn, layer == 3 ? 1 : experts);
+                Tensor(p + "ffn_up_exps.weight", GgmlType.Q4_K, Hidden, Ffn, experts);
             }
 
             switch (layer)
             {
                 case 0:
-                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q8_0, Ffn, Hidden, Experts);
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q8_0, Ffn, Hidden, experts);
                     break;
                 case 1:
                 case 3:
-                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q4_K, Ffn, Hidden, Experts);
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q4_K, Ffn, Hidden, experts);
                     break;
                 case 2:
-                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q5_K, Ffn, Hidden, Experts);
+                    Tensor(p + "ffn_down_exps.weight", GgmlType.Q5_K, Ffn, Hidden, experts);
                     break;
             }
         }

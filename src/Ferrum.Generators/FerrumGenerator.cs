@@ -78,11 +78,17 @@ public sealed class FerrumGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(diagnostics, static (spc, list) => spc.Report(list));
         context.RegisterSourceOutput(mergeDiagnostics, static (spc, list) => spc.Report(list));
 
-        context.RegisterSourceOutput(models, static (spc, model) =>
+        // Model types bind the generated CPU kernels, which exist only when unsafe code is allowed.
+        var modelOutputs = models
+            .Combine(unsafeDisabled)
+            .WithTrackingName(TrackingNames.ModelOutputs);
+
+        context.RegisterSourceOutput(modelOutputs, static (spc, pair) =>
         {
+            var (model, noUnsafe) = pair;
             try
             {
-                spc.AddSource(ModelTypePrinter.HintName(model), SourceText.From(ModelTypePrinter.Print(model), Encoding.UTF8));
+                spc.AddSource(ModelTypePrinter.HintName(model), SourceText.From(ModelTypePrinter.Print(model, cpuKernels: !noUnsafe), Encoding.UTF8));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -2,6 +2,8 @@
 // Ferrum model type for 'qwen3-30b-a3b', generated from kernels.yaml by Ferrum.Generators.
 #nullable enable
 
+using Backends = global::Ferrum.Backends;
+using Cpu = global::Ferrum.Backends.Cpu;
 using Formats = global::Ferrum.Quantization.Formats;
 using Gguf = global::Ferrum.Gguf;
 using Moe = global::Ferrum.Moe;
@@ -46,13 +48,16 @@ public static partial class Qwen3_30B_A3B
     public static global::System.ReadOnlySpan<Quant::GgmlType> DownFormats => [Quant::GgmlType.Q4_K, Quant::GgmlType.Q6_K];
 
     /// <summary>
-    /// Views the routed experts of layer <paramref name="layer"/> of <paramref name="file"/> without copying.
-    /// Checks the architecture, every tensor's shape against the declared sizes and every role's format against
-    /// the declared formats; gate and up may be separate tensors or one fused ffn_gate_up_exps tensor.
-    /// The stacks stay valid while <paramref name="file"/> is open.
+    /// Loads layer <paramref name="layer"/> of <paramref name="file"/> (zero-copy, through the runtime's one GGUF loader),
+    /// checks it against this declaration (architecture, every shape, every role's format) and prepares it on
+    /// <paramref name="backend"/> (the CPU when null). On the CPU the kernels generated for the declared shapes are
+    /// bound here, at load; nothing is looked up while it runs. Dispose the returned layer; it keeps the file's
+    /// mapping alive, so disposing the file first is safe.
     /// </summary>
-    /// <exception cref="Moe::ModelMismatchException">A tensor is missing or its shape or format differs from kernels.yaml.</exception>
-    public static Layer LoadLayer(Gguf::GgufFile file, int layer)
+    /// <exception cref="Moe::ModelMismatchException">The file's architecture, a shape or a format differs from kernels.yaml.</exception>
+    /// <exception cref="Gguf::GgufException">A tensor is missing or malformed, or the metadata is inconsistent.</exception>
+    /// <exception cref="global::System.NotSupportedException">The backend cannot run this layer (the message says why).</exception>
+    public static Layer Load(Gguf::GgufFile file, int layer, Backends::IMoeBackend? backend = null)
     {
         global::System.ArgumentNullException.ThrowIfNull(file);
         global::System.ArgumentOutOfRangeException.ThrowIfNegative(layer);
@@ -61,104 +66,129 @@ public static partial class Qwen3_30B_A3B
             throw new Moe::ModelMismatchException(Name, file.Path, layer, "general.architecture", Arch, arch);
         }
 
-        var prefix = "blk." + layer.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + ".";
-        var router = Require(file, layer, prefix + "ffn_gate_inp.weight");
-        Moe::LayerChecks.Shape(Name, file.Path, layer, router.Name, router.Shape, Hidden, Experts);
-
-        Moe::ExpertStack gate;
-        Moe::ExpertStack up;
-        var fused = file.TryGetTensor(prefix + "ffn_gate_up_exps.weight", out var gateUp);
-        if (fused)
+        var description = Moe::MoeLayer.Load(file, layer);
+        Backends::IMoeExecutor? executor = null;
+        try
         {
-            // One tensor [Hidden, 2 * ExpertFfn, Experts]: per expert, the ExpertFfn gate rows, then the ExpertFfn up rows.
-            Moe::LayerChecks.Shape(Name, file.Path, layer, gateUp.Name, gateUp.Shape, Hidden, 2L * ExpertFfn, Experts);
-            Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateUp.Name, gateUp.Type, GateFormats);
-            Moe::LayerChecks.Format(Name, file.Path, layer, "up", gateUp.Name, gateUp.Type, UpFormats);
-            var bytes = new Moe::GgufWeightBytes(file, gateUp);
-            gate = CreateGate(bytes, gateUp, 0);
-            up = CreateUp(bytes, gateUp, ExpertFfn * gateUp.RowBytes);
+            Check(description);
+            backend = Bind(backend, description);
+            if (!backend.Supports(description, out var reason))
+            {
+                throw new global::System.NotSupportedException($"model '{Name}', layer {layer} of {file.Path}: the {backend.Name} backend cannot run it: {reason}");
+            }
+
+            executor = backend.Create(description);
+            return new Layer(description, executor);
         }
-        else
+        catch
         {
-            // Two tensors [Hidden, ExpertFfn, Experts]: ExpertFfn rows of Hidden elements per expert.
-            var gateTensor = Require(file, layer, prefix + "ffn_gate_exps.weight");
-            var upTensor = Require(file, layer, prefix + "ffn_up_exps.weight");
-            Moe::LayerChecks.Shape(Name, file.Path, layer, gateTensor.Name, gateTensor.Shape, Hidden, ExpertFfn, Experts);
-            Moe::LayerChecks.Shape(Name, file.Path, layer, upTensor.Name, upTensor.Shape, Hidden, ExpertFfn, Experts);
-            Moe::LayerChecks.Format(Name, file.Path, layer, "gate", gateTensor.Name, gateTensor.Type, GateFormats);
-            Moe::LayerChecks.Format(Name, file.Path, layer, "up", upTensor.Name, upTensor.Type, UpFormats);
-            gate = CreateGate(new Moe::GgufWeightBytes(file, gateTensor), gateTensor, 0);
-            up = CreateUp(new Moe::GgufWeightBytes(file, upTensor), upTensor, 0);
+            executor?.Dispose();
+            description.Dispose();
+            throw;
         }
-
-        // Down: [ExpertFfn, Hidden, Experts], Hidden rows of ExpertFfn elements per expert.
-        var downTensor = Require(file, layer, prefix + "ffn_down_exps.weight");
-        Moe::LayerChecks.Shape(Name, file.Path, layer, downTensor.Name, downTensor.Shape, ExpertFfn, Hidden, Experts);
-        Moe::LayerChecks.Format(Name, file.Path, layer, "down", downTensor.Name, downTensor.Type, DownFormats);
-        var down = CreateDown(new Moe::GgufWeightBytes(file, downTensor), downTensor, 0);
-
-        return new Layer(layer, router, fused, gate, up, down);
-
-        static Gguf::GgufTensorInfo Require(Gguf::GgufFile file, int layer, string name)
-        {
-            return file.TryGetTensor(name, out var tensor)
-                ? tensor
-                : throw new Moe::ModelMismatchException(Name, file.Path, layer, name, "a tensor named so", "no such tensor");
-        }
-
-        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
-        static Moe::ExpertStack CreateGate(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
-        {
-            Quant::GgmlType.Q4_K => new Moe::ExpertStack<Formats::Q4_K>(bytes, tensor.Name, offset, Experts, ExpertFfn, Hidden, tensor.RowBytes, tensor.Stride(2)),
-            _ => throw new global::System.InvalidOperationException("unreachable: the gate format was checked above"),
-        };
-
-        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
-        static Moe::ExpertStack CreateUp(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
-        {
-            Quant::GgmlType.Q4_K => new Moe::ExpertStack<Formats::Q4_K>(bytes, tensor.Name, offset, Experts, ExpertFfn, Hidden, tensor.RowBytes, tensor.Stride(2)),
-            _ => throw new global::System.InvalidOperationException("unreachable: the up format was checked above"),
-        };
-
-        // The stack's expert stride is the tensor's ne[2] stride (nb[2]); for the fused tensor it spans gate and up rows.
-        static Moe::ExpertStack CreateDown(Moe::WeightBytes bytes, Gguf::GgufTensorInfo tensor, long offset) => tensor.Type switch
-        {
-            Quant::GgmlType.Q4_K => new Moe::ExpertStack<Formats::Q4_K>(bytes, tensor.Name, offset, Experts, Hidden, ExpertFfn, tensor.RowBytes, tensor.Stride(2)),
-            Quant::GgmlType.Q6_K => new Moe::ExpertStack<Formats::Q6_K>(bytes, tensor.Name, offset, Experts, Hidden, ExpertFfn, tensor.RowBytes, tensor.Stride(2)),
-            _ => throw new global::System.InvalidOperationException("unreachable: the down format was checked above"),
-        };
     }
 
-    /// <summary>The routed experts of one layer of 'qwen3-30b-a3b', as typed zero-copy stacks over the GGUF file.</summary>
-    public sealed class Layer
+    /// <summary>Loads and prepares layer <paramref name="layer"/> on the CPU with <paramref name="options"/> (threads, batch size, worker pool).</summary>
+    public static Layer Load(Gguf::GgufFile file, int layer, Cpu::CpuMoeOptions options) => Load(file, layer, new Cpu::CpuBackend(options));
+
+    // Every shape and format against the declaration; the loader already checked the tensors against each other.
+    private static void Check(Moe::MoeLayer d)
     {
-        internal Layer(int index, Gguf::GgufTensorInfo router, bool fusedGateUp, Moe::ExpertStack gate, Moe::ExpertStack up, Moe::ExpertStack down)
+        Moe::LayerChecks.Shape(Name, d.Source, d.Index, d.Router.TensorName, [d.Router.RowLength, d.Router.Rows], Hidden, Experts);
+        Moe::LayerChecks.Shape(Name, d.Source, d.Index, d.Gate.TensorName, [d.Gate.RowLength, d.Gate.Rows, d.Gate.Experts], Hidden, ExpertFfn, Experts);
+        Moe::LayerChecks.Shape(Name, d.Source, d.Index, d.Up.TensorName, [d.Up.RowLength, d.Up.Rows, d.Up.Experts], Hidden, ExpertFfn, Experts);
+        Moe::LayerChecks.Shape(Name, d.Source, d.Index, d.Down.TensorName, [d.Down.RowLength, d.Down.Rows, d.Down.Experts], ExpertFfn, Hidden, Experts);
+        Moe::LayerChecks.Format(Name, d.Source, d.Index, "gate", d.Gate.TensorName, d.Gate.Format, GateFormats);
+        Moe::LayerChecks.Format(Name, d.Source, d.Index, "up", d.Up.TensorName, d.Up.Format, UpFormats);
+        Moe::LayerChecks.Format(Name, d.Source, d.Index, "down", d.Down.TensorName, d.Down.Format, DownFormats);
+        if (d.Routing.ExpertsPerToken != TopK)
         {
-            Index = index;
-            Router = router;
-            FusedGateUp = fusedGateUp;
-            Gate = (Moe::ExpertStack<Formats::Q4_K>)gate;
-            Up = (Moe::ExpertStack<Formats::Q4_K>)up;
-            Down = down;
+            throw new Moe::ModelMismatchException(Name, d.Source, d.Index, "expert_used_count", TopK.ToString(global::System.Globalization.CultureInfo.InvariantCulture), d.Routing.ExpertsPerToken.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>The backend to use: for the CPU, one with the kernels generated for this model's shapes bound per role.</summary>
+    private static Backends::IMoeBackend Bind(Backends::IMoeBackend? backend, Moe::MoeLayer d)
+    {
+        var cpu = backend as Cpu::CpuBackend ?? (backend is null ? Cpu::CpuBackend.Default : null);
+        if (cpu is null)
+        {
+            return backend!;
+        }
+
+        return new Cpu::CpuBackend(cpu.Options, new Cpu::CpuKernelSet
+        {
+            Gate = d.Gate.Format switch
+            {
+                Quant::GgmlType.Q4_K => global::Ferrum.Kernels.Generated.Cpu_Q4_K_768x2048_B1.CpuKernel,
+                _ => null,
+            },
+            Up = d.Up.Format switch
+            {
+                Quant::GgmlType.Q4_K => global::Ferrum.Kernels.Generated.Cpu_Q4_K_768x2048_B1.CpuKernel,
+                _ => null,
+            },
+            Down = d.Down.Format switch
+            {
+                Quant::GgmlType.Q4_K => global::Ferrum.Kernels.Generated.Cpu_Q4_K_2048x768_B1.CpuKernel,
+                Quant::GgmlType.Q6_K => global::Ferrum.Kernels.Generated.Cpu_Q6_K_2048x768_B1.CpuKernel,
+                _ => null,
+            },
+        });
+    }
+
+    /// <summary>
+    /// One loaded layer of 'qwen3-30b-a3b': typed zero-copy views of its experts and the executor that runs it.
+    /// One <see cref="Forward"/> call at a time per layer: a concurrent call is refused before it touches any state;
+    /// load one layer per concurrent caller. Every member throws <see cref="global::System.ObjectDisposedException"/> after <see cref="Dispose"/>.
+    /// </summary>
+    public sealed class Layer : global::System.IDisposable
+    {
+        private readonly Moe::MoeLayer _description;
+        private readonly Backends::IMoeExecutor _executor;
+        private readonly Moe::ExpertStack<Formats::Q4_K> _gate;
+        private readonly Moe::ExpertStack<Formats::Q4_K> _up;
+        private readonly Moe::ExpertStack _down;
+        private int _disposed;
+
+        internal Layer(Moe::MoeLayer description, Backends::IMoeExecutor executor)
+        {
+            _description = description;
+            _executor = executor;
+            _gate = Moe::ExpertStack<Formats::Q4_K>.From(description.Gate);
+            _up = Moe::ExpertStack<Formats::Q4_K>.From(description.Up);
+            _down = description.Down;
         }
 
         /// <summary>The layer index (the N of blk.N).</summary>
-        public int Index { get; }
+        public int Index => Description.Index;
 
-        /// <summary>The router weights ffn_gate_inp, [Hidden, Experts].</summary>
-        public Gguf::GgufTensorInfo Router { get; }
+        /// <summary>The runtime's description of the layer (router, experts, shared expert, biases, routing).</summary>
+        public Moe::MoeLayer Description => Alive(_description);
+
+        /// <summary>The backend executor that runs the layer.</summary>
+        public Backends::IMoeExecutor Executor => Alive(_executor);
+
+        /// <summary>The backend's name ("cpu", "opencl", "metal").</summary>
+        public string Backend => Executor.Backend;
+
+        /// <summary>Which kernel runs each matrix ("specialized" when generated for the declared shape).</summary>
+        public global::System.Collections.Generic.IReadOnlyList<string> KernelPaths => Executor.KernelPaths;
+
+        /// <summary>The router weights ffn_gate_inp: Experts rows of Hidden elements.</summary>
+        public Moe::ExpertStack Router => Description.Router;
 
         /// <summary>True when gate and up come from one fused ffn_gate_up_exps tensor.</summary>
-        public bool FusedGateUp { get; }
+        public bool FusedGateUp => Description.FusedGateUp;
 
         /// <summary>The gate projections: per expert, ExpertFfn rows of Hidden elements, in q4_K.</summary>
-        public Moe::ExpertStack<Formats::Q4_K> Gate { get; }
+        public Moe::ExpertStack<Formats::Q4_K> Gate => Alive(_gate);
 
         /// <summary>The format of <see cref="Gate"/> (the only one declared).</summary>
         public Quant::GgmlType GateFormat => Quant::GgmlType.Q4_K;
 
         /// <summary>The up projections: per expert, ExpertFfn rows of Hidden elements, in q4_K.</summary>
-        public Moe::ExpertStack<Formats::Q4_K> Up { get; }
+        public Moe::ExpertStack<Formats::Q4_K> Up => Alive(_up);
 
         /// <summary>The format of <see cref="Up"/> (the only one declared).</summary>
         public Quant::GgmlType UpFormat => Quant::GgmlType.Q4_K;
@@ -167,7 +197,7 @@ public static partial class Qwen3_30B_A3B
         /// The down projections: per expert, Hidden rows of ExpertFfn elements. Their format varies by layer (q4_K, q6_K);
         /// use <see cref="DownFormat"/> with the typed properties, or <see cref="MatchDown"/>.
         /// </summary>
-        public Moe::ExpertStack Down { get; }
+        public Moe::ExpertStack Down => Alive(_down);
 
         /// <summary>The format of <see cref="Down"/> in this layer.</summary>
         public Quant::GgmlType DownFormat => Down.Format;
@@ -185,5 +215,30 @@ public static partial class Qwen3_30B_A3B
             Moe::ExpertStack<Formats::Q6_K> stack => q6_K(stack),
             _ => throw new global::System.InvalidOperationException("unreachable: down format " + Down.Format),
         };
+
+        /// <summary>
+        /// Runs the MoE block (router, top-K, experts, weighted sum; no residual, no norm) for <c>x.Length / Hidden</c>
+        /// tokens: <paramref name="x"/> and <paramref name="y"/> hold tokens × Hidden floats.
+        /// </summary>
+        public void Forward(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
+        {
+            Executor.Forward(x, y);
+        }
+
+        /// <summary>Releases the executor and the layer's lease on the file mapping. Idempotent.</summary>
+        public void Dispose()
+        {
+            if (global::System.Threading.Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _executor.Dispose();
+                _description.Dispose();
+            }
+        }
+
+        private T Alive<T>(T value)
+        {
+            global::System.ObjectDisposedException.ThrowIf(global::System.Threading.Volatile.Read(ref _disposed) != 0, this);
+            return value;
+        }
     }
 }

@@ -32,4 +32,7 @@ public static class TrackingNames
 
     /// <summary>Kernels paired with <see cref="UnsafeDisabled"/>.</summary>
     public const string KernelOutputs = nameof(KernelOutputs);
+
+    /// <summary>Each model paired with the unsafe-code setting (its type binds the generated CPU kernels only when they exist).</summary>
+    public const string ModelOutputs = nameof(ModelOutputs);
 }

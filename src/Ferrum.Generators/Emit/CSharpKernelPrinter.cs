@@ -17,7 +17,8 @@ internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
 
     public bool Supports(GgmlType format) => format is GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
-    private static bool UsesCpuBackend(GgmlType format) => format is GgmlType.Q4_K or GgmlType.Q6_K;
+    /// <summary>True when the generated class wraps the CPU backend's kernel (it has a CpuKernel that model types bind).</summary>
+    internal static bool UsesCpuBackend(GgmlType format) => format is GgmlType.Q4_K or GgmlType.Q6_K;
 
     public void PrintMembers(KernelItem kernel, CodeWriter w)
     {

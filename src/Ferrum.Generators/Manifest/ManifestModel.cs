@@ -38,7 +38,11 @@ internal sealed record ModelDecl(
     EquatableArray<GgmlType> Up,
     EquatableArray<GgmlType> Down,
     EquatableArray<int> Batches,
-    string ManifestPath);
+    string ManifestPath)
+{
+    /// <summary>True when the model's manifest targets the CPU, so its generated CPU kernels exist to bind (set when manifests merge).</summary>
+    public bool CpuTarget { get; init; }
+}
 
 /// <summary>What the parse step returns: the model (possibly partial) and every diagnostic, kept apart by the pipeline.</summary>
 internal sealed record ParseResult(ManifestInfo Manifest, EquatableArray<DiagnosticInfo> Diagnostics);

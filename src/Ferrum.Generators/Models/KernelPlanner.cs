@@ -34,8 +34,9 @@ internal static class KernelPlanner
                     continue;
                 }
 
-                byType.Add(model.TypeName, model);
-                models.Add(model);
+                var bound = model with { CpuTarget = manifest.Targets.Contains(KernelTarget.Cpu) };
+                byType.Add(model.TypeName, bound);
+                models.Add(bound);
             }
         }
 
