@@ -30,8 +30,8 @@ if [ "$readme_example" != "$(cat package-smoke/Example.cs)" ]; then
   status=1
 elif grep -q "model tiny-moe: hidden 512, expert_ffn 256, experts 16, top_k 4" <<<"$smoke_out" \
    && grep -q "gate row bytes (q4_K): 288" <<<"$smoke_out" \
-   && grep -q "layer 0: gate Q4_K, down Q6_K, 16 experts" <<<"$smoke_out" \
-   && grep -q "output: 512 floats, all finite: True, non-zero: True" <<<"$smoke_out"; then
+   && grep -q "layer 0: gate Q4_K, down Q6_K, 16 experts on cpu" <<<"$smoke_out" \
+   && grep -q "output: 1024 floats, all finite: True, non-zero: True" <<<"$smoke_out"; then
   smoke_passed=1
 else
   echo "package smoke test: unexpected output"

@@ -1,21 +1,19 @@
 using Ferrum.Generated;
 using Ferrum.Gguf;
-using Ferrum.Moe;
 
 public static class Example
 {
     public static float[] Run(string modelPath)
     {
-        using var file = GgufFile.Open(modelPath);          // memory-mapped, nothing read yet
-        var declared = Tiny_Moe.LoadLayer(file, 0);           // generated from kernels.yaml: checks shapes and formats
-        Console.WriteLine($"layer 0: gate {declared.GateFormat}, down {declared.DownFormat}, {declared.Gate.Experts} experts");
+        using var file = GgufFile.Open(modelPath);           // memory-mapped, nothing read yet
+        using var layer = Tiny_Moe.Load(file, 0);             // generated from kernels.yaml: checks shapes and formats, binds the kernels
+        Console.WriteLine($"layer 0: gate {layer.GateFormat}, down {layer.DownFormat}, {layer.Gate.Experts} experts on {layer.Backend}");
 
-        using var layer = GgufMoeLayer.Load(file, 0);         // zero-copy weights, routing from the metadata
-        using var moe = new CpuMoeLayer(layer.Weights, layer.Routing);
-        var x = new float[Tiny_Moe.Hidden];
+        var x = new float[2 * Tiny_Moe.Hidden];               // two tokens
         x[0] = 1f;
-        var y = new float[Tiny_Moe.Hidden];
-        moe.Forward(x, y);                                    // routes, runs the top-k experts, sums
+        x[Tiny_Moe.Hidden + 1] = -1f;
+        var y = new float[x.Length];
+        layer.Forward(x, y);                                  // routes, runs the top-k experts, sums
         return y;
     }
 }
