@@ -167,6 +167,40 @@ public sealed class FormatRowTests
         Assert.Contains("iq2_xs", e.Message);
     }
 
+    [Fact]
+    public unsafe void Every_row_has_the_reference_quantizer_and_a_dequantizer_equal_to_ggml()
+    {
+        // The per-format reference paths (Quantizer, Dequantizer) are complete for the rows: quantize, then decode
+        // ggml-quantized bytes exactly as ggml's to_float does.
+        Assert.True(GgmlLibrary.IsAvailable, "ggml reference libraries (LLamaSharp.Backend.Cpu) must be present for tests");
+        const int k = 512;
+        foreach (var row in FormatRow.All)
+        {
+            var x = QuantTestData.Gaussian(k, 7 + (int)row.Type, 0.5f);
+            var ours = new byte[row.Info.RowBytes(k)];
+            Quantizer.Quantize(row.Type, x, ours);
+            using var xf = Cpu.NativeArray.FromFloats(x);
+            using var w = new Cpu.NativeArray(row.Info.RowBytes(k));
+            GgmlCpuOps.QuantizeRows((int)row.Type, xf.Floats, w.Pointer, 1, k);
+            var expected = new float[k];
+            fixed (float* e = expected)
+            {
+                if (row.Type == GgmlType.F32)
+                {
+                    Buffer.MemoryCopy(w.Pointer, e, 4L * k, 4L * k); // ggml has no to_float for f32: the bytes are the values
+                }
+                else
+                {
+                    GgmlCpuOps.ToFloat((int)row.Type, w.Pointer, e, k);
+                }
+            }
+
+            var decoded = new float[k];
+            Dequantizer.Dequantize(row.Type, new ReadOnlySpan<byte>(w.Pointer, (int)row.Info.RowBytes(k)), decoded);
+            Assert.Equal(expected, decoded);
+        }
+    }
+
     private sealed record Facts(GgmlType Type, int BlockElements, int BlockBytes, GgmlType ActivationType);
 
     private static Facts FactsOf<T>()
