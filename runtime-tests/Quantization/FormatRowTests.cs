@@ -146,6 +146,33 @@ public sealed class FormatRowTests
     }
 
     [Fact]
+    public unsafe void Cpu_row_activation_quantizer_gives_ggml_bytes_of_the_vec_dot_type()
+    {
+        Assert.True(GgmlLibrary.IsAvailable, "ggml reference libraries (LLamaSharp.Backend.Cpu) must be present for tests");
+        const int k = 512;
+        var x = QuantTestData.Gaussian(k, 11, 1f);
+        using var xf = Cpu.NativeArray.FromFloats(x);
+        foreach (var row in CpuFormatTable.All)
+        {
+            long bytes = row.ActivationRowBytes(k);
+            using var ours = new Cpu.NativeArray(bytes);
+            row.QuantizeActivation(xf.Floats, ours.Pointer, k);
+            var actual = new ReadOnlySpan<byte>(ours.Pointer, (int)bytes).ToArray();
+            if (row.Format.IsFloat)
+            {
+                // Float weights take the activations as they are.
+                Assert.Equal(4L * k, bytes);
+                Assert.Equal(x, new ReadOnlySpan<float>(ours.Floats, k).ToArray());
+                continue;
+            }
+
+            var expected = new byte[GgmlTypeInfo.Get(row.ActivationType).RowBytes(k)];
+            GgmlQuant.FromFloatCpu(GgmlCpuOps.VecDotType((int)row.Type), x, expected);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
     public void Generic_binding_by_marker_resolves_through_the_row()
     {
         foreach (var level in Enum.GetValues<SimdLevel>())
