@@ -32,7 +32,7 @@ internal static unsafe class KernelMicroBench
                 x.Floats[i] = (float)(rng.NextDouble() - 0.5);
             }
 
-            foreach (var level in new[] { SimdLevel.Avx512, SimdLevel.Avx2 })
+            foreach (var level in new[] { SimdLevel.Avx512, SimdLevel.Avx2 }.Where(l => l <= CpuSimd.Supported))
             {
                 var kern = CpuKernels.Generic(type, level);
                 long actBytes = ActivationQuant.RowBytes(kern.ActivationType, k);

@@ -2,20 +2,18 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Ferrum.Quantization;
+using Ferrum.Quantization.Formats;
 
 namespace Ferrum.Generators.Manifest;
 
 /// <summary>The closed sets of names kernels.yaml accepts.</summary>
 internal static class ManifestVocabulary
 {
-    /// <summary>Formats the runtime has a marker type (Ferrum.Quantization.Formats.*) for.</summary>
-    public static readonly GgmlType[] SupportedFormats =
-    {
-        GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-        GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-        GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
-    };
+    /// <summary>
+    /// The weight formats: one per FormatRow (shared with the runtime, which has a marker type
+    /// Ferrum.Quantization.Formats.* for each), in the rows' order.
+    /// </summary>
+    public static readonly GgmlType[] SupportedFormats = FormatRow.Types.ToArray();
 
     public static readonly string SupportedFormatList =
         string.Join(", ", SupportedFormats.Select(f => GgmlTypeInfo.Get(f).Name));

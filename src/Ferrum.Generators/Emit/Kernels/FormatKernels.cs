@@ -6,9 +6,10 @@ using Ferrum.Quantization.Formats;
 namespace Ferrum.Generators.Emit.Kernels;
 
 /// <summary>
-/// The per-format decode descriptions (ggml-quants.c dequantize_row_* as math) over the shared block layouts
-/// (<see cref="BlockLayout"/>: field offsets, sub-block sizes and codebooks come from there, so the runtime's
-/// dequantizer and the GPU printers read one layout table). Adding a format here gives it to every printer.
+/// The GPU column of the format rows (<see cref="FormatRow"/>): per row, its decode description (ggml-quants.c
+/// dequantize_row_* as math) over the shared block layout (<see cref="BlockLayout"/>: field offsets, sub-block sizes
+/// and codebooks come from there, so the runtime's dequantizer and the GPU printers read one layout table). The
+/// OpenCL and Metal printers support exactly the rows described here; adding a row's description gives it to both.
 /// <c>i</c> is the element inside the block and <c>s</c> the sub-block (elements sharing Scale/Offset).
 /// </summary>
 internal static class FormatKernels
@@ -28,12 +29,29 @@ internal static class FormatKernels
     /// <summary>Every described format, in ggml type id order.</summary>
     public static IReadOnlyList<FormatKernel> All { get; } = Sorted();
 
+    /// <summary>The rows without a decode description (empty: every weight format runs on OpenCL and Metal).</summary>
+    public static IReadOnlyList<FormatRow> RowsWithoutDescription { get; } = Missing();
+
     /// <summary>True when <paramref name="type"/> has a description.</summary>
     public static bool IsSupported(GgmlType type) => ByType.ContainsKey(type);
 
     /// <summary>The description of a format; ArgumentException naming the format when there is none.</summary>
     public static FormatKernel Get(GgmlType type) =>
         ByType.TryGetValue(type, out var k) ? k : throw new ArgumentException($"no GPU kernel description for ggml type {GgmlTypeInfo.Get(type).Name}");
+
+    private static IReadOnlyList<FormatRow> Missing()
+    {
+        var missing = new List<FormatRow>();
+        foreach (var row in FormatRow.All)
+        {
+            if (!ByType.ContainsKey(row.Type))
+            {
+                missing.Add(row);
+            }
+        }
+
+        return missing;
+    }
 
     private static IReadOnlyList<FormatKernel> Sorted()
     {
@@ -86,7 +104,16 @@ internal static class FormatKernels
     private static Dictionary<GgmlType, FormatKernel> Build()
     {
         var map = new Dictionary<GgmlType, FormatKernel>();
-        void Add(FormatKernel k) => map.Add(k.Type, k);
+        void Add(FormatKernel k)
+        {
+            // Descriptions are keyed by the shared rows: a description of a format without a row is a mistake.
+            if (!FormatRow.TryGet(k.Type, out _))
+            {
+                throw new InvalidOperationException($"GPU decode description for {GgmlTypeInfo.Get(k.Type).Name}, which has no FormatRow");
+            }
+
+            map.Add(k.Type, k);
+        }
 
         // Unquantized: one element per block.
         Add(new FormatKernel(GgmlType.F32, Sub(GgmlType.F32), Array.Empty<Let>(), new Load(LoadKind.F32, At(GgmlType.F32, "value")), One, null));

@@ -1,4 +1,5 @@
 using Ferrum.Quantization;
+using Ferrum.Quantization.Formats;
 
 namespace Ferrum.Backends.Cpu;
 
@@ -9,7 +10,7 @@ namespace Ferrum.Backends.Cpu;
 public static unsafe class ActivationQuant
 {
     /// <summary>Bytes of one Q8_K block: f32 d, i8 qs[256], i16 bsums[16].</summary>
-    public const int Q8KBlockBytes = 292;
+    public const int Q8KBlockBytes = Q8KLayout.BlockBytes;
 
     /// <summary>Bytes that <paramref name="k"/> activations take once quantized to <paramref name="type"/>.</summary>
     public static long RowBytes(GgmlType type, int k) => type switch

@@ -2,12 +2,14 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Ferrum.Quantization;
+using Ferrum.Quantization.Formats;
 
 namespace Ferrum.Backends.Cpu;
 
 /// <summary>
 /// AVX2 dot products for every quantized format: 256-bit vpmaddubsw (u8×s8→s16) and vpmaddwd (→s32),
-/// signed weights through the abs/sign trick, table formats (IQ4_NL, IQ4_XS, MXFP4) through vpshufb.
+/// signed weights through the abs/sign trick, table formats (IQ4_NL, IQ4_XS, MXFP4) through vpshufb. Byte offsets
+/// come from the layout constants (Quantization/Formats/BlockOffsets.cs), which the JIT folds like literals.
 /// Also the AVX-512 machine's path for formats without a 512-bit kernel.
 /// </summary>
 internal static unsafe class Avx2Dots
@@ -44,7 +46,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q4K : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => Q4KLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -52,16 +54,16 @@ internal static unsafe class Avx2Dots
             var mask = Vector256.Create((byte)0x0F);
             var acc = Vector256<float>.Zero;
             var accm = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 144, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float dy = *(float*)a;
-                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                KScaleBits.UnpackK4(w + Q4KLayout.ScalesOffset, out ulong sc, out ulong m);
                 var scm = Vector128.Create(sc, m).AsByte();
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
-                var bs = Avx.LoadVector256((short*)(a + 260));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + 2) * dy), accm);
-                byte* qs = w + 16;
-                sbyte* y = (sbyte*)(a + 4);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + Q4KLayout.DMinOffset) * dy), accm);
+                byte* qs = w + Q4KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int c = 0; c < 4; c++)
                 {
@@ -73,7 +75,7 @@ internal static unsafe class Avx2Dots
                     sumi += Avx2.MultiplyAddAdjacent(pl, Bcast(sc, 2 * c)) + Avx2.MultiplyAddAdjacent(ph, Bcast(sc, 2 * c + 1));
                 }
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q4KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -82,7 +84,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q5K : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => Q5KLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -91,17 +93,17 @@ internal static unsafe class Avx2Dots
             var one = Vector256.Create((byte)1);
             var acc = Vector256<float>.Zero;
             var accm = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 176, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float dy = *(float*)a;
-                KScaleBits.UnpackK4(w + 4, out ulong sc, out ulong m);
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                KScaleBits.UnpackK4(w + Q5KLayout.ScalesOffset, out ulong sc, out ulong m);
                 var scm = Vector128.Create(sc, m).AsByte();
                 var mdup = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm));
-                var bs = Avx.LoadVector256((short*)(a + 260));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + 2) * dy), accm);
-                var qh = Avx.LoadVector256(w + 16);
-                byte* qs = w + 48;
-                sbyte* y = (sbyte*)(a + 4);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mdup)), Vector256.Create(Fp16.Load(w + Q5KLayout.DMinOffset) * dy), accm);
+                var qh = Avx.LoadVector256(w + Q5KLayout.QhOffset);
+                byte* qs = w + Q5KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int c = 0; c < 4; c++)
                 {
@@ -115,7 +117,7 @@ internal static unsafe class Avx2Dots
                     sumi += Avx2.MultiplyAddAdjacent(pl, Bcast(sc, 2 * c)) + Avx2.MultiplyAddAdjacent(ph, Bcast(sc, 2 * c + 1));
                 }
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q5KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -124,7 +126,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q6K : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => Q6KLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -133,19 +135,19 @@ internal static unsafe class Avx2Dots
             var m3 = Vector256.Create((byte)0x03);
             var acc = Vector256<float>.Zero;
             var accb = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 210, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + 208) * *(float*)a;
-                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + 192)));
-                var bs = Avx.LoadVector256((short*)(a + 260));
+                float d = Fp16.Load(w + Q6KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
-                sbyte* sc = (sbyte*)(w + 192);
-                sbyte* y = (sbyte*)(a + 4);
+                sbyte* sc = (sbyte*)(w + Q6KLayout.ScalesOffset);
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int h = 0; h < 2; h++)
                 {
-                    byte* ql = w + 64 * h;
-                    var qh = Avx.LoadVector256(w + 128 + 32 * h).AsUInt16();
+                    byte* ql = w + Q6KLayout.QlOffset + 64 * h;
+                    var qh = Avx.LoadVector256(w + Q6KLayout.QhOffset + 32 * h).AsUInt16();
                     var l0 = Avx.LoadVector256(ql);
                     var l1 = Avx.LoadVector256(ql + 32);
                     var q0 = (l0 & m4) | Avx2.ShiftLeftLogical((qh.AsByte() & m3).AsUInt16(), 4).AsByte();
@@ -172,7 +174,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q2K : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => Q2KLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -180,15 +182,15 @@ internal static unsafe class Avx2Dots
             var m3 = Vector256.Create((byte)3);
             var acc = Vector256<float>.Zero;
             var accm = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 84, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += Q2KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float dy = *(float*)a;
-                var scb = Sse2.LoadVector128(w);
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                var scb = Sse2.LoadVector128(w + Q2KLayout.ScalesOffset);
                 var mins = Avx2.ConvertToVector256Int16(Sse2.ShiftRightLogical(scb.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F));
-                var bs = Avx.LoadVector256((short*)(a + 260));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins)), Vector256.Create(Fp16.Load(w + 82) * dy), accm);
-                byte* qs = w + 16;
-                sbyte* y = (sbyte*)(a + 4);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins)), Vector256.Create(Fp16.Load(w + Q2KLayout.DMinOffset) * dy), accm);
+                byte* qs = w + Q2KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int h = 0; h < 2; h++)
                 {
@@ -198,11 +200,11 @@ internal static unsafe class Avx2Dots
                         var qj = (q >>> (2 * j)).AsByte() & m3;
                         var p = Avx2.MultiplyAddAdjacent(qj, Avx.LoadVector256(y + 128 * h + 32 * j));
                         int i = 8 * h + 2 * j;
-                        sumi += Avx2.MultiplyAddAdjacent(p, Vector256.Create(Vector128.Create((short)(w[i] & 0xF)), Vector128.Create((short)(w[i + 1] & 0xF))));
+                        sumi += Avx2.MultiplyAddAdjacent(p, Vector256.Create(Vector128.Create((short)(w[Q2KLayout.ScalesOffset + i] & 0xF)), Vector128.Create((short)(w[Q2KLayout.ScalesOffset + i + 1] & 0xF))));
                     }
                 }
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + 80) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q2KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -211,7 +213,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q3K : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => Q3KLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -220,18 +222,18 @@ internal static unsafe class Avx2Dots
             var one = Vector256.Create((byte)1);
             var acc = Vector256<float>.Zero;
             var accb = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 110, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + 108) * *(float*)a;
-                KScaleBits.UnpackQ3(w + 96, out uint s0, out uint s1, out uint s2, out uint s3);
+                float d = Fp16.Load(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                KScaleBits.UnpackQ3(w + Q3KLayout.ScalesOffset, out uint s0, out uint s1, out uint s2, out uint s3);
                 var sc8 = Vector128.Create(s0, s1, s2, s3).AsByte();
                 var sc16 = Avx2.ConvertToVector256Int16(sc8) - Vector256.Create((short)32);
-                var bs = Avx.LoadVector256((short*)(a + 260));
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 4f), accb);
                 ulong scLo = s0 | ((ulong)s1 << 32), scHi = s2 | ((ulong)s3 << 32);
-                var hm = Avx.LoadVector256(w).AsUInt16();
-                byte* qs = w + 32;
-                sbyte* y = (sbyte*)(a + 4);
+                var hm = Avx.LoadVector256(w + Q3KLayout.HMaskOffset).AsUInt16();
+                byte* qs = w + Q3KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int h = 0; h < 2; h++)
                 {
@@ -256,24 +258,24 @@ internal static unsafe class Avx2Dots
 
     public struct IQ4XS : IRowDot
     {
-        public static int BlockElements => 256;
+        public static int BlockElements => IQ4XSLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var table = Vector256.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 136, a += ActivationQuant.Q8KBlockBytes)
+            for (int b = 0; b < blocks; b++, w += IQ4XSLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w) * *(float*)a;
-                uint sh = *(ushort*)(w + 2);
-                uint sl = *(uint*)(w + 4);
-                sbyte* y = (sbyte*)(a + 4);
+                float d = Fp16.Load(w + IQ4XSLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                uint sh = *(ushort*)(w + IQ4XSLayout.ScalesHOffset);
+                uint sl = *(uint*)(w + IQ4XSLayout.ScalesLOffset);
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
                 for (int ib = 0; ib < 8; ib++)
                 {
                     int ls = (int)(((sl >> (4 * ib)) & 0xF) | (((sh >> (2 * ib)) & 3) << 4)) - 32;
-                    var x = Avx2.Shuffle(table, Nibbles32(w + 8 + 16 * ib).AsSByte());
+                    var x = Avx2.Shuffle(table, Nibbles32(w + IQ4XSLayout.QsOffset + 16 * ib).AsSByte());
                     sumi += DotSigned(x, Avx.LoadVector256(y + 32 * ib), Vector256.Create((short)ls));
                 }
 
@@ -286,17 +288,17 @@ internal static unsafe class Avx2Dots
 
     public struct Q8_0 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Q8_0Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var ones = Vector256.Create((short)1);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 34, a += 34)
+            for (int b = 0; b < blocks; b++, w += Q8_0Layout.BlockBytes, a += Q8_0Layout.BlockBytes)
             {
-                var s = DotSigned(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
+                var s = DotSigned(Avx.LoadVector256((sbyte*)(w + Q8_0Layout.QsOffset)), Avx.LoadVector256((sbyte*)(a + Q8_0Layout.QsOffset)), ones);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + Q8_0Layout.DOffset) * Fp16.Load(a + Q8_0Layout.DOffset)), acc);
             }
 
             return Vector256.Sum(acc);
@@ -305,7 +307,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q4_0 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Q4_0Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -313,11 +315,11 @@ internal static unsafe class Avx2Dots
             var ones = Vector256.Create((short)1);
             var eight = Vector256.Create((sbyte)8);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 18, a += 34)
+            for (int b = 0; b < blocks; b++, w += Q4_0Layout.BlockBytes, a += Q8_0Layout.BlockBytes)
             {
-                var x = Nibbles32(w + 2).AsSByte() - eight;
-                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
+                var x = Nibbles32(w + Q4_0Layout.QsOffset).AsSByte() - eight;
+                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + Q8_0Layout.QsOffset)), ones);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + Q4_0Layout.DOffset) * Fp16.Load(a + Q8_0Layout.DOffset)), acc);
             }
 
             return Vector256.Sum(acc);
@@ -326,7 +328,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q5_0 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Q5_0Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -334,11 +336,11 @@ internal static unsafe class Avx2Dots
             var ones = Vector256.Create((short)1);
             var sixteen = Vector256.Create((sbyte)16);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 22, a += 34)
+            for (int b = 0; b < blocks; b++, w += Q5_0Layout.BlockBytes, a += Q8_0Layout.BlockBytes)
             {
-                var x = (Nibbles32(w + 6) | HighBits32(Unsafe.ReadUnaligned<uint>(w + 2))).AsSByte() - sixteen;
-                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
+                var x = (Nibbles32(w + Q5_0Layout.QsOffset) | HighBits32(Unsafe.ReadUnaligned<uint>(w + Q5_0Layout.QhOffset))).AsSByte() - sixteen;
+                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + Q8_0Layout.QsOffset)), ones);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + Q5_0Layout.DOffset) * Fp16.Load(a + Q8_0Layout.DOffset)), acc);
             }
 
             return Vector256.Sum(acc);
@@ -347,7 +349,7 @@ internal static unsafe class Avx2Dots
 
     public struct IQ4NL : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => IQ4NLLayout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -355,11 +357,11 @@ internal static unsafe class Avx2Dots
             var table = Vector256.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
             var ones = Vector256.Create((short)1);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 18, a += 34)
+            for (int b = 0; b < blocks; b++, w += IQ4NLLayout.BlockBytes, a += Q8_0Layout.BlockBytes)
             {
-                var x = Avx2.Shuffle(table, Nibbles32(w + 2).AsSByte());
-                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
+                var x = Avx2.Shuffle(table, Nibbles32(w + IQ4NLLayout.QsOffset).AsSByte());
+                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + Q8_0Layout.QsOffset)), ones);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + IQ4NLLayout.DOffset) * Fp16.Load(a + Q8_0Layout.DOffset)), acc);
             }
 
             return Vector256.Sum(acc);
@@ -368,7 +370,7 @@ internal static unsafe class Avx2Dots
 
     public struct MXFP4 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Mxfp4Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -376,11 +378,11 @@ internal static unsafe class Avx2Dots
             var table = Vector256.Create((sbyte)0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
             var ones = Vector256.Create((short)1);
             var acc = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++, w += 17, a += 34)
+            for (int b = 0; b < blocks; b++, w += Mxfp4Layout.BlockBytes, a += Q8_0Layout.BlockBytes)
             {
-                var x = Avx2.Shuffle(table, Nibbles32(w + 1).AsSByte());
-                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + 2)), ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(FloatBits.E8M0ToSingleHalf(w[0]) * Fp16.Load(a)), acc);
+                var x = Avx2.Shuffle(table, Nibbles32(w + Mxfp4Layout.QsOffset).AsSByte());
+                var s = DotSigned(x, Avx.LoadVector256((sbyte*)(a + Q8_0Layout.QsOffset)), ones);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(FloatBits.E8M0ToSingleHalf(w[Mxfp4Layout.EOffset]) * Fp16.Load(a + Q8_0Layout.DOffset)), acc);
             }
 
             return Vector256.Sum(acc);
@@ -389,7 +391,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q4_1 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Q4_1Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -397,12 +399,12 @@ internal static unsafe class Avx2Dots
             var ones = Vector256.Create((short)1);
             var acc = Vector256<float>.Zero;
             float accm = 0;
-            for (int b = 0; b < blocks; b++, w += 20, a += 36)
+            for (int b = 0; b < blocks; b++, w += Q4_1Layout.BlockBytes, a += Q8_1Layout.BlockBytes)
             {
-                var p = Avx2.MultiplyAddAdjacent(Nibbles32(w + 4), Avx.LoadVector256((sbyte*)(a + 4)));
+                var p = Avx2.MultiplyAddAdjacent(Nibbles32(w + Q4_1Layout.QsOffset), Avx.LoadVector256((sbyte*)(a + Q8_1Layout.QsOffset)));
                 var s = Avx2.MultiplyAddAdjacent(p, ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
-                accm += Fp16.Load(w + 2) * Fp16.Load(a + 2);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + Q4_1Layout.DOffset) * Fp16.Load(a + Q8_1Layout.DOffset)), acc);
+                accm += Fp16.Load(w + Q4_1Layout.MOffset) * Fp16.Load(a + Q8_1Layout.SOffset);
             }
 
             return Vector256.Sum(acc) + accm;
@@ -411,7 +413,7 @@ internal static unsafe class Avx2Dots
 
     public struct Q5_1 : IRowDot
     {
-        public static int BlockElements => 32;
+        public static int BlockElements => Q5_1Layout.BlockElements;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Dot(byte* w, byte* a, int blocks)
@@ -419,13 +421,13 @@ internal static unsafe class Avx2Dots
             var ones = Vector256.Create((short)1);
             var acc = Vector256<float>.Zero;
             float accm = 0;
-            for (int b = 0; b < blocks; b++, w += 24, a += 36)
+            for (int b = 0; b < blocks; b++, w += Q5_1Layout.BlockBytes, a += Q8_1Layout.BlockBytes)
             {
-                var x = Nibbles32(w + 8) | HighBits32(Unsafe.ReadUnaligned<uint>(w + 4));
-                var p = Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256((sbyte*)(a + 4)));
+                var x = Nibbles32(w + Q5_1Layout.QsOffset) | HighBits32(Unsafe.ReadUnaligned<uint>(w + Q5_1Layout.QhOffset));
+                var p = Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256((sbyte*)(a + Q8_1Layout.QsOffset)));
                 var s = Avx2.MultiplyAddAdjacent(p, ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
-                accm += Fp16.Load(w + 2) * Fp16.Load(a + 2);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Fp16.Load(w + Q5_1Layout.DOffset) * Fp16.Load(a + Q8_1Layout.DOffset)), acc);
+                accm += Fp16.Load(w + Q5_1Layout.MOffset) * Fp16.Load(a + Q8_1Layout.SOffset);
             }
 
             return Vector256.Sum(acc) + accm;

@@ -3,14 +3,26 @@ using Ferrum.Quantization.Formats;
 namespace Ferrum.Backends.Cpu;
 
 /// <summary>
-/// The best CPU kernel for the format <typeparamref name="TQuant"/> on this machine, chosen once per process and held
-/// in a static of this generic class: code that knows its format as a type (generated model types, typed expert
-/// stacks) binds its kernel with no lookup at all.
+/// The CPU kernels of the format <typeparamref name="TQuant"/>, chosen once per process from its
+/// <see cref="CpuFormatTable"/> row: generic code (<c>ExpertStack&lt;Q4_K&gt;</c>) binds its kernel statically,
+/// with no lookup per call.
 /// </summary>
-/// <typeparam name="TQuant">The format marker, e.g. <see cref="Q4_K"/>.</typeparam>
+/// <typeparam name="TQuant">The format's marker struct.</typeparam>
 public static class CpuKernelOf<TQuant>
     where TQuant : IQuantFormat
 {
-    /// <summary>The kernel (SIMD level from <see cref="CpuSimd.Level"/>).</summary>
-    public static CpuMatKernel Kernel { get; } = CpuKernels.Generic(TQuant.Type, CpuSimd.Level);
+    private static readonly CpuFormatRow Row = CpuFormatTable.Get(TQuant.Type);
+
+    // The kernel each level resolves to (the best one at or below it), filled once.
+    private static readonly CpuMatKernel[] ByLevel = Enum.GetValues<SimdLevel>().Select(Row.Best).ToArray();
+
+    /// <summary>The kernel at the best SIMD level this machine supports (<see cref="CpuSimd.Supported"/>).</summary>
+    public static CpuMatKernel Kernel { get; } = ByLevel[(int)CpuSimd.Supported];
+
+    /// <summary>The kernel for <paramref name="level"/> (the best level at or below it that the format has a path for).</summary>
+    public static CpuMatKernel At(SimdLevel level) =>
+        (uint)level < (uint)ByLevel.Length ? ByLevel[(int)level] : throw new ArgumentOutOfRangeException(nameof(level), level, "not a SIMD level");
+
+    /// <summary>The kernel for the level the kernels use now (<see cref="CpuSimd.Level"/>).</summary>
+    public static CpuMatKernel Current => ByLevel[(int)CpuSimd.Level];
 }

@@ -1,4 +1,5 @@
 using Ferrum.Quantization;
+using Ferrum.Quantization.Formats;
 
 namespace Ferrum.Backends.Cpu;
 
@@ -15,7 +16,7 @@ public sealed unsafe class CpuMatKernel
     {
         WeightType = weight;
         WeightInfo = GgmlTypeInfo.Get(weight);
-        ActivationType = weight is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? GgmlType.F32 : WeightInfo.ActivationType;
+        ActivationType = FormatRow.Get(weight).ActivationType;
         Level = level;
         FixedK = fixedK;
         Path = path;

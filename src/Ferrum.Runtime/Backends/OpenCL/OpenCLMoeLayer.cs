@@ -151,11 +151,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
     }
 
     /// <summary>Formats the generated OpenCL kernels decode (the generator's per-format descriptions).</summary>
-    public static IReadOnlyList<GgmlType> SupportedFormats { get; } =
-    [
-        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
-    ];
+    public static IReadOnlyList<GgmlType> SupportedFormats { get; } = Ferrum.Quantization.Formats.FormatRow.Types;
 
     private static bool FormatSupported(GgmlType t) => SupportedFormats.Contains(t);
 
