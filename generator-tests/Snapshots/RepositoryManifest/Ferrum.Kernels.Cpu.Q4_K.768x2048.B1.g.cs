@@ -52,16 +52,6 @@ internal static unsafe class Cpu_Q4_K_768x2048_B1
         global::Ferrum.Backends.Cpu.CpuMatVec.Run(CpuKernel, weights, rowStride, rows, rowLength, batch, input, output);
     }
 
-    /// <summary>Makes the CPU backend (and so the MoE forward) use the specialized kernel for this row length.</summary>
-    [global::System.Runtime.CompilerServices.ModuleInitializer]
-    internal static void RegisterWithCpuBackend()
-    {
-        if (CpuKernel.FixedK != 0)
-        {
-            global::Ferrum.Backends.Cpu.CpuKernels.Register(CpuKernel);
-        }
-    }
-
     /// <summary>Adds <see cref="MatVec"/> to the kernel registry when the assembly loads.</summary>
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Register()

@@ -8,8 +8,8 @@ namespace Ferrum.Generators.Emit;
 /// <summary>
 /// CPU kernels in C#, every one following the Ferrum.Kernels.MatVecKernel signature. q8_0: a scalar float mat-vec.
 /// q4_K and q6_K: Ferrum's CPU backend kernels (Ferrum.Backends.Cpu, AVX-512/AVX2/scalar picked at run time),
-/// instantiated for the declared row length as a type-level constant and registered with the CPU backend too,
-/// so the MoE forward picks the specialized kernel for a declared shape and the generic one otherwise.
+/// instantiated for the declared row length as a type-level constant; the generated model types bind these
+/// (CpuKernel) for their declared shapes, and every other shape runs the generic kernel.
 /// </summary>
 internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
 {
@@ -175,20 +175,6 @@ internal sealed class CSharpKernelPrinter : ICSharpKernelPrinter
             }
 
             w.Line("global::Ferrum.Backends.Cpu.CpuMatVec.Run(CpuKernel, weights, rowStride, rows, rowLength, batch, input, output);");
-        }
-
-        if (!kernel.IsGeneric)
-        {
-            w.Line();
-            w.Line("/// <summary>Makes the CPU backend (and so the MoE forward) use the specialized kernel for this row length.</summary>");
-            w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
-            using (w.Block("internal static void RegisterWithCpuBackend()"))
-            {
-                using (w.Block("if (CpuKernel.FixedK != 0)"))
-                {
-                    w.Line("global::Ferrum.Backends.Cpu.CpuKernels.Register(CpuKernel);");
-                }
-            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using Ferrum.Backends;
+using Ferrum.Gguf;
 using Ferrum.Moe;
 
 namespace Ferrum.Sample.Demo;
@@ -7,27 +8,32 @@ namespace Ferrum.Sample.Demo;
 public sealed unsafe class LayerExecutors : IDisposable
 {
     private readonly IMoeExecutor[] _executors;
+    private readonly IDisposable?[] _owners;
     private readonly IDisposable? _owned;
 
-    /// <summary>Creates one executor per layer on <paramref name="backend"/>; <paramref name="owned"/> is disposed last (a worker pool, a device context).</summary>
-    public LayerExecutors(IMoeBackend backend, IReadOnlyList<MoeLayer> layers, string device, IDisposable? owned = null)
+    /// <summary>
+    /// Creates one executor per layer on <paramref name="backend"/>, through the generated model type where the layer
+    /// has its declared shape (<see cref="DeclaredModel"/>); <paramref name="owned"/> is disposed last (a worker pool, a device context).
+    /// </summary>
+    public LayerExecutors(IMoeBackend backend, GgufFile file, IReadOnlyList<MoeLayer> layers, string device, IDisposable? owned = null)
     {
-        var made = new List<IMoeExecutor>();
+        var made = new List<(IMoeExecutor Executor, IDisposable? Owner)>();
         try
         {
             foreach (var layer in layers)
             {
-                made.Add(backend.Create(layer));
+                made.Add(DeclaredModel.Create(file, layer, backend));
             }
         }
         catch
         {
-            made.ForEach(e => e.Dispose());
+            made.ForEach(e => (e.Owner ?? e.Executor).Dispose());
             owned?.Dispose();
             throw;
         }
 
-        _executors = made.ToArray();
+        _executors = made.Select(m => m.Executor).ToArray();
+        _owners = made.Select(m => m.Owner).ToArray();
         _owned = owned;
         Name = backend.Name;
         Device = device;
@@ -57,9 +63,9 @@ public sealed unsafe class LayerExecutors : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var e in _executors)
+        for (var i = 0; i < _executors.Length; i++)
         {
-            e.Dispose();
+            (_owners[i] ?? _executors[i]).Dispose();
         }
 
         _owned?.Dispose();

@@ -64,7 +64,7 @@ public static class Measurement
     {
         // One worker pool shared by every layer, as a whole model runs them.
         var pool = new CpuWorkerPool(options.Threads);
-        yield return new LayerExecutors(new CpuBackend(new CpuMoeOptions { Workers = pool, MaxTokens = Math.Max(options.PrefillTokens, 1) }), runner.Layers, "cpu", pool);
+        yield return new LayerExecutors(new CpuBackend(new CpuMoeOptions { Workers = pool, MaxTokens = Math.Max(options.PrefillTokens, 1) }), runner.File, runner.Layers, "cpu", pool);
         if (OpenCLMoeBackend.Pick() is { } device)
         {
             LayerExecutors? opencl = null;

@@ -34,7 +34,7 @@ public static class OpenCLMoeBackend
     public static LayerExecutors Executors(ModelRunner runner, OpenCLDevice device)
     {
         var context = new OpenCLContext(device);
-        return new LayerExecutors(new LegacyBackend(context, runner.File), runner.Layers, $"{device.Name} ({(device.IsGpu ? "GPU" : device.IsCpu ? "CPU" : "other")})", context);
+        return new LayerExecutors(new LegacyBackend(context, runner.File), runner.File, runner.Layers, $"{device.Name} ({(device.IsGpu ? "GPU" : device.IsCpu ? "CPU" : "other")})", context);
     }
 
     // Bridges the OpenCL layer until it implements the executor contract itself.

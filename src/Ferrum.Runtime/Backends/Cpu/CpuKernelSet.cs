@@ -28,5 +28,5 @@ public sealed record CpuKernelSet
     internal CpuMatKernel Pick(CpuMatKernel? bound, GgmlType type, int k) =>
         bound != null && bound.WeightType == type && (bound.FixedK == 0 || bound.FixedK == k) && bound.Level <= CpuSimd.Level
             ? bound
-            : CpuKernels.Get(type, k);
+            : CpuKernels.Get(type);
 }

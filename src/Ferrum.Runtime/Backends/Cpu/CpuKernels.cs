@@ -4,14 +4,12 @@ using Ferrum.Quantization.Formats;
 namespace Ferrum.Backends.Cpu;
 
 /// <summary>
-/// The shape-generic CPU kernels, one per weight format and SIMD level, and the lookup that picks the best one
-/// for this machine. Generated kernels specialized for declared shapes register themselves via <see cref="Register"/>.
+/// The shape-generic CPU kernels, one per weight format and SIMD level (rows of <see cref="CpuFormatTable"/>), and
+/// the choice of the best one for this machine. There is no registry: kernels generated for declared shapes are
+/// bound by the generated model types.
 /// </summary>
 public static class CpuKernels
 {
-    private static readonly object Gate = new();
-    private static readonly Dictionary<(GgmlType, int), CpuMatKernel> Specialized = new();
-
     /// <summary>Weight formats the CPU backend runs (derived from the rows of <see cref="CpuFormatTable"/>).</summary>
     public static IReadOnlyList<GgmlType> Formats { get; } = CpuFormatTable.All.Select(r => r.Type).ToArray();
 
@@ -19,39 +17,11 @@ public static class CpuKernels
     public static bool Supports(GgmlType type) => CpuFormatTable.Find(type) is not null;
 
     /// <summary>
-    /// The kernel for <paramref name="type"/>: a registered specialization for row length <paramref name="k"/> when one
-    /// exists and runs at the current SIMD level, otherwise the shape-generic kernel at <see cref="CpuSimd.Level"/>.
+    /// The best shape-generic kernel for <paramref name="type"/> on this machine (<see cref="CpuSimd.Level"/>).
+    /// Kernels specialized for a declared shape are not looked up: generated model types bind them at load
+    /// (<see cref="CpuKernelSet"/>).
     /// </summary>
-    public static CpuMatKernel Get(GgmlType type, int k = 0)
-    {
-        if (k != 0)
-        {
-            lock (Gate)
-            {
-                if (Specialized.TryGetValue((type, k), out var s) && s.Level == CpuSimd.Level)
-                {
-                    return s;
-                }
-            }
-        }
-
-        return Generic(type, CpuSimd.Level);
-    }
-
-    /// <summary>Registers a kernel specialized for one row length (called by generated code's module initializer).</summary>
-    public static void Register(CpuMatKernel kernel)
-    {
-        ArgumentNullException.ThrowIfNull(kernel);
-        if (kernel.FixedK <= 0)
-        {
-            throw new ArgumentException("only kernels specialized for a row length can be registered", nameof(kernel));
-        }
-
-        lock (Gate)
-        {
-            Specialized[(kernel.WeightType, kernel.FixedK)] = kernel;
-        }
-    }
+    public static CpuMatKernel Get(GgmlType type) => Generic(type, CpuSimd.Level);
 
     /// <summary>The shape-generic kernel for a format at a SIMD level (lower levels than requested when a format has no such path).</summary>
     public static CpuMatKernel Generic(GgmlType type, SimdLevel level) => CpuFormatTable.Get(type).Best(level);
@@ -65,8 +35,8 @@ public static class CpuKernels
 
     /// <summary>
     /// A kernel specialized for the row length <typeparamref name="TK"/> (a JIT-time constant), for the formats that
-    /// have a batched AVX-512 kernel on this machine; null otherwise. Generated code registers these for the shapes
-    /// declared in kernels.yaml.
+    /// have a batched AVX-512 kernel on this machine; null otherwise. Generated kernels for the shapes declared in
+    /// kernels.yaml are made this way.
     /// </summary>
     public static CpuMatKernel? Specialize<TK>(GgmlType type)
         where TK : struct, IFixedRowLength

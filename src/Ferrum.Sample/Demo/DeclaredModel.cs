@@ -1,0 +1,33 @@
+using Ferrum.Backends;
+using Ferrum.Generated;
+using Ferrum.Gguf;
+using Ferrum.Moe;
+
+namespace Ferrum.Sample.Demo;
+
+/// <summary>
+/// Runs a layer through the type the source generator made from the tool's kernels.yaml when the layer has that
+/// declared shape (the front door a user's project has), so the kernels generated for the shape are bound; any
+/// other layer runs through the backend with the generic kernels.
+/// </summary>
+public static class DeclaredModel
+{
+    /// <summary>An executor for <paramref name="layer"/> of <paramref name="file"/> on <paramref name="backend"/>, and what to dispose with it.</summary>
+    public static (IMoeExecutor Executor, IDisposable? Owner) Create(GgufFile file, MoeLayer layer, IMoeBackend backend)
+    {
+        if (Matches(layer))
+        {
+            var typed = Qwen3_30B_A3B.Load(file, layer.Index, backend);
+            return (typed.Executor, typed);
+        }
+
+        return (backend.Create(layer), null);
+    }
+
+    /// <summary>True when <paramref name="layer"/> has the shape and formats kernels.yaml declares for qwen3-30b-a3b.</summary>
+    public static bool Matches(MoeLayer layer) =>
+        layer.Architecture == Qwen3_30B_A3B.Arch && layer.Hidden == Qwen3_30B_A3B.Hidden && layer.ExpertFfn == Qwen3_30B_A3B.ExpertFfn
+        && layer.Experts == Qwen3_30B_A3B.Experts && layer.TopK == Qwen3_30B_A3B.TopK
+        && Qwen3_30B_A3B.GateFormats.Contains(layer.Gate.Format) && Qwen3_30B_A3B.UpFormats.Contains(layer.Up.Format)
+        && Qwen3_30B_A3B.DownFormats.Contains(layer.Down.Format);
+}
