@@ -138,6 +138,28 @@ public class GgufTokenizerTests
     }
 
     [Fact]
+    public void Byte_level_vocabulary_needs_every_byte_token_and_merges_of_tokens()
+    {
+        var e = Assert.Throws<GgufException>(() => Load(w =>
+        {
+            w.AddMetadata("tokenizer.ggml.model", "gpt2");
+            w.AddMetadata("tokenizer.ggml.pre", "olmo");
+            w.AddMetadata("tokenizer.ggml.tokens", Bytes.Where(b => b != "Ġ").ToArray());
+            w.AddMetadata("tokenizer.ggml.merges", Array.Empty<string>());
+        }));
+        Assert.Contains("byte 0x20 ('Ġ')", e.Message);
+
+        e = Assert.Throws<GgufException>(() => Load(w =>
+        {
+            w.AddMetadata("tokenizer.ggml.model", "gpt2");
+            w.AddMetadata("tokenizer.ggml.pre", "olmo");
+            w.AddMetadata("tokenizer.ggml.tokens", Bytes);
+            w.AddMetadata("tokenizer.ggml.merges", new[] { "a b" });
+        }));
+        Assert.Contains("tokenizer.ggml.merges[0] 'a b': 'ab' is not a token", e.Message);
+    }
+
+    [Fact]
     public void Token_ids_out_of_range_are_argument_errors()
     {
         var t = Load(w => MinimalBpe(w));

@@ -1,37 +1,90 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Ferrum.Gguf;
+using Microsoft.ML.Tokenizers;
 
 namespace Ferrum.Text;
 
 /// <summary>
-/// Byte-level BPE as llama.cpp's llm_tokenizer_bpe_session does it: the text is split into words by the
-/// pre-tokenizer, each word's UTF-8 bytes become GPT-2 byte characters, and adjacent symbols are merged lowest merge
-/// rank first (leftmost on ties) until no ranked pair is left. With <c>ignore_merges</c> (llama-bpe) a word that is a
-/// token as a whole is taken directly. A final symbol that is not a token falls back to single-byte tokens.
-/// Words' results are cached (bounded), so repeated words cost one dictionary lookup.
+/// Byte-level BPE as llama.cpp's llm_tokenizer_bpe_session does it: the text is split into words by Ferrum's
+/// pre-tokenizer (<see cref="BpePreTokenizer"/>), each word's UTF-8 bytes become GPT-2 byte characters, and adjacent
+/// symbols are merged lowest merge rank first (leftmost on ties). With <c>ignore_merges</c> (llama-bpe) a word that
+/// is a token as a whole is taken directly, as llama.cpp does.
+/// <para>
+/// The merge step is Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> (byte-level, one pre-split word at a time):
+/// it applies merges exactly as llama.cpp does for any vocabulary Hugging Face tokenizers can load, i.e. one where
+/// every byte has its token and every merge joins two tokens into a token. Such vocabularies are required here (a
+/// <see cref="GgufException"/> names the offending byte or merge); llama.cpp would accept others and fall back to
+/// per-byte lookups, which no real vocabulary needs. Results are cached per word (bounded).
+/// </para>
 /// </summary>
-internal sealed class BpeEncoder(TokenizerVocab vocab)
+internal sealed class BpeEncoder
 {
     private const int CacheLimit = 65536;
 
+    private readonly TokenizerVocab _vocab;
+    private readonly BpeTokenizer _merger;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+
+    public BpeEncoder(TokenizerVocab vocab, string source)
+    {
+        _vocab = vocab;
+        for (var b = 0; b < 256; b++)
+        {
+            var c = ByteLevel.Encode((byte)b);
+            if (vocab.Lookup(c.ToString()) < 0)
+            {
+                throw new GgufException(
+                    $"{source}: tokenizer.ggml.tokens: the byte-level vocabulary has no token for byte 0x{b:X2} ('{c}')");
+            }
+        }
+
+        // llama.cpp splits each merge at its first space after the first character and keeps the first rank of a
+        // repeated pair; a part containing a space can never match a byte-level symbol.
+        var merges = new List<string>(vocab.Merges.Count);
+        var seen = new HashSet<(string, string)>();
+        for (var r = 0; r < vocab.Merges.Count; r++)
+        {
+            var m = vocab.Merges[r];
+            var sp = m.Length > 1 ? m.IndexOf(' ', 1) : -1;
+            if (sp < 0)
+            {
+                continue;
+            }
+            var (left, right) = (m[..sp], m[(sp + 1)..]);
+            if (left.Contains(' ') || right.Contains(' ') || !seen.Add((left, right)))
+            {
+                continue;
+            }
+            foreach (var part in new[] { left, right, left + right })
+            {
+                if (vocab.Lookup(part) < 0)
+                {
+                    throw new GgufException($"{source}: tokenizer.ggml.merges[{r}] '{m}': '{part}' is not a token");
+                }
+            }
+            merges.Add(left + " " + right);
+        }
+
+        _merger = BpeTokenizer.Create(new BpeOptions(vocab.Tokens.Select((t, i) => new KeyValuePair<string, int>(t, i)))
+        {
+            Merges = merges,
+            ByteLevel = true,
+        });
+    }
 
     public void Encode(ReadOnlySpan<char> text, List<int> output)
     {
-        var cps = CodepointClass.ToCodepoints(text.ToString());
+        var s = text.ToString();
+        var cps = CodepointClass.ToCodepoints(s);
         var start = 0;
-        Span<byte> utf8 = stackalloc byte[4];
         var sb = new StringBuilder();
-        foreach (var end in vocab.Pre!.SplitCodepoints(cps))
+        foreach (var end in _vocab.Pre!.SplitCodepoints(cps))
         {
             sb.Clear();
             for (var i = start; i < end; i++)
             {
-                var n = new Rune(cps[i]).EncodeToUtf8(utf8);
-                for (var k = 0; k < n; k++)
-                {
-                    sb.Append(ByteLevel.Encode(utf8[k]));
-                }
+                sb.Append(char.ConvertFromUtf32(cps[i]));
             }
             start = end;
             var word = sb.ToString();
@@ -48,85 +101,12 @@ internal sealed class BpeEncoder(TokenizerVocab vocab)
         }
     }
 
-    private struct Symbol
-    {
-        public int Start;
-        public int Length;
-        public int Prev;
-        public int Next;
-    }
-
     private int[] EncodeWord(string word)
     {
-        if (vocab.IgnoreMerges && vocab.Lookup(word) is var whole and >= 0)
+        if (_vocab.IgnoreMerges && _vocab.Lookup(ByteLevel.Encode(Encoding.UTF8.GetBytes(word))) is var whole and >= 0)
         {
             return [whole];
         }
-
-        // One symbol per byte character (all of them are single UTF-16 units).
-        var symbols = new Symbol[word.Length];
-        for (var i = 0; i < word.Length; i++)
-        {
-            symbols[i] = new Symbol { Start = i, Length = 1, Prev = i - 1, Next = i + 1 < word.Length ? i + 1 : -1 };
-        }
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (int Rank, int Left)>();
-        void TryAdd(int left, int right)
-        {
-            if (left < 0 || right < 0)
-            {
-                return;
-            }
-            ref var l = ref symbols[left];
-            ref var r = ref symbols[right];
-            var key = (word.Substring(l.Start, l.Length), word.Substring(r.Start, r.Length));
-            if (vocab.MergeRanks.TryGetValue(key, out var rank))
-            {
-                queue.Enqueue((left, right, l.Length + r.Length), (rank, left));
-            }
-        }
-        for (var i = 1; i < symbols.Length; i++)
-        {
-            TryAdd(i - 1, i);
-        }
-        while (queue.TryDequeue(out var bigram, out _))
-        {
-            ref var l = ref symbols[bigram.Left];
-            ref var r = ref symbols[bigram.Right];
-            // Stale: one side was merged away or grew since this pair was queued.
-            if (l.Length == 0 || r.Length == 0 || l.Length + r.Length != bigram.Size)
-            {
-                continue;
-            }
-            l.Length += r.Length;
-            r.Length = 0;
-            l.Next = r.Next;
-            if (r.Next >= 0)
-            {
-                symbols[r.Next].Prev = bigram.Left;
-            }
-            TryAdd(l.Prev, bigram.Left);
-            TryAdd(bigram.Left, l.Next);
-        }
-
-        var ids = new List<int>();
-        for (var i = 0; i >= 0 && symbols.Length > 0; i = symbols[i].Next)
-        {
-            var s = symbols[i];
-            var id = vocab.Lookup(word.AsSpan(s.Start, s.Length));
-            if (id >= 0)
-            {
-                ids.Add(id);
-                continue;
-            }
-            // llama.cpp looks up each UTF-8 byte of the symbol as a one-byte token; only ASCII bytes can match.
-            foreach (var b in Encoding.UTF8.GetBytes(word.Substring(s.Start, s.Length)))
-            {
-                if (b < 0x80 && vocab.Lookup(((char)b).ToString()) is var single and >= 0)
-                {
-                    ids.Add(single);
-                }
-            }
-        }
-        return ids.ToArray();
+        return _merger.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false).ToArray();
     }
 }

@@ -13,16 +13,20 @@ namespace Ferrum.Text;
 /// vocabulary type; the end-of-generation set is EOS, EOT, EOM and the tokens llama.cpp recognises by text
 /// (&lt;|im_end|&gt;, &lt;|endoftext|&gt;, &lt;|eot_id|&gt;, …).
 /// <para>
-/// Everything here is hand-written rather than built on Microsoft.ML.Tokenizers: its pre-tokenizers are .NET regexes
-/// over UTF-16 (a character outside the BMP is two code units, which <c>[^\r\n\p{L}\p{N}]?\p{L}+</c> splits differently
-/// from llama.cpp's code-point scanners, and llama.cpp's treatment of unassigned code points differs per pattern), its
-/// SentencePiece model is loaded from a SentencePiece protobuf rather than from GGUF arrays and does not reproduce
-/// llama.cpp's bigram queue (which may merge into any vocabulary entry, control tokens included), and llama.cpp's
-/// special-token partition, <c>ignore_merges</c> and byte-fallback rules are llama.cpp's own.
+/// Microsoft.ML.Tokenizers does the byte-level BPE merge step (its <c>BpeTokenizer</c>, fed one pre-split word at a
+/// time; compared with llama.cpp it matches token for token). The rest is hand-written because Microsoft.ML.Tokenizers
+/// does not do it the way llama.cpp does: its regex pre-tokenizers run .NET regexes over UTF-16, where a letter outside
+/// the BMP is two surrogates that are not <c>\p{L}</c> (llama.cpp scans code points, with its own quirks for unassigned
+/// ones); its in-memory SentencePiece tokenizer is a Unigram (Viterbi) model, not llama.cpp's greedy score-ordered
+/// bigram merges (and its SentencePiece BPE model loads only from a SentencePiece protobuf); and llama.cpp's
+/// special-token partition, <c>ignore_merges</c>, BOS/EOS defaults, end-of-generation set and token_to_piece rules
+/// are llama.cpp's own. model-tests/Text/MicrosoftMlTokenizersVsLlamaCppTests shows the differences.
 /// </para>
 /// <para>
-/// Deviations: a special-token id key out of range is an error here (llama.cpp warns and keeps its default); the
-/// LSTRIP/RSTRIP attributes llama.cpp sets for a few model names (phi-3, jina, modern-bert) are not applied.
+/// Deviations: a special-token id key out of range is an error here (llama.cpp warns and keeps its default); a
+/// byte-level vocabulary must hold all 256 byte tokens and merges of existing tokens (as Hugging Face tokenizers
+/// require; llama.cpp would fall back to per-byte lookups); the LSTRIP/RSTRIP attributes llama.cpp sets for a few
+/// model names (phi-3, jina, modern-bert) are not applied.
 /// Instances are immutable and thread-safe.
 /// </para>
 /// </summary>
@@ -47,7 +51,7 @@ public sealed class GgufTokenizer : ITokenizer
         }
         else
         {
-            _bpe = new BpeEncoder(vocab);
+            _bpe = new BpeEncoder(vocab, vocab.Source);
         }
     }
 

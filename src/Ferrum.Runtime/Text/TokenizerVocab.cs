@@ -59,6 +59,7 @@ internal sealed class TokenizerVocab
     private readonly byte[][] _piecesSpecial;
 
     public string Model { get; }
+    public string Source { get; }
     public BpePreTokenizer? Pre { get; }
     public bool IsSpm => Model == "llama";
     public string[] Tokens { get; }
@@ -73,8 +74,8 @@ internal sealed class TokenizerVocab
     public bool AddSpacePrefix { get; }
     public bool IgnoreMerges { get; }
 
-    /// <summary>BPE merge ranks by (left, right); empty for SentencePiece.</summary>
-    public Dictionary<(string, string), int> MergeRanks { get; } = new();
+    /// <summary><c>tokenizer.ggml.merges</c> ("left right", by rank); empty for SentencePiece.</summary>
+    public IReadOnlyList<string> Merges { get; } = [];
 
     /// <summary>Special tokens in the order llama.cpp cuts them out of text: longest UTF-8 text first (then by id).</summary>
     public int[] SpecialCache { get; }
@@ -87,6 +88,7 @@ internal sealed class TokenizerVocab
     private TokenizerVocab(GgufMetadata md, string source)
     {
         GgufException Error(string key, string problem) => new($"{source}: {key}: {problem}");
+        Source = source;
 
         if (!md.Contains(P + "model"))
         {
@@ -193,14 +195,7 @@ internal sealed class TokenizerVocab
             {
                 throw Error(P + "merges", "missing: a gpt2 (BPE) vocabulary needs its merges");
             }
-            var merges = md.GetArray<string>(P + "merges");
-            for (var r = 0; r < merges.Count; r++)
-            {
-                var m = merges[r];
-                var sp = m.Length > 1 ? m.IndexOf(' ', 1) : -1;
-                var key = sp < 0 ? ("", "") : (m[..sp], m[(sp + 1)..]);
-                MergeRanks.TryAdd(key, r); // the first occurrence of a pair keeps its rank, as in llama.cpp
-            }
+            Merges = md.GetArray<string>(P + "merges");
         }
 
         // Defaults per vocabulary type, then the keys.
