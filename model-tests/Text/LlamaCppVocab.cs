@@ -58,7 +58,20 @@ internal sealed class LlamaCppVocab : IDisposable
         Directory.CreateDirectory(dir);
         var path = System.IO.Path.Combine(dir, $"{name}-{Environment.ProcessId}.gguf");
         w.WriteTo(path);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(path);
         return path;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // still mapped or already gone: the temp directory keeps it
+        }
     }
 
     /// <summary>llama_tokenize.</summary>
