@@ -163,7 +163,7 @@ public sealed class FerrumChatClient : IChatClient
         return turns;
     }
 
-    private GenerationOptions ToGenerationOptions(ChatOptions? options)
+    internal GenerationOptions ToGenerationOptions(ChatOptions? options)
     {
         var sampling = _options.Sampling;
         int maxTokens = _options.MaxOutputTokens;

@@ -47,7 +47,10 @@ public sealed class TextGenerator
     /// <summary>The tokens whose KV entries are in the session (prompt and fed-back tokens of the last generation).</summary>
     public IReadOnlyList<int> CachedTokens => _cached;
 
-    /// <summary>Statistics of the last generation, set when its enumeration ends (completed, cancelled or abandoned).</summary>
+    /// <summary>
+    /// Statistics of the last generation: set when its last token is yielded, and again when its enumeration ends
+    /// (completed, cancelled or abandoned).
+    /// </summary>
     public GenerationStats? LastStats { get; private set; }
 
     /// <summary>Forgets the cached tokens and resets the session.</summary>
@@ -152,9 +155,15 @@ public sealed class TextGenerator
                     }
                 }
 
-                yield return new GeneratedToken(token, text, finish);
                 if (finish is not null)
+                {
+                    // Complete already while the consumer handles the last token (the chat client reads it for usage).
+                    LastStats = Stats();
+                    yield return new GeneratedToken(token, text, finish);
                     yield break;
+                }
+
+                yield return new GeneratedToken(token, text, null);
 
                 // Feed the token back; the consumer has had it, so cancellation here is between tokens.
                 ct.ThrowIfCancellationRequested();
@@ -168,19 +177,21 @@ public sealed class TextGenerator
         }
         finally
         {
-            LastStats = new GenerationStats
-            {
-                PromptTokens = prompt.Length,
-                CachedPromptTokens = cachedPrompt,
-                GeneratedTokens = generated,
-                DecodedTokens = decoded,
-                PromptTime = Stopwatch.GetElapsedTime(0, promptTicks),
-                DecodeTime = Stopwatch.GetElapsedTime(0, decodeTicks),
-                SampleTime = Stopwatch.GetElapsedTime(0, sampleTicks),
-                FinishReason = finish,
-            };
+            LastStats = Stats();
             Volatile.Write(ref _busy, 0);
         }
+
+        GenerationStats Stats() => new()
+        {
+            PromptTokens = prompt.Length,
+            CachedPromptTokens = cachedPrompt,
+            GeneratedTokens = generated,
+            DecodedTokens = decoded,
+            PromptTime = Stopwatch.GetElapsedTime(0, promptTicks),
+            DecodeTime = Stopwatch.GetElapsedTime(0, decodeTicks),
+            SampleTime = Stopwatch.GetElapsedTime(0, sampleTicks),
+            FinishReason = finish,
+        };
     }
 
     // The cached tokens can be kept only when they are a strict prefix of the prompt (the session can only append or reset,
