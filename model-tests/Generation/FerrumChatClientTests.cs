@@ -197,6 +197,22 @@ public class FerrumChatClientTests
         Assert.True(created.Disposed);
         Assert.Throws<ObjectDisposedException>(() => client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Hi")]));
 
+        // Disposed while a request runs: the session goes when the request ends.
+        FakeSession? running = null;
+        var client2 = new FerrumChatClient(_tok, () => running = NewSession(), ChatTemplate.FromName("chatml"),
+            new FerrumChatClientOptions { Sampling = SamplingOptions.Greedy });
+        await using (var e = client2.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Hi")]).GetAsyncEnumerator())
+        {
+            Assert.True(await e.MoveNextAsync());
+            client2.Dispose();
+            Assert.False(running!.Disposed);
+            while (await e.MoveNextAsync())
+            {
+            }
+        }
+
+        Assert.True(running.Disposed);
+
         var borrowed = NewSession();
         NewClient(borrowed).Dispose();
         Assert.False(borrowed.Disposed);

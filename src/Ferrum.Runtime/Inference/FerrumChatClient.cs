@@ -124,6 +124,8 @@ public sealed class FerrumChatClient : IChatClient
         finally
         {
             Volatile.Write(ref _busy, 0);
+            if (_disposed)
+                DisposeOwnedSession(); // Dispose was called while this request ran
         }
     }
 
@@ -215,13 +217,21 @@ public sealed class FerrumChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Disposes the session when the client created it.</summary>
+    /// <summary>
+    /// Disposes the session when the client created it; while a request is running, that happens when the request ends.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
+        if (Volatile.Read(ref _busy) == 0)
+            DisposeOwnedSession();
+    }
+
+    private void DisposeOwnedSession()
+    {
         if (_sessionFactory is not null)
-            _session?.Dispose();
+            Interlocked.Exchange(ref _session, null)?.Dispose();
     }
 }
