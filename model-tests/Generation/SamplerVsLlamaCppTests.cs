@@ -18,7 +18,9 @@ public class SamplerVsLlamaCppTests
         { 1000, 100, 0.99f, 0f, 2f },
         { 1000, 5, 1f, 0f, 0.5f },
         { 1000, 0, 0.3f, 0f, 1f },
-        { 3000, 0, 0.97f, 0f, 1f },      // over 1024 candidates: llama.cpp's partial-sort path in top-p
+        { 3000, 0, 0.97f, 0f, 1f },      // over 1024 candidates, nucleus over 256: partial sort, then full sort
+        { 3000, 0, 0.3f, 0f, 1f },       // over 1024 candidates, nucleus within the 256 partially sorted
+        { 3000, 0, 0.5f, 0.01f, 0.9f },
         { 3000, 0, 0.999f, 0.001f, 1.2f },
         { 3000, 50, 0.8f, 0.05f, 0.9f },
     };
@@ -37,13 +39,14 @@ public class SamplerVsLlamaCppTests
                 logits[i] = (float)(random.NextDouble() * 4 - 2 + (random.NextDouble() < 0.02 ? 6 * random.NextDouble() : 0));
 
             var expected = Native(logits, options);
+            Assert.True(expected.Count < vocab || (topK == 0 && topP >= 1f && minP == 0f)); // the filters did cut
             var ids = new int[vocab];
             var probs = new float[vocab];
             int n = new Sampler(vocab, options).GetCandidates(logits, ids, probs);
 
             Assert.Equal(expected.Keys.Order(), ids[..n].Order());
             for (int i = 0; i < n; i++)
-                Assert.Equal(expected[ids[i]], probs[i], 5);
+                Assert.Equal(expected[ids[i]], (double)probs[i], 1e-5);
         }
     }
 

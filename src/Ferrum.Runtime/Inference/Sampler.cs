@@ -158,7 +158,15 @@ public sealed class Sampler
             return;
         }
 
-        // Keep the k best in a min-heap at the front (worst at the root): O(n log k), no full sort of the vocabulary.
+        PartialSort(k);
+        _count = k;
+        _sorted = true;
+    }
+
+    // Moves the k best candidates to the front, sorted, and keeps the others behind them: a min-heap of the k best
+    // (worst at the root) over one pass, O(n log k), instead of sorting the whole vocabulary.
+    private void PartialSort(int k)
+    {
         var c = _candidates.AsSpan(0, _count);
         for (int i = k / 2 - 1; i >= 0; i--)
             SiftDown(c, i, k);
@@ -166,14 +174,12 @@ public sealed class Sampler
         {
             if (Compare(c[i], c[0]) < 0)
             {
-                c[0] = c[i];
+                (c[0], c[i]) = (c[i], c[0]);
                 SiftDown(c, 0, k);
             }
         }
 
-        _count = k;
-        _sorted = false;
-        SortAll();
+        c[..k].Sort(static (a, b) => Compare(a, b));
     }
 
     // Min-heap by "goodness": the root is the candidate that sorts last.
@@ -194,7 +200,20 @@ public sealed class Sampler
     {
         if (p >= 1f || _count == 0)
             return;
-        SortAll();
+
+        // Like llama.cpp, a large unsorted set first gets only its best 256 sorted; the whole set is sorted only when
+        // the nucleus is larger than that.
+        int sortedPrefix = _count;
+        if (!_sorted && _count > PartialSortThreshold)
+        {
+            PartialSort(PartialSortSize);
+            sortedPrefix = PartialSortSize;
+        }
+        else
+        {
+            SortAll();
+        }
+
         // Softmax at temperature 1 over what is left (temperature comes later in the chain), cumulated in float as llama.cpp does.
         float max = _candidates[0].Logit;
         double sum = 0;
@@ -205,20 +224,35 @@ public sealed class Sampler
             sum += e;
         }
 
+        int last = NucleusLength(p, sum, sortedPrefix);
+        if (last < 0)
+        {
+            SortAll();
+            for (int i = 0; i < _count; i++)
+                _probs[i] = MathF.Exp(_candidates[i].Logit - max);
+            last = NucleusLength(p, sum, _count);
+        }
+
+        _count = last < 0 ? _count : last;
+        _sorted = true;
+    }
+
+    private const int PartialSortThreshold = 1024;
+    private const int PartialSortSize = 256;
+
+    // Length of the smallest sorted prefix whose probability reaches p, or -1 when the first n do not reach it.
+    private int NucleusLength(float p, double sum, int n)
+    {
         float cum = 0f;
-        int last = _count;
-        for (int i = 0; i < _count; i++)
+        for (int i = 0; i < n; i++)
         {
             cum += (float)(_probs[i] / sum);
             // min_keep = 1: the first token is always reached before the loop can break.
             if (cum >= p)
-            {
-                last = i + 1;
-                break;
-            }
+                return i + 1;
         }
 
-        _count = last;
+        return -1;
     }
 
     private void ApplyMinP(float p)
