@@ -24,6 +24,49 @@ public static class DeclaredModel
         return (backend.Create(layer), null);
     }
 
+    /// <summary>
+    /// One executor that owns everything behind it: the generated layer, or the backend's executor and (when
+    /// <paramref name="ownsLayer"/>) <paramref name="layer"/> itself. For a whole model's MoE block factory.
+    /// </summary>
+    public static IMoeExecutor Create(GgufFile file, MoeLayer layer, IMoeBackend backend, bool ownsLayer)
+    {
+        try
+        {
+            var (executor, owner) = Create(file, layer, backend);
+            IDisposable? layerOwner = ownsLayer ? layer : null;
+            return new Owning(executor, owner, layerOwner);
+        }
+        catch
+        {
+            if (ownsLayer)
+            {
+                layer.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    // Forwards to an executor and disposes it with whatever it depends on.
+    private sealed unsafe class Owning(IMoeExecutor inner, IDisposable? owner, IDisposable? layer) : IMoeExecutor
+    {
+        public string Backend => inner.Backend;
+
+        public int Hidden => inner.Hidden;
+
+        public IReadOnlyList<string> KernelPaths => inner.KernelPaths;
+
+        public void Forward(ReadOnlySpan<float> x, Span<float> y) => inner.Forward(x, y);
+
+        public void Forward(float* x, float* y, int tokens) => inner.Forward(x, y, tokens);
+
+        public void Dispose()
+        {
+            (owner ?? inner).Dispose();
+            layer?.Dispose();
+        }
+    }
+
     /// <summary>True when <paramref name="layer"/> has the shape and formats kernels.yaml declares for qwen3-30b-a3b.</summary>
     public static bool Matches(MoeLayer layer) =>
         layer.Architecture == Qwen3_30B_A3B.Arch && layer.Hidden == Qwen3_30B_A3B.Hidden && layer.ExpertFfn == Qwen3_30B_A3B.ExpertFfn
