@@ -1,139 +1,244 @@
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 namespace Ferrum.Backends.OpenCL;
 
 /// <summary>
-/// One MoE FFN layer on an OpenCL device: route (router mat-vec, gating, top-k, renormalization) → gate||up with
-/// act(gate)·up → down → routing-weighted sum, for 1..N tokens. Weight buffers are created once, when the layer is
-/// created; scratch buffers grow with the largest token count seen. Not thread-safe (one in-order queue).
+/// One MoE block on an OpenCL device: route (router mat-vec, gating, top-k, renormalization, scale) → gate||up with
+/// act(gate)·up → down → routing-weighted sum, for any number of tokens. Programs are built and weight buffers created
+/// once, here; scratch buffers grow with the largest token count seen. On a CPU device (pocl) the weight buffers wrap
+/// the layer's memory in place (CL_MEM_USE_HOST_PTR), so the executor holds a lease on the layer's mapping until it
+/// is disposed: disposing the <see cref="MoeLayer"/> or its GGUF file first is safe. One call at a time.
 /// </summary>
-public sealed partial class OpenCLMoeLayer : IDisposable
+public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 {
-    private const int MaxExperts = 512;
-    private const int MaxTopK = 64;
     private const int RouteGroup = 64;
 
     private readonly OpenCLContext _ctx;
     private readonly OpenCLProgram _gateUpProgram;
     private readonly OpenCLProgram _downProgram;
+    private readonly IDisposable? _lease;
+    private readonly List<OpenCLBuffer> _weights = [];
     private readonly OpenCLBuffer _gate;
     private readonly OpenCLBuffer _up;
     private readonly OpenCLBuffer _down;
     private readonly OpenCLBuffer _router;
     private readonly OpenCLBuffer? _bias;
-    private readonly OpenCLExpertTensor _gateT;
-    private readonly OpenCLExpertTensor _downT;
-    private readonly OpenCLRouting _routing;
+    private readonly GgmlType _gateType;
+    private readonly GgmlType _downType;
+    private readonly long _gateStride;
+    private readonly long _downStride;
+    private readonly MoeRouting _routing;
     private readonly OpenCLMoeOptions _options;
     private Scratch? _scratch;
     private bool _disposed;
+    private int _busy;
 
-    /// <summary>Creates the layer: validates shapes, builds (or loads cached) programs, creates the weight buffers.</summary>
-    /// <param name="context">Device context.</param>
-    /// <param name="sources">Generated program sources (the KernelSourceCatalog's OpenCL entries).</param>
-    /// <param name="router">F32 router weights, <c>experts</c> rows of <c>hidden</c> (ffn_gate_inp.weight).</param>
-    /// <param name="gate">ffn_gate_exps (or the gate half of ffn_gate_up_exps).</param>
-    /// <param name="up">ffn_up_exps (or the up half).</param>
-    /// <param name="down">ffn_down_exps.</param>
-    /// <param name="topK">Experts per token.</param>
-    /// <param name="routing">Gating and weight rules of the architecture.</param>
+    /// <summary>
+    /// Prepares <paramref name="layer"/> on the device of <paramref name="context"/>: checks it
+    /// (<see cref="OpenCLBackend.CanRun"/>; <see cref="NotSupportedException"/> with the reason), builds (or loads cached)
+    /// programs, the one specialized for each weight matrix shape when generated, else the format's generic one, and
+    /// creates the weight buffers under a lease on the layer's memory.
+    /// </summary>
+    /// <param name="context">Device context (not owned; dispose it after the executor).</param>
+    /// <param name="layer">The MoE block.</param>
+    /// <param name="sources">Program lookup; null for the generated catalog (<see cref="MoePrograms.Catalog"/>).</param>
     /// <param name="options">Tuning; null for defaults.</param>
-    public OpenCLMoeLayer(
-        OpenCLContext context,
-        OpenCLKernelSources sources,
-        ReadOnlySpan<float> router,
-        OpenCLExpertTensor gate,
-        OpenCLExpertTensor up,
-        OpenCLExpertTensor down,
-        int topK,
-        OpenCLRouting routing,
-        OpenCLMoeOptions? options = null)
+    public OpenCLMoeExecutor(OpenCLContext context, MoeLayer layer, MoeProgramSources? sources = null, OpenCLMoeOptions? options = null)
     {
         _ctx = context ?? throw new ArgumentNullException(nameof(context));
-        ArgumentNullException.ThrowIfNull(sources);
-        ArgumentNullException.ThrowIfNull(gate);
-        ArgumentNullException.ThrowIfNull(up);
-        ArgumentNullException.ThrowIfNull(down);
-        _routing = routing ?? throw new ArgumentNullException(nameof(routing));
+        ArgumentNullException.ThrowIfNull(layer);
+        sources ??= MoePrograms.Catalog(Kernels.KernelTarget.OpenCL);
         _options = options ?? new OpenCLMoeOptions();
-        Hidden = gate.RowLength;
-        ExpertFfn = gate.Rows;
-        Experts = gate.Experts;
-        TopK = topK;
-        Validate(gate, up, down, router.Length);
-        _gateT = gate;
-        _downT = down;
+        if (!OpenCLBackend.CanRun(layer, sources, out var why))
+        {
+            throw new NotSupportedException($"{layer.Source} layer {layer.Index}: {why}");
+        }
 
-        var build = BuildOptions(context.Device, _options, Hidden, ExpertFfn);
-        _gateUpProgram = FormatProgram(context, sources, gate.Type, ExpertFfn, Hidden, build);
-        _downProgram = FormatProgram(context, sources, down.Type, Hidden, ExpertFfn, build);
+        layer.Validate();
+        _routing = layer.Routing;
+        Hidden = layer.Hidden;
+        ExpertFfn = layer.ExpertFfn;
+        Experts = layer.Experts;
+        TopK = layer.TopK;
+        _gateType = layer.Gate.Format;
+        _downType = layer.Down.Format;
+        _gateStride = layer.Gate.ExpertStride;
+        _downStride = layer.Down.ExpertStride;
 
-        _gate = CreateWeights(gate);
-        _up = CreateWeights(up);
-        _down = CreateWeights(down);
-        _router = context.CreateBuffer(router);
-        _bias = routing.SelectionBias is null ? null : context.CreateBuffer<float>(routing.SelectionBias);
+        var build = BuildOptions(context.Device, _options, Hidden, ExpertFfn, _routing.Activation == MoeActivation.SwigluOai);
+        (_gateUpProgram, var gatePath) = FormatProgram(context, sources, _gateType, ExpertFfn, Hidden, build);
+        (_downProgram, var downPath) = FormatProgram(context, sources, _downType, Hidden, ExpertFfn, build);
+        var device = $"{context.Device.Name} ({(context.Device.IsGpu ? "GPU" : context.Device.IsCpu ? "CPU" : "other")})";
+        KernelPaths =
+        [
+            $"router: f32 ferrum_moe_route ({_routing.Gating}{(layer.SelectionBias != null ? ", selection bias" : string.Empty)}) on {device}",
+            $"gate: {gatePath} on {device}",
+            $"up: {gatePath} on {device}",
+            $"down: {downPath} on {device}",
+        ];
+
+        // Pointers are taken once, under the lease; the lease outlives the buffers that may wrap the memory.
+        _lease = layer.AcquireMemoryLease();
+        try
+        {
+            _gate = Wrap(layer.Gate);
+            _up = Wrap(layer.Up);
+            _down = Wrap(layer.Down);
+            _router = Wrap(layer.Router);
+            _bias = layer.SelectionBias is { } b ? Wrap(b) : null;
+        }
+        catch
+        {
+            ReleaseWeights();
+            throw;
+        }
     }
 
+    /// <inheritdoc/>
+    public string Backend => "opencl";
+
+    /// <inheritdoc/>
     public int Hidden { get; }
 
+    /// <summary>Routed expert FFN size.</summary>
     public int ExpertFfn { get; }
 
+    /// <summary>Routed experts.</summary>
     public int Experts { get; }
 
+    /// <summary>Experts per token.</summary>
     public int TopK { get; }
 
-    /// <summary>True when every weight buffer wraps host memory (CPU device, memory that outlives the layer).</summary>
+    /// <summary>The routing in use.</summary>
+    public MoeRouting Routing => _routing;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> KernelPaths { get; }
+
+    /// <summary>True when every weight buffer wraps the layer's memory (a CPU device) rather than a device copy.</summary>
     public bool WeightsInPlace => _gate.WrapsHostMemory && _up.WrapsHostMemory && _down.WrapsHostMemory;
 
-    /// <summary>Full layer: <paramref name="output"/>[t, :] = Σ_k w[t,k]·down_k(act(gate_k x_t)·up_k x_t), routed on the device.</summary>
-    public void Forward(ReadOnlySpan<float> x, int tokens, Span<float> output, OpenCLMoePath path = OpenCLMoePath.Auto)
+    /// <inheritdoc/>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y) => Forward(x, y, OpenCLMoePath.Auto);
+
+    /// <summary>The block with a chosen expert path: <paramref name="y"/>[t] = Σ_k w[t,k]·down_k(act(gate_k x_t)·up_k x_t), routed on the device.</summary>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, OpenCLMoePath path)
     {
-        var s = Begin(x, tokens, output.Length, Hidden);
-        RouteOnDevice(s, tokens);
-        Experts_(s, tokens, path);
-        _ctx.Read(s.Out, output[..(tokens * Hidden)]);
+        var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
+        Enter();
+        try
+        {
+            if (tokens == 0)
+            {
+                return;
+            }
+
+            var s = Begin(x, tokens);
+            RouteOnDevice(s, tokens);
+            Experts_(s, tokens, path);
+            _ctx.Read(s.Out, y[..(tokens * Hidden)]);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Forward(float* x, float* y, int tokens)
+    {
+        var n = MoeExecutorRows.Floats(tokens, Hidden);
+        Forward(new ReadOnlySpan<float>(x, n), new Span<float>(y, n));
     }
 
     /// <summary>Routing only: the selected experts and their weights, token-major (<c>tokens × TopK</c>).</summary>
-    public void Route(ReadOnlySpan<float> x, int tokens, Span<int> ids, Span<float> weights)
+    public void Route(ReadOnlySpan<float> x, Span<int> ids, Span<float> weights)
     {
+        var tokens = MoeExecutorRows.Tokens(x.Length, x.Length, Hidden);
         CheckLength(ids.Length, tokens * TopK, nameof(ids));
         CheckLength(weights.Length, tokens * TopK, nameof(weights));
-        var s = Begin(x, tokens, tokens * Hidden, Hidden);
-        RouteOnDevice(s, tokens);
-        _ctx.Read(s.Ids, ids[..(tokens * TopK)]);
-        _ctx.Read(s.Weights, weights[..(tokens * TopK)]);
+        Enter();
+        try
+        {
+            if (tokens == 0)
+            {
+                return;
+            }
+
+            var s = Begin(x, tokens);
+            RouteOnDevice(s, tokens);
+            _ctx.Read(s.Ids, ids[..(tokens * TopK)]);
+            _ctx.Read(s.Weights, weights[..(tokens * TopK)]);
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>The expert part with routing given by the caller (ids in [0, Experts), distinct per token).</summary>
-    public void ForwardRouted(ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> ids, ReadOnlySpan<float> weights, Span<float> output, OpenCLMoePath path = OpenCLMoePath.Auto)
+    public void ForwardRouted(ReadOnlySpan<float> x, ReadOnlySpan<int> ids, ReadOnlySpan<float> weights, Span<float> y, OpenCLMoePath path = OpenCLMoePath.Auto)
     {
-        var s = Begin(x, tokens, output.Length, Hidden);
-        UploadRouting(s, tokens, ids, weights);
-        Experts_(s, tokens, path);
-        _ctx.Read(s.Out, output[..(tokens * Hidden)]);
+        var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
+        CheckRouting(tokens, ids, weights);
+        Enter();
+        try
+        {
+            if (tokens == 0)
+            {
+                return;
+            }
+
+            var s = Begin(x, tokens);
+            _ctx.Write(s.Ids, ids[..(tokens * TopK)]);
+            _ctx.Write(s.Weights, weights[..(tokens * TopK)]);
+            Experts_(s, tokens, path);
+            _ctx.Read(s.Out, y[..(tokens * Hidden)]);
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>gate||up only: act[(t·TopK + k), :] = act(gate_e x_t)·up_e x_t for e = ids[t·TopK + k].</summary>
-    internal void GateUp(ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> ids, Span<float> act, OpenCLMoePath path)
+    internal void GateUp(ReadOnlySpan<float> x, ReadOnlySpan<int> ids, Span<float> act, OpenCLMoePath path)
     {
-        var s = Begin(x, tokens, act.Length, TopK * ExpertFfn);
+        var tokens = MoeExecutorRows.Tokens(x.Length, x.Length, Hidden);
+        CheckLength(act.Length, tokens * TopK * ExpertFfn, nameof(act));
         var ones = new float[tokens * TopK];
         Array.Fill(ones, 1f);
-        UploadRouting(s, tokens, ids, ones);
-        if (Tiled(tokens, path))
+        CheckRouting(tokens, ids, ones);
+        Enter();
+        try
         {
-            GateUpTiled(s, tokens, Group(s, tokens));
-        }
-        else
-        {
-            GateUpVec(s, tokens);
-        }
+            if (tokens == 0)
+            {
+                return;
+            }
 
-        _ctx.Read(s.Act, act[..(tokens * TopK * ExpertFfn)]);
+            var s = Begin(x, tokens);
+            _ctx.Write(s.Ids, ids[..(tokens * TopK)]);
+            _ctx.Write<float>(s.Weights, ones);
+            if (Tiled(tokens, path))
+            {
+                GateUpTiled(s, tokens, Group(s, tokens));
+            }
+            else
+            {
+                GateUpVec(s, tokens);
+            }
+
+            _ctx.Read(s.Act, act[..(tokens * TopK * ExpertFfn)]);
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
+    /// <summary>Releases the buffers, then the lease on the layer's memory. Refused while a call runs.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -141,51 +246,19 @@ public sealed partial class OpenCLMoeLayer : IDisposable
             return;
         }
 
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("cannot dispose the OpenCL MoE executor while a Forward call is running");
+        }
+
         _disposed = true;
-        _gate.Dispose();
-        _up.Dispose();
-        _down.Dispose();
-        _router.Dispose();
-        _bias?.Dispose();
         _scratch?.Dispose();
+        _scratch = null;
+        ReleaseWeights();
     }
 
-    /// <summary>Formats the generated OpenCL kernels decode (the generator's per-format descriptions).</summary>
-    public static IReadOnlyList<GgmlType> SupportedFormats { get; } =
-    [
-        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
-    ];
-
-    private static bool FormatSupported(GgmlType t) => SupportedFormats.Contains(t);
-
-    private static void CheckLength(int actual, int needed, string name)
-    {
-        if (actual < needed)
-        {
-            throw new ArgumentException($"{name} has {actual} elements, the layer needs {needed}", name);
-        }
-    }
-
-    private static long Groups(long n, long per) => (n + per - 1) / per;
-
-    /// <summary>The program specialized for rows × rowLength when generated, else the format's generic one.</summary>
-    private static OpenCLProgram FormatProgram(OpenCLContext context, OpenCLKernelSources sources, GgmlType type, int rows, int rowLength, string build)
-    {
-        var text = sources(type, rows, rowLength);
-        if (text is not null)
-        {
-            return context.BuildProgram(OpenCLProgramNames.Specialized(type, rows, rowLength), text, build);
-        }
-
-        var generic = OpenCLProgramNames.Generic(type);
-        text = sources(type, 0, 0) ?? throw new OpenCLException(
-            $"no generated OpenCL program '{generic}' for {GgmlTypeInfo.Get(type).Name} expert weights: add {GgmlTypeInfo.Get(type).Name} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
-        return context.BuildProgram(generic, text, build);
-    }
-
-    /// <summary>The -D options the layer builds its programs with (geometry and activation).</summary>
-    internal static string BuildOptions(OpenCLDevice device, OpenCLMoeOptions o, int hidden, int ffn)
+    /// <summary>The -D options the executor builds its programs with (geometry and activation).</summary>
+    internal static string BuildOptions(OpenCLDevice device, OpenCLMoeOptions o, int hidden, int ffn, bool oaiSwiglu = false)
     {
         var (tpr, rpg) = o.MatVecGeometry(device);
         if (tpr <= 0 || (tpr & (tpr - 1)) != 0)
@@ -217,84 +290,73 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         }
 
         return $"-cl-std=CL1.2 -D FERRUM_TPR={tpr} -D FERRUM_RPG={rpg} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
-            + (o.OaiSwiglu ? " -D FERRUM_ACT_OAI=1" : string.Empty);
+            + (oaiSwiglu ? " -D FERRUM_ACT_OAI=1" : string.Empty);
     }
 
-    private unsafe OpenCLBuffer CreateWeights(OpenCLExpertTensor t) => _ctx.CreateBuffer(t.Data, t.SpanBytes, t.HostMemoryOutlivesLayer);
-
-    private void Validate(OpenCLExpertTensor gate, OpenCLExpertTensor up, OpenCLExpertTensor down, int routerLength)
+    private static void CheckLength(int actual, int needed, string name)
     {
-        foreach (var t in new[] { gate, up, down })
+        if (actual < needed)
         {
-            if (!FormatSupported(t.Type))
-            {
-                throw new NotSupportedException($"{GgmlTypeInfo.Get(t.Type).Name} expert weights are not supported by the OpenCL kernels (supported: {string.Join(", ", SupportedFormats.Select(x => GgmlTypeInfo.Get(x).Name))})");
-            }
-        }
-
-        if (gate.Type != up.Type)
-        {
-            throw new ArgumentException($"gate ({GgmlTypeInfo.Get(gate.Type).Name}) and up ({GgmlTypeInfo.Get(up.Type).Name}) must share a format");
-        }
-
-        if (up.RowLength != Hidden || up.Rows != ExpertFfn || up.Experts != Experts)
-        {
-            throw new ArgumentException($"up is [{up.RowLength}, {up.Rows}, {up.Experts}], gate is [{Hidden}, {ExpertFfn}, {Experts}]");
-        }
-
-        if (down.RowLength != ExpertFfn || down.Rows != Hidden || down.Experts != Experts)
-        {
-            throw new ArgumentException($"down is [{down.RowLength}, {down.Rows}, {down.Experts}], expected [{ExpertFfn}, {Hidden}, {Experts}]");
-        }
-
-        foreach (var (t, name) in new[] { (gate, "gate"), (up, "up"), (down, "down") })
-        {
-            var info = GgmlTypeInfo.Get(t.Type);
-            if (t.RowLength % info.BlockSize != 0 || t.RowLength % 32 != 0)
-            {
-                throw new ArgumentException($"{name} rows of {t.RowLength} elements are not a multiple of {Math.Max(32, info.BlockSize)} ({info.Name} blocks, 32-element kernel steps)");
-            }
-
-            if (t.ExpertStride < t.Rows * t.RowBytes)
-            {
-                throw new ArgumentException($"{name} expert stride {t.ExpertStride} is smaller than one expert ({t.Rows * t.RowBytes} bytes)");
-            }
-        }
-
-        if (Experts > MaxExperts)
-        {
-            throw new ArgumentException($"{Experts} experts exceed the kernels' limit of {MaxExperts}");
-        }
-
-        if (TopK < 1 || TopK > Math.Min(MaxTopK, Experts))
-        {
-            throw new ArgumentOutOfRangeException("topK", TopK, $"top-k must be in [1, {Math.Min(MaxTopK, Experts)}]");
-        }
-
-        if (routerLength != Experts * Hidden)
-        {
-            throw new ArgumentException($"router has {routerLength} floats, expected experts×hidden = {Experts}×{Hidden}");
-        }
-
-        if (_routing.SelectionBias is { } b && b.Length != Experts)
-        {
-            throw new ArgumentException($"selection bias has {b.Length} values, expected {Experts}");
+            throw new ArgumentException($"{name} has {actual} elements, the layer needs {needed}", name);
         }
     }
 
-    private Scratch Begin(ReadOnlySpan<float> x, int tokens, int outputLength, int outputPerToken)
+    private static long Groups(long n, long per) => (n + per - 1) / per;
+
+    /// <summary>The program specialized for rows × rowLength when generated, else the format's generic one, and a line for <see cref="KernelPaths"/>.</summary>
+    private static (OpenCLProgram Program, string Path) FormatProgram(OpenCLContext context, MoeProgramSources sources, GgmlType type, int rows, int rowLength, string build)
+    {
+        var fmt = GgmlTypeInfo.Get(type).Name;
+        var (text, specialized) = MoePrograms.Resolve(sources, type, rows, rowLength) ?? throw new OpenCLException(
+            $"no generated OpenCL program '{OpenCLProgramNames.Generic(type)}' for {fmt} expert weights: add {fmt} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
+        var name = specialized ? OpenCLProgramNames.Specialized(type, rows, rowLength) : OpenCLProgramNames.Generic(type);
+        return (context.BuildProgram(name, text, build), $"{fmt} {name} ({(specialized ? "specialized" : "generic")})");
+    }
+
+    private OpenCLBuffer Wrap(ExpertStack m)
+    {
+        // Expert 0 row 0 to the end of the last expert's last row: every byte the kernels read.
+        var bytes = ((m.Experts - 1) * m.ExpertStride) + m.ExpertBytes;
+        var b = _ctx.CreateBuffer(m.ExpertPointer(0), bytes, hostMemoryOutlivesBuffer: true);
+        _weights.Add(b);
+        return b;
+    }
+
+    private void ReleaseWeights()
+    {
+        foreach (var b in _weights)
+        {
+            b.Dispose();
+        }
+
+        _weights.Clear();
+        _lease?.Dispose();
+    }
+
+    // One call at a time: a second caller is refused before it touches the queue or the scratch buffers.
+    private void Enter()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (tokens < 1)
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "at least one token");
+            throw new InvalidOperationException("this OpenCL MoE executor is already running a call on another thread; use one executor per concurrent caller");
         }
 
-        CheckLength(x.Length, tokens * Hidden, nameof(x));
-        CheckLength(outputLength, tokens * outputPerToken, "output");
+        if (_disposed)
+        {
+            Volatile.Write(ref _busy, 0);
+            throw new ObjectDisposedException(nameof(OpenCLMoeExecutor));
+        }
+    }
+
+    private void Exit() => Volatile.Write(ref _busy, 0);
+
+    private Scratch Begin(ReadOnlySpan<float> x, int tokens)
+    {
         if (_scratch is null || _scratch.Tokens < tokens)
         {
             _scratch?.Dispose();
+            _scratch = null;
             _scratch = new Scratch(_ctx, tokens, Hidden, ExpertFfn, Experts, TopK);
         }
 
@@ -302,7 +364,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         return _scratch;
     }
 
-    private void UploadRouting(Scratch s, int tokens, ReadOnlySpan<int> ids, ReadOnlySpan<float> weights)
+    private void CheckRouting(int tokens, ReadOnlySpan<int> ids, ReadOnlySpan<float> weights)
     {
         CheckLength(ids.Length, tokens * TopK, nameof(ids));
         CheckLength(weights.Length, tokens * TopK, nameof(weights));
@@ -325,9 +387,6 @@ public sealed partial class OpenCLMoeLayer : IDisposable
                 }
             }
         }
-
-        _ctx.Write(s.Ids, ids[..(tokens * TopK)]);
-        _ctx.Write(s.Weights, weights[..(tokens * TopK)]);
     }
 
     private void RouteOnDevice(Scratch s, int tokens)
@@ -345,7 +404,7 @@ public sealed partial class OpenCLMoeLayer : IDisposable
         OpenCLLaunch.Arg(_ctx, k, i++, TopK);
         OpenCLLaunch.Arg(_ctx, k, i++, (int)_routing.Gating);
         OpenCLLaunch.Arg(_ctx, k, i++, _routing.NormalizeWeights ? 1 : 0);
-        OpenCLLaunch.Arg(_ctx, k, i, _routing.WeightsScale);
+        OpenCLLaunch.Arg(_ctx, k, i, _routing.WeightScale);
         OpenCLLaunch.Run(_ctx, k, "ferrum_moe_route", [(long)tokens * RouteGroup], [RouteGroup]);
     }
 
@@ -378,14 +437,14 @@ public sealed partial class OpenCLMoeLayer : IDisposable
 
     private void GateUpVec(Scratch s, int tokens)
     {
-        var name = "ferrum_moe_gate_up_vec_" + Fmt(_gateT.Type);
+        var name = "ferrum_moe_gate_up_vec_" + Fmt(_gateType);
         var k = _gateUpProgram.Kernel(name);
         uint i = 0;
         OpenCLLaunch.Arg(_ctx, k, i++, _gate);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
         OpenCLLaunch.Arg(_ctx, k, i++, _up);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateT.ExpertStride);
+        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateStride);
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
@@ -396,12 +455,12 @@ public sealed partial class OpenCLMoeLayer : IDisposable
 
     private void DownVec(Scratch s, int tokens)
     {
-        var name = "ferrum_moe_down_vec_" + Fmt(_downT.Type);
+        var name = "ferrum_moe_down_vec_" + Fmt(_downType);
         var k = _downProgram.Kernel(name);
         uint i = 0;
         OpenCLLaunch.Arg(_ctx, k, i++, _down);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downT.ExpertStride);
+        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downStride);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
@@ -446,14 +505,14 @@ public sealed partial class OpenCLMoeLayer : IDisposable
 
     private void GateUpTiled(Scratch s, int tokens, int tiles)
     {
-        var name = "ferrum_moe_gate_up_tile_" + Fmt(_gateT.Type);
+        var name = "ferrum_moe_gate_up_tile_" + Fmt(_gateType);
         var k = _gateUpProgram.Kernel(name);
         uint i = 0;
         OpenCLLaunch.Arg(_ctx, k, i++, _gate);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
         OpenCLLaunch.Arg(_ctx, k, i++, _up);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateT.ExpertStride);
+        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateStride);
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
@@ -471,12 +530,12 @@ public sealed partial class OpenCLMoeLayer : IDisposable
 
     private void DownTiled(Scratch s, int tokens, int tiles)
     {
-        var name = "ferrum_moe_down_tile_" + Fmt(_downT.Type);
+        var name = "ferrum_moe_down_tile_" + Fmt(_downType);
         var k = _downProgram.Kernel(name);
         uint i = 0;
         OpenCLLaunch.Arg(_ctx, k, i++, _down);
         OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downT.ExpertStride);
+        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downStride);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);

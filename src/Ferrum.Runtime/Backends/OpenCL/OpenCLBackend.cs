@@ -1,0 +1,131 @@
+using System.Diagnostics.CodeAnalysis;
+using Ferrum.Kernels;
+using Ferrum.Moe;
+using Ferrum.Quantization;
+
+namespace Ferrum.Backends.OpenCL;
+
+/// <summary>
+/// The OpenCL backend: the generated OpenCL programs (kernels.yaml with <c>opencl</c> in its targets) on one device.
+/// It runs routed experts of every format in <see cref="SupportedFormats"/> with softmax, sigmoid or
+/// softmax-over-selected gating, renormalization, scale and a selection bias (exp_probs_b), SiLU or gpt-oss's
+/// swiglu_oai; it does not run shared experts, group-limited routing, router or expert biases, or sqrt-softplus
+/// gating (<see cref="Supports"/> names what a layer needs that it lacks).
+/// </summary>
+/// <param name="context">The device context the executors run on (not owned: the caller disposes it after them).</param>
+/// <param name="sources">Program lookup; null for the programs generated into the loaded assemblies (<see cref="MoePrograms.Catalog"/>).</param>
+/// <param name="options">Tuning of the executors; null for defaults.</param>
+public sealed class OpenCLBackend(OpenCLContext context, MoeProgramSources? sources = null, OpenCLMoeOptions? options = null) : IMoeBackend
+{
+    /// <summary>Most routed experts the routing kernel holds.</summary>
+    public const int MaxExperts = 512;
+
+    /// <summary>Most experts per token the routing kernel holds.</summary>
+    public const int MaxTopK = 64;
+
+    /// <summary>The device context.</summary>
+    public OpenCLContext Context { get; } = context ?? throw new ArgumentNullException(nameof(context));
+
+    /// <summary>The program lookup.</summary>
+    public MoeProgramSources Sources { get; } = sources ?? MoePrograms.Catalog(KernelTarget.OpenCL);
+
+    /// <summary>The executors' tuning.</summary>
+    public OpenCLMoeOptions Options { get; } = options ?? new OpenCLMoeOptions();
+
+    /// <summary>Formats the generated OpenCL kernels decode (the generator's per-format descriptions).</summary>
+    public static IReadOnlyList<GgmlType> SupportedFormats { get; } =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4,
+    ];
+
+    /// <inheritdoc/>
+    public string Name => "opencl";
+
+    /// <inheritdoc/>
+    public bool Supports(MoeLayer layer, [NotNullWhen(false)] out string? reason) => CanRun(layer, Sources, out reason);
+
+    /// <inheritdoc/>
+    public IMoeExecutor Create(MoeLayer layer) => new OpenCLMoeExecutor(Context, layer, Sources, Options);
+
+    /// <summary>
+    /// True when the OpenCL kernels run <paramref name="layer"/> with the programs of <paramref name="sources"/>;
+    /// otherwise <paramref name="reason"/> lists everything the layer needs that they lack, separated by "; ".
+    /// Pure logic: no device is touched.
+    /// </summary>
+    public static bool CanRun(MoeLayer layer, MoeProgramSources sources, [NotNullWhen(false)] out string? reason)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(sources);
+        var why = new List<string>();
+        var r = layer.Routing;
+        if (layer.HasSharedExpert)
+        {
+            why.Add($"shared experts ('{layer.SharedGate!.TensorName}', {layer.SharedFfn} wide) are not run by the OpenCL backend yet");
+        }
+
+        if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
+        {
+            why.Add($"group-limited expert selection ({r.ExpertGroupsUsed} of {r.ExpertGroupCount} groups) is not in the OpenCL routing kernel");
+        }
+
+        var biases = new[] { layer.RouterBias, layer.GateBias, layer.UpBias, layer.DownBias }.Where(b => b != null).Select(b => $"'{b!.TensorName}'").ToList();
+        if (biases.Count > 0)
+        {
+            why.Add($"router/expert biases ({string.Join(", ", biases)}) are not supported by the OpenCL backend");
+        }
+
+        if (r.Gating == MoeGating.SqrtSoftplus)
+        {
+            why.Add("the sqrt-softplus gating function is not in the OpenCL routing kernel");
+        }
+
+        if (r.Activation == MoeActivation.SwigluOai && (r.OaiAlpha != 1.702f || r.OaiLimit != 7f))
+        {
+            why.Add($"swiglu_oai with alpha {r.OaiAlpha} / limit {r.OaiLimit}: the OpenCL kernels have gpt-oss's 1.702 / 7 built in");
+        }
+
+        if (layer.Router.Format != GgmlType.F32)
+        {
+            why.Add($"router weights '{layer.Router.TensorName}' are {layer.Router.Info.Name}; the OpenCL routing kernel reads f32");
+        }
+
+        if (layer.Experts > MaxExperts || layer.TopK > MaxTopK)
+        {
+            why.Add($"{layer.Experts} experts, top-{layer.TopK}: the OpenCL routing kernel holds at most {MaxExperts} experts and top-{MaxTopK}");
+        }
+
+        if (layer.Gate.ExpertStride != layer.Up.ExpertStride)
+        {
+            why.Add($"gate and up weights have different expert strides ({layer.Gate.ExpertStride}, {layer.Up.ExpertStride}); the OpenCL kernels take one");
+        }
+
+        foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("up", layer.Up, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
+        {
+            var name = m.Info.Name;
+            if (!SupportedFormats.Contains(m.Format))
+            {
+                why.Add($"{role} weights '{m.TensorName}' are {name}, which the OpenCL kernels do not decode (supported: {string.Join(", ", SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name))})");
+                continue;
+            }
+
+            if (m.RowStride != m.RowBytes)
+            {
+                why.Add($"{role} weights '{m.TensorName}' have padded rows (stride {m.RowStride}, row {m.RowBytes} bytes)");
+            }
+
+            if (m.RowLength % 32 != 0)
+            {
+                why.Add($"{role} weights '{m.TensorName}' have rows of {m.RowLength} elements, not a multiple of the kernels' 32-element steps");
+            }
+
+            if (role != "up" && MoePrograms.Resolve(sources, m.Format, rows, rowLength) is null)
+            {
+                why.Add($"no generated OpenCL program '{OpenCLProgramNames.Generic(m.Format)}' for {name} {role} weights: add {name} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
+            }
+        }
+
+        reason = why.Count == 0 ? null : string.Join("; ", why);
+        return reason is null;
+    }
+}
