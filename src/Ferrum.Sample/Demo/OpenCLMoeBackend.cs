@@ -1,29 +1,37 @@
 using Ferrum.Backends.OpenCL;
+using Ferrum.Moe;
 
 namespace Ferrum.Sample.Demo;
 
-/// <summary>The OpenCL backend: one <see cref="OpenCLMoeLayer"/> per MoE layer on one device, programs from kernels.yaml.</summary>
+/// <summary>The OpenCL backend: one <see cref="OpenCLMoeExecutor"/> per MoE layer on one device, programs from kernels.yaml.</summary>
 public sealed unsafe class OpenCLMoeBackend : IMoeBackend
 {
     private readonly OpenCLContext _context;
-    private readonly OpenCLMoeLayer[] _layers;
-    private readonly int _hidden;
-    private readonly OpenCLMoePath _path = OpenCLMoePath.Auto;
+    private readonly List<Ferrum.Backends.IMoeExecutor> _layers = [];
 
     public OpenCLMoeBackend(ModelRunner runner, OpenCLDevice device)
     {
         _context = new OpenCLContext(device);
         try
         {
-            _layers = runner.Layers.Select(l => OpenCLMoeLayer.FromGguf(_context, OpenCLGeneratedSources.Catalog, runner.File, l.Layer)).ToArray();
+            // Each executor holds a lease on the mapping, so the layer descriptions can go once it exists.
+            var backend = new OpenCLBackend(_context);
+            var hp = runner.HyperParameters;
+            for (var i = 0; i < hp.BlockCount; i++)
+            {
+                if (hp.IsMoeLayer(i))
+                {
+                    using var layer = MoeLayer.Load(runner.File, i);
+                    _layers.Add(backend.Create(layer));
+                }
+            }
         }
         catch
         {
-            _context.Dispose();
+            Dispose();
             throw;
         }
 
-        _hidden = runner.Hidden;
         Device = device;
     }
 
@@ -54,8 +62,7 @@ public sealed unsafe class OpenCLMoeBackend : IMoeBackend
         }
     }
 
-    public void Forward(int layer, float* x, float* y, int tokens) =>
-        _layers[layer].Forward(new ReadOnlySpan<float>(x, tokens * _hidden), tokens, new Span<float>(y, tokens * _hidden), _path);
+    public void Forward(int layer, float* x, float* y, int tokens) => _layers[layer].Forward(x, y, tokens);
 
     public void Dispose()
     {

@@ -24,6 +24,10 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     private readonly MetalDevice _device;
     private readonly bool _ownsDevice;
     private readonly IDisposable? _lease;
+
+    // The layer's views stay reachable, so memory they own (WeightBytes.FromArray) lives as long as the buffers that
+    // may wrap it; a mapping is kept by the lease, which outlives the layer.
+    private readonly MoeLayer _layer;
     private readonly bool _pageMapped;
     private readonly List<IDisposable> _owned = [];
     private readonly Dictionary<MetalMoeStep, MetalPipeline> _pipelines = [];
@@ -48,6 +52,7 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     {
         MetalPlatform.EnsureSupported();
         ArgumentNullException.ThrowIfNull(layer);
+        _layer = layer;
         sources ??= MoePrograms.Catalog(Kernels.KernelTarget.Metal);
         if (!MetalBackend.CanRun(layer, sources, out var why))
         {
@@ -232,6 +237,7 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
 
         _owned.Clear();
         _lease?.Dispose();
+        GC.KeepAlive(_layer);
         if (_ownsDevice)
         {
             _device?.Dispose();

@@ -18,6 +18,10 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     private readonly OpenCLProgram _gateUpProgram;
     private readonly OpenCLProgram _downProgram;
     private readonly IDisposable? _lease;
+
+    // The layer's views stay reachable, so memory they own (WeightBytes.FromArray) lives as long as the buffers that
+    // may wrap it; a mapping is kept by the lease, which outlives the layer.
+    private readonly MoeLayer _layer;
     private readonly List<OpenCLBuffer> _weights = [];
     private readonly OpenCLBuffer _gate;
     private readonly OpenCLBuffer _up;
@@ -48,6 +52,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     {
         _ctx = context ?? throw new ArgumentNullException(nameof(context));
         ArgumentNullException.ThrowIfNull(layer);
+        _layer = layer;
         sources ??= MoePrograms.Catalog(Kernels.KernelTarget.OpenCL);
         _options = options ?? new OpenCLMoeOptions();
         if (!OpenCLBackend.CanRun(layer, sources, out var why))
@@ -255,6 +260,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         _scratch?.Dispose();
         _scratch = null;
         ReleaseWeights();
+        GC.KeepAlive(_layer);
     }
 
     /// <summary>The -D options the executor builds its programs with (geometry and activation).</summary>
