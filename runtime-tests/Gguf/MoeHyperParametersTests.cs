@@ -1,3 +1,4 @@
+using Ferrum.Moe;
 using Ferrum.Gguf;
 
 namespace Ferrum.Runtime.Tests.Gguf;
@@ -33,7 +34,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "expert_weights_scale", 2.5f); // llama.cpp's qwen3moe never reads it
         });
         Assert.Equal(("qwen3moe", 128, 8, 768, 2048, 48, 6144), (p.Architecture, p.ExpertCount, p.ExpertUsedCount, p.ExpertFeedForwardLength, p.EmbeddingLength, p.BlockCount, p.FeedForwardLength));
-        Assert.Equal(ExpertGatingFunction.Softmax, p.GatingFunction);
+        Assert.Equal(MoeGating.Softmax, p.GatingFunction);
         Assert.True(p.ExpertWeightsNorm);
         Assert.Equal(0f, p.ExpertWeightsScale);
         Assert.Equal((0, 0, 0), (p.SharedExpertCount, p.SharedExpertFeedForwardLength, p.LeadingDenseBlockCount));
@@ -63,7 +64,7 @@ public class MoeHyperParametersTests
         });
         Assert.Equal((60, 4, 1408), (p.ExpertCount, p.ExpertUsedCount, p.ExpertFeedForwardLength));
         Assert.Equal((1, 5632, true), (p.SharedExpertCount, p.SharedExpertFeedForwardLength, p.SharedExpertGated));
-        Assert.Equal(ExpertGatingFunction.Softmax, p.GatingFunction);
+        Assert.Equal(MoeGating.Softmax, p.GatingFunction);
         Assert.False(p.ExpertWeightsNorm);
 
         var noShexpKey = Read("qwen2moe", (w, k) =>
@@ -84,7 +85,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "feed_forward_length", 1024u);
         });
         Assert.Equal(1024, p.ExpertFeedForwardLength);
-        Assert.Equal(ExpertGatingFunction.Softmax, p.GatingFunction);
+        Assert.Equal(MoeGating.Softmax, p.GatingFunction);
         Assert.False(p.ExpertWeightsNorm);
     }
 
@@ -97,7 +98,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "feed_forward_length", Enumerable.Repeat(14336, 32).ToArray()); // stored per layer (i32)
         });
         Assert.Equal((8, 2, 14336, 4096), (p.ExpertCount, p.ExpertUsedCount, p.ExpertFeedForwardLength, p.EmbeddingLength));
-        Assert.Equal(ExpertGatingFunction.Softmax, p.GatingFunction);
+        Assert.Equal(MoeGating.Softmax, p.GatingFunction);
         Assert.True(p.ExpertWeightsNorm);
     }
 
@@ -117,7 +118,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "expert_group_used_count", 4u);
             w.AddMetadata(k + "feed_forward_length", 18432u);
         });
-        Assert.Equal(ExpertGatingFunction.Sigmoid, p.GatingFunction);
+        Assert.Equal(MoeGating.Sigmoid, p.GatingFunction);
         Assert.True(p.ExpertWeightsNorm);
         Assert.Equal(2.5f, p.ExpertWeightsScale);
         Assert.Equal((1, 2048), (p.SharedExpertCount, p.SharedExpertFeedForwardLength));
@@ -137,7 +138,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "expert_feed_forward_length", 1408u);
             w.AddMetadata(k + "expert_shared_count", 2u);
         });
-        Assert.Equal(ExpertGatingFunction.Softmax, p.GatingFunction); // absent gating func → softmax
+        Assert.Equal(MoeGating.Softmax, p.GatingFunction); // absent gating func → softmax
         Assert.False(p.ExpertWeightsNorm);
         Assert.Equal(0f, p.ExpertWeightsScale);
         Assert.Equal(0, p.LeadingDenseBlockCount);
@@ -156,7 +157,7 @@ public class MoeHyperParametersTests
             w.AddMetadata(k + "expert_feed_forward_length", 2880u);
         });
         Assert.Equal((32, 4, 2880), (p.ExpertCount, p.ExpertUsedCount, p.ExpertFeedForwardLength));
-        Assert.Equal(ExpertGatingFunction.SoftmaxWeight, p.GatingFunction);
+        Assert.Equal(MoeGating.SoftmaxOverSelected, p.GatingFunction);
         Assert.False(p.ExpertWeightsNorm);
     }
 

@@ -68,13 +68,15 @@ public sealed unsafe class MoeForwardTests
     public void Bad_shapes_and_inputs_are_rejected_with_the_tensor_name()
     {
         using var layer = new MoeTestLayer(GgmlType.Q8_0, "qwen3moe", 5);
-        var w = layer.Weights();
         var wrongRouting = MoeRouting.ForArchitecture("qwen3moe", MoeTestLayer.Experts * 2, 2);
-        var ex = Assert.Throws<ArgumentException>(() => new CpuMoeLayer(w, wrongRouting));
+        var ex = Assert.Throws<ArgumentException>(() => new CpuMoeExecutor(layer.Layer(wrongRouting)));
         Assert.Contains("router", ex.Message);
-        using var ok = new CpuMoeLayer(w, layer.Routing, new CpuMoeOptions { Threads = 1 });
+        using var ok = new CpuMoeExecutor(layer.Layer(), new CpuMoeOptions { Threads = 1 });
         Assert.Throws<ArgumentException>(() => ok.Forward(new float[MoeTestLayer.Hidden + 1], new float[MoeTestLayer.Hidden + 1]));
-        Assert.Throws<ArgumentException>(() => new MoeMatrix("blk.0.ffn_up_exps.weight", GgmlType.Q4_K, (byte*)1, 100, 4));
+        Assert.Throws<ArgumentException>(() => ok.Forward(new float[2 * MoeTestLayer.Hidden], new float[MoeTestLayer.Hidden]));
+        var bytes = WeightBytes.FromPointer((byte*)1, 1 << 20);
+        var ex2 = Assert.Throws<ArgumentException>(() => ExpertStack.Create(GgmlType.Q4_K, bytes, "blk.0.ffn_up_exps.weight", 0, 1, 4, 100, 144, 4 * 144));
+        Assert.Contains("blk.0.ffn_up_exps.weight", ex2.Message);
     }
 
     [Theory]
@@ -84,7 +86,7 @@ public sealed unsafe class MoeForwardTests
     public void Steady_state_forward_allocates_nothing(string arch)
     {
         using var layer = new MoeTestLayer(arch == "gpt-oss" ? GgmlType.MXFP4 : GgmlType.Q4_K, arch, 12);
-        using var moe = new CpuMoeLayer(layer.Weights(), layer.Routing, new CpuMoeOptions { Threads = 1, MaxTokens = 8 });
+        using var moe = new CpuMoeExecutor(layer.Layer(), new CpuMoeOptions { Threads = 1, MaxTokens = 8 });
         var x = TestData.Gaussian(6 * MoeTestLayer.Hidden, 3);
         var y = new float[x.Length];
         moe.Forward(x, y);

@@ -1,3 +1,4 @@
+using Ferrum.Backends.Cpu;
 using Ferrum.GgmlReference;
 using Ferrum.Moe;
 using Ferrum.Quantization;
@@ -7,7 +8,7 @@ namespace Ferrum.Runtime.Tests.Moe;
 
 /// <summary>
 /// A small random MoE block of one weight format and architecture, with three ways to run it: Ferrum's
-/// <see cref="CpuMoeLayer"/>, ggml (mul_mat_id graph on the same bytes, routing from <see cref="ReferenceRouting"/>),
+/// <see cref="CpuMoeExecutor"/>, ggml (mul_mat_id graph on the same bytes, routing from <see cref="ReferenceRouting"/>),
 /// and an exact float reference (ggml-dequantized weights, double math).
 /// </summary>
 internal sealed unsafe class MoeTestLayer : IDisposable
@@ -143,31 +144,41 @@ internal sealed unsafe class MoeTestLayer : IDisposable
 
     private NativeArray? OwnFloats(float[]? v) => v == null ? null : Own(NativeArray.FromFloats(v));
 
-    public MoeLayerWeights Weights()
+    /// <summary>The block as Ferrum's one layer description, over this object's memory (not copied).</summary>
+    public MoeLayer Layer(MoeRouting? routing = null)
     {
-        var f = OwnFloats;
-        var w = new MoeLayerWeights
+        ExpertStack Stack(string name, GgmlType type, NativeArray a, int cols, int rows, int experts = 1)
         {
-            Router = new MoeMatrix("router", GgmlType.F32, Router.Pointer, Hidden, Experts),
-            Gate = new MoeMatrix("gate", Type, Gate.Pointer, Hidden, Ffn, Experts),
-            Up = new MoeMatrix("up", Type, Up.Pointer, Hidden, Ffn, Experts),
-            Down = new MoeMatrix("down", Type, Down.Pointer, Ffn, Hidden, Experts),
-            RouterBias = f(RouterBiasF) is { } rb ? rb.Floats : null,
-            GateBias = f(GateBiasF) is { } gb ? gb.Floats : null,
-            UpBias = f(UpBiasF) is { } ub ? ub.Floats : null,
-            DownBias = f(DownBiasF) is { } db ? db.Floats : null,
-            SelectionBias = f(SelBiasF) is { } sb ? sb.Floats : null,
-            SharedGate = HasShared ? new MoeMatrix("shg", Type, ShGate!.Pointer, Hidden, SharedFfn) : null,
-            SharedUp = HasShared ? new MoeMatrix("shu", Type, ShUp!.Pointer, Hidden, SharedFfn) : null,
-            SharedDown = HasShared ? new MoeMatrix("shd", Type, ShDown!.Pointer, SharedFfn, Hidden) : null,
-            SharedGateInput = ShInpF != null ? new MoeMatrix("shinp", GgmlType.F32, f(ShInpF)!.Pointer, Hidden, 1) : null,
+            long rowBytes = GgmlTypeInfo.Get(type).RowBytes(cols);
+            return ExpertStack.Create(type, WeightBytes.FromPointer(a.Pointer, a.Length), name, 0, experts, rows, cols, rowBytes, rowBytes * rows);
+        }
+
+        ExpertStack? Vector(string name, float[]? v, int experts, int length) =>
+            OwnFloats(v) is { } a ? Stack(name, GgmlType.F32, a, length, 1, experts) : null;
+
+        return new MoeLayer
+        {
+            Architecture = Arch,
+            Routing = routing ?? Routing,
+            Router = Stack("router", GgmlType.F32, Router, Hidden, Experts),
+            Gate = Stack("gate", Type, Gate, Hidden, Ffn, Experts),
+            Up = Stack("up", Type, Up, Hidden, Ffn, Experts),
+            Down = Stack("down", Type, Down, Ffn, Hidden, Experts),
+            RouterBias = Vector("router bias", RouterBiasF, 1, Experts),
+            GateBias = Vector("gate bias", GateBiasF, Experts, Ffn),
+            UpBias = Vector("up bias", UpBiasF, Experts, Ffn),
+            DownBias = Vector("down bias", DownBiasF, Experts, Hidden),
+            SelectionBias = Vector("selection bias", SelBiasF, 1, Experts),
+            SharedGate = HasShared ? Stack("shg", Type, ShGate!, Hidden, SharedFfn) : null,
+            SharedUp = HasShared ? Stack("shu", Type, ShUp!, Hidden, SharedFfn) : null,
+            SharedDown = HasShared ? Stack("shd", Type, ShDown!, SharedFfn, Hidden) : null,
+            SharedGateInput = ShInpF != null ? Stack("shinp", GgmlType.F32, OwnFloats(ShInpF)!, Hidden, 1) : null,
         };
-        return w;
     }
 
     public float[] Ferrum(float[] x, int threads, int maxTokens = 4)
     {
-        using var layer = new CpuMoeLayer(Weights(), Routing, new CpuMoeOptions { Threads = threads, MaxTokens = maxTokens });
+        using var layer = new CpuMoeExecutor(Layer(), new CpuMoeOptions { Threads = threads, MaxTokens = maxTokens });
         var y = new float[x.Length];
         layer.Forward(x, y);
         return y;

@@ -154,10 +154,11 @@ public sealed class OpenCLMoeExecutorTests(OpenCLFixture fixture, ITestOutputHel
         Assert.Contains($"input length {H + 1} is not a multiple of the hidden size {H}", partial.Message);
         var shortY = Assert.Throws<ArgumentException>(() => layer.Forward(x, new float[(2 * H) - 1]));
         Assert.Contains($"output length {(2 * H) - 1} is smaller than the input length {2 * H}", shortY.Message);
-        var negative = new float[1];
-        fixed (float* p = negative)
+        var one = new float[1];
+        fixed (float* p = one)
         {
-            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => layer.Forward(p, p, -1));
+            var at = (nint)p;
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => layer.Forward((float*)at, (float*)at, -1));
             Assert.Equal("tokens", ex.ParamName);
         }
 
