@@ -61,70 +61,20 @@ public sealed class MetalBackend : IMoeBackend, IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         sources ??= MoePrograms.Catalog(KernelTarget.Metal);
-        var why = new List<string>();
-        var r = layer.Routing;
-        if (layer.HasSharedExpert)
-        {
-            why.Add($"shared experts ('{layer.SharedGate!.TensorName}', {layer.SharedFfn} wide) are not in the Metal kernels yet");
-        }
-
-        var biases = new[] { layer.GateBias, layer.UpBias, layer.DownBias }.Where(b => b != null).Select(b => $"'{b!.TensorName}'").ToList();
-        if (biases.Count > 0)
-        {
-            why.Add($"expert biases ({string.Join(", ", biases)}) are not in the Metal kernels yet");
-        }
-
-        if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
-        {
-            why.Add($"group-limited expert selection ({r.ExpertGroupsUsed} of {r.ExpertGroupCount} groups) is not in the Metal routing kernel");
-        }
-
-        if (r.Gating == MoeGating.SqrtSoftplus)
-        {
-            why.Add("the sqrt-softplus gating function is not in the Metal routing kernel");
-        }
-
-        if (r.Activation == MoeActivation.SwigluOai && (r.OaiAlpha != 1.702f || r.OaiLimit != 7f))
-        {
-            why.Add($"swiglu_oai with alpha {r.OaiAlpha} / limit {r.OaiLimit}: the Metal kernels have gpt-oss's 1.702 / 7 built in");
-        }
-
-        if (layer.Router.Format != GgmlType.F32)
-        {
-            why.Add($"router weights '{layer.Router.TensorName}' are {layer.Router.Info.Name}; the Metal routing kernel reads f32");
-        }
-
-        if (layer.Experts > MetalMoePlan.MaxExperts || layer.TopK > MetalMoePlan.MaxTopK)
-        {
-            why.Add($"{layer.Experts} experts, top-{layer.TopK}: the Metal routing kernel holds at most {MetalMoePlan.MaxExperts} experts and top-{MetalMoePlan.MaxTopK}");
-        }
-
-        if (layer.Gate.ExpertStride != layer.Up.ExpertStride)
-        {
-            why.Add($"gate and up weights have different expert strides ({layer.Gate.ExpertStride}, {layer.Up.ExpertStride}); the Metal kernels take one");
-        }
-
+        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK)
+            .Biases("expert biases", layer.GateBias, layer.UpBias, layer.DownBias); // the router bias is in the routing kernel
         foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
         {
             var name = m.Info.Name;
             var multiple = Math.Max(m.Info.BlockSize, MetalMoePlan.Tile);
             if (m.RowLength % multiple != 0 || m.Rows % MetalMoePlan.Tile != 0)
             {
-                why.Add($"{role} weights '{m.TensorName}': the Metal kernels need row lengths that are multiples of {multiple} and row counts that are multiples of {MetalMoePlan.Tile} (got [{m.RowLength}, {m.Rows}])");
+                check.Add($"{role} weights '{m.TensorName}': the Metal kernels need row lengths that are multiples of {multiple} and row counts that are multiples of {MetalMoePlan.Tile} (got [{m.RowLength}, {m.Rows}])");
             }
 
-            if (m.RowStride != m.RowBytes)
-            {
-                why.Add($"{role} weights '{m.TensorName}' have padded rows (stride {m.RowStride}, row {m.RowBytes} bytes)");
-            }
-
-            if (MoePrograms.Resolve(sources, m.Format, rows, rowLength) is null)
-            {
-                why.Add($"no Metal kernel source for {name} {role} weights ('{m.TensorName}') in the loaded assemblies: list {name} under 'formats:' and 'metal' under 'targets:' in kernels.yaml");
-            }
+            check.Program(sources, m, rows, rowLength, $"no Metal kernel source for {name} {role} weights ('{m.TensorName}') in the loaded assemblies: list {name} under 'formats:' and 'metal' under 'targets:' in kernels.yaml");
         }
 
-        reason = why.Count == 0 ? null : string.Join("; ", why);
-        return reason is null;
+        return check.Result(out reason);
     }
 }

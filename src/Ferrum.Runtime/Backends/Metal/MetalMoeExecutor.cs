@@ -38,9 +38,8 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     private readonly MetalBuffer _down = null!;
     private readonly MetalBuffer _routerBias = null!;
     private readonly MetalBuffer _selectionBias = null!;
+    private readonly MoeCallGate _calls = new("Metal MoE executor");
     private Scratch? _scratch;
-    private bool _disposed;
-    private int _busy;
 
     /// <summary>
     /// Prepares <paramref name="layer"/> on <paramref name="device"/> (null: the system default, owned and released by
@@ -161,23 +160,12 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     public void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
         var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        using (_calls.Enter(this))
         {
-            throw new InvalidOperationException("this Metal MoE executor is already running a Forward call on another thread; use one executor per concurrent caller");
-        }
-
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             if (tokens > 0)
             {
                 Run(x, y, tokens);
             }
-        }
-        finally
-        {
-            Volatile.Write(ref _busy, 0);
         }
     }
 
@@ -217,17 +205,11 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     /// <summary>Releases the buffers and pipelines, then the lease on the layer's memory, then an owned device. Refused while a call runs.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (!_calls.TryBeginDispose())
         {
             return;
         }
 
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
-        {
-            throw new InvalidOperationException("cannot dispose the Metal MoE executor while a Forward call is running");
-        }
-
-        _disposed = true;
         _scratch?.Dispose();
         _scratch = null;
         for (var i = _owned.Count - 1; i >= 0; i--)

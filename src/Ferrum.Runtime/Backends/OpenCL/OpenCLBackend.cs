@@ -57,75 +57,25 @@ public sealed class OpenCLBackend(OpenCLContext context, MoeProgramSources? sour
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(sources);
-        var why = new List<string>();
-        var r = layer.Routing;
-        if (layer.HasSharedExpert)
-        {
-            why.Add($"shared experts ('{layer.SharedGate!.TensorName}', {layer.SharedFfn} wide) are not run by the OpenCL backend yet");
-        }
-
-        if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
-        {
-            why.Add($"group-limited expert selection ({r.ExpertGroupsUsed} of {r.ExpertGroupCount} groups) is not in the OpenCL routing kernel");
-        }
-
-        var biases = new[] { layer.RouterBias, layer.GateBias, layer.UpBias, layer.DownBias }.Where(b => b != null).Select(b => $"'{b!.TensorName}'").ToList();
-        if (biases.Count > 0)
-        {
-            why.Add($"router/expert biases ({string.Join(", ", biases)}) are not supported by the OpenCL backend");
-        }
-
-        if (r.Gating == MoeGating.SqrtSoftplus)
-        {
-            why.Add("the sqrt-softplus gating function is not in the OpenCL routing kernel");
-        }
-
-        if (r.Activation == MoeActivation.SwigluOai && (r.OaiAlpha != 1.702f || r.OaiLimit != 7f))
-        {
-            why.Add($"swiglu_oai with alpha {r.OaiAlpha} / limit {r.OaiLimit}: the OpenCL kernels have gpt-oss's 1.702 / 7 built in");
-        }
-
-        if (layer.Router.Format != GgmlType.F32)
-        {
-            why.Add($"router weights '{layer.Router.TensorName}' are {layer.Router.Info.Name}; the OpenCL routing kernel reads f32");
-        }
-
-        if (layer.Experts > MaxExperts || layer.TopK > MaxTopK)
-        {
-            why.Add($"{layer.Experts} experts, top-{layer.TopK}: the OpenCL routing kernel holds at most {MaxExperts} experts and top-{MaxTopK}");
-        }
-
-        if (layer.Gate.ExpertStride != layer.Up.ExpertStride)
-        {
-            why.Add($"gate and up weights have different expert strides ({layer.Gate.ExpertStride}, {layer.Up.ExpertStride}); the OpenCL kernels take one");
-        }
-
-        foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("up", layer.Up, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
+        var check = new GpuMoeSupport(layer, "OpenCL").Common(MaxExperts, MaxTopK)
+            .Biases("router/expert biases", layer.RouterBias, layer.GateBias, layer.UpBias, layer.DownBias);
+        foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
         {
             var name = m.Info.Name;
             if (!SupportedFormats.Contains(m.Format))
             {
-                why.Add($"{role} weights '{m.TensorName}' are {name}, which the OpenCL kernels do not decode (supported: {string.Join(", ", SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name))})");
+                check.Add($"{role} weights '{m.TensorName}' are {name}, which the OpenCL kernels do not decode (supported: {string.Join(", ", SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name))})");
                 continue;
-            }
-
-            if (m.RowStride != m.RowBytes)
-            {
-                why.Add($"{role} weights '{m.TensorName}' have padded rows (stride {m.RowStride}, row {m.RowBytes} bytes)");
             }
 
             if (m.RowLength % 32 != 0)
             {
-                why.Add($"{role} weights '{m.TensorName}' have rows of {m.RowLength} elements, not a multiple of the kernels' 32-element steps");
+                check.Add($"{role} weights '{m.TensorName}' have rows of {m.RowLength} elements, not a multiple of the kernels' 32-element steps");
             }
 
-            if (role != "up" && MoePrograms.Resolve(sources, m.Format, rows, rowLength) is null)
-            {
-                why.Add($"no generated OpenCL program '{OpenCLProgramNames.Generic(m.Format)}' for {name} {role} weights: add {name} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
-            }
+            check.Program(sources, m, rows, rowLength, $"no generated OpenCL program '{OpenCLProgramNames.Generic(m.Format)}' for {name} {role} weights: add {name} to kernels.yaml (targets: [opencl], and formats: or a model's roles)");
         }
 
-        reason = why.Count == 0 ? null : string.Join("; ", why);
-        return reason is null;
+        return check.Result(out reason);
     }
 }

@@ -34,9 +34,8 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     private readonly long _downStride;
     private readonly MoeRouting _routing;
     private readonly OpenCLMoeOptions _options;
+    private readonly MoeCallGate _calls = new("OpenCL MoE executor");
     private Scratch? _scratch;
-    private bool _disposed;
-    private int _busy;
 
     /// <summary>
     /// Prepares <paramref name="layer"/> on the device of <paramref name="context"/>: checks it
@@ -131,8 +130,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     public void Forward(ReadOnlySpan<float> x, Span<float> y, OpenCLMoePath path)
     {
         var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
-        Enter();
-        try
+        using (_calls.Enter(this))
         {
             if (tokens == 0)
             {
@@ -143,10 +141,6 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             RouteOnDevice(s, tokens);
             Experts_(s, tokens, path);
             _ctx.Read(s.Out, y[..(tokens * Hidden)]);
-        }
-        finally
-        {
-            Exit();
         }
     }
 
@@ -163,8 +157,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         var tokens = MoeExecutorRows.Tokens(x.Length, x.Length, Hidden);
         CheckLength(ids.Length, tokens * TopK, nameof(ids));
         CheckLength(weights.Length, tokens * TopK, nameof(weights));
-        Enter();
-        try
+        using (_calls.Enter(this))
         {
             if (tokens == 0)
             {
@@ -176,10 +169,6 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             _ctx.Read(s.Ids, ids[..(tokens * TopK)]);
             _ctx.Read(s.Weights, weights[..(tokens * TopK)]);
         }
-        finally
-        {
-            Exit();
-        }
     }
 
     /// <summary>The expert part with routing given by the caller (ids in [0, Experts), distinct per token).</summary>
@@ -187,8 +176,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     {
         var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
         CheckRouting(tokens, ids, weights);
-        Enter();
-        try
+        using (_calls.Enter(this))
         {
             if (tokens == 0)
             {
@@ -201,10 +189,6 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             Experts_(s, tokens, path);
             _ctx.Read(s.Out, y[..(tokens * Hidden)]);
         }
-        finally
-        {
-            Exit();
-        }
     }
 
     /// <summary>gate||up only: act[(t·TopK + k), :] = act(gate_e x_t)·up_e x_t for e = ids[t·TopK + k].</summary>
@@ -215,8 +199,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         var ones = new float[tokens * TopK];
         Array.Fill(ones, 1f);
         CheckRouting(tokens, ids, ones);
-        Enter();
-        try
+        using (_calls.Enter(this))
         {
             if (tokens == 0)
             {
@@ -237,26 +220,16 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 
             _ctx.Read(s.Act, act[..(tokens * TopK * ExpertFfn)]);
         }
-        finally
-        {
-            Exit();
-        }
     }
 
     /// <summary>Releases the buffers, then the lease on the layer's memory. Refused while a call runs.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (!_calls.TryBeginDispose())
         {
             return;
         }
 
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
-        {
-            throw new InvalidOperationException("cannot dispose the OpenCL MoE executor while a Forward call is running");
-        }
-
-        _disposed = true;
         _scratch?.Dispose();
         _scratch = null;
         ReleaseWeights();
@@ -338,24 +311,6 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         _weights.Clear();
         _lease?.Dispose();
     }
-
-    // One call at a time: a second caller is refused before it touches the queue or the scratch buffers.
-    private void Enter()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
-        {
-            throw new InvalidOperationException("this OpenCL MoE executor is already running a call on another thread; use one executor per concurrent caller");
-        }
-
-        if (_disposed)
-        {
-            Volatile.Write(ref _busy, 0);
-            throw new ObjectDisposedException(nameof(OpenCLMoeExecutor));
-        }
-    }
-
-    private void Exit() => Volatile.Write(ref _busy, 0);
 
     private Scratch Begin(ReadOnlySpan<float> x, int tokens)
     {
@@ -443,17 +398,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 
     private void GateUpVec(Scratch s, int tokens)
     {
-        var name = "ferrum_moe_gate_up_vec_" + Fmt(_gateType);
-        var k = _gateUpProgram.Kernel(name);
-        uint i = 0;
-        OpenCLLaunch.Arg(_ctx, k, i++, _gate);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, _up);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateStride);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
+        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_vec_", s.X, s.Ids, s.Act);
         SizeArgs(k, ref i, ExpertFfn, Hidden);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
         OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, rpg) * tpr * rpg, (long)tokens * TopK], [tpr * rpg, 1]);
@@ -461,19 +406,37 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 
     private void DownVec(Scratch s, int tokens)
     {
-        var name = "ferrum_moe_down_vec_" + Fmt(_downType);
-        var k = _downProgram.Kernel(name);
-        uint i = 0;
-        OpenCLLaunch.Arg(_ctx, k, i++, _down);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downStride);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Out);
+        var (k, name, i) = DownKernel("ferrum_moe_down_vec_", s.Act, s.Ids, s.Weights, s.Out);
         SizeArgs(k, ref i, Hidden, ExpertFfn);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
         OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
+    }
+
+    private (nint Kernel, string Name, uint Next) GateUpKernel(string prefix, params OpenCLBuffer[] buffers) =>
+        ExpertKernel(_gateUpProgram, prefix + Fmt(_gateType), [_gate, _up], _gateStride, buffers);
+
+    private (nint Kernel, string Name, uint Next) DownKernel(string prefix, params OpenCLBuffer[] buffers) =>
+        ExpertKernel(_downProgram, prefix + Fmt(_downType), [_down], _downStride, buffers);
+
+    // An expert kernel's arguments start with its weight buffers (gate and up, or down), each followed by a byte
+    // offset, then the expert stride, then the given buffers; returns the next argument index.
+    private (nint Kernel, string Name, uint Next) ExpertKernel(OpenCLProgram program, string name, OpenCLBuffer[] weights, long stride, OpenCLBuffer[] buffers)
+    {
+        var k = program.Kernel(name);
+        uint i = 0;
+        foreach (var w in weights)
+        {
+            OpenCLLaunch.Arg(_ctx, k, i++, w);
+            OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        }
+
+        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)stride);
+        foreach (var b in buffers)
+        {
+            OpenCLLaunch.Arg(_ctx, k, i++, b);
+        }
+
+        return (k, name, i);
     }
 
     /// <summary>Groups pairs by expert on the device, then lists the non-empty token tiles; returns their number.</summary>
@@ -511,50 +474,26 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 
     private void GateUpTiled(Scratch s, int tokens, int tiles)
     {
-        var name = "ferrum_moe_gate_up_tile_" + Fmt(_gateType);
-        var k = _gateUpProgram.Kernel(name);
-        uint i = 0;
-        OpenCLLaunch.Arg(_ctx, k, i++, _gate);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, _up);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_gateStride);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Tiles);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
-        SizeArgs(k, ref i, ExpertFfn, Hidden);
-        OpenCLLaunch.Arg(_ctx, k, i, tokens);
-        var tr = _options.TileRows;
-        var tt = _options.TileTokens;
-        if (tiles > 0)
-        {
-            OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, tr) * tr, (long)tiles * tt], [tr, tt]);
-        }
+        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_tile_", s.X, s.Counts, s.Lists, s.Tiles, s.Act);
+        RunTiles(k, name, i, ExpertFfn, Hidden, tokens, tiles);
     }
 
     private void DownTiled(Scratch s, int tokens, int tiles)
     {
-        var name = "ferrum_moe_down_tile_" + Fmt(_downType);
-        var k = _downProgram.Kernel(name);
-        uint i = 0;
-        OpenCLLaunch.Arg(_ctx, k, i++, _down);
-        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
-        OpenCLLaunch.Arg(_ctx, k, i++, (ulong)_downStride);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Act);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Counts);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Lists);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Tiles);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
-        OpenCLLaunch.Arg(_ctx, k, i++, s.Y);
-        SizeArgs(k, ref i, Hidden, ExpertFfn);
+        var (k, name, i) = DownKernel("ferrum_moe_down_tile_", s.Act, s.Counts, s.Lists, s.Tiles, s.Weights, s.Y);
+        RunTiles(k, name, i, Hidden, ExpertFfn, tokens, tiles);
+    }
+
+    // The tile kernels end with the sizes and the token count; one work-group per row tile × token tile.
+    private void RunTiles(nint k, string name, uint i, int rows, int rowLength, int tokens, int tiles)
+    {
+        SizeArgs(k, ref i, rows, rowLength);
         OpenCLLaunch.Arg(_ctx, k, i, tokens);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
         if (tiles > 0)
         {
-            OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, tr) * tr, (long)tiles * tt], [tr, tt]);
+            OpenCLLaunch.Run(_ctx, k, name, [Groups(rows, tr) * tr, (long)tiles * tt], [tr, tt]);
         }
     }
 
