@@ -85,13 +85,15 @@ public static class OpenCLMoeRunner
     public static void Run(string path, int layerIndex, string inputPath, string outputPath, string? device, OpenCLMoePath kernels, TextWriter log)
     {
         using var gguf = GgufFile.Open(path);
-        using var moe = MoeLayer.Load(gguf, layerIndex);
-        var hidden = moe.Hidden;
+        var hidden = gguf.GetMoeHyperParameters().EmbeddingLength;
         var x = RawFloats.ReadTokens(inputPath, hidden);
         var tokens = x.Length / hidden;
+
+        // The device first: a wrong --device is reported before the weights are looked at.
         var dev = OpenCLDevice.Select(device);
         using var ctx = new OpenCLContext(dev);
         var sw = Stopwatch.StartNew();
+        using var moe = MoeLayer.Load(gguf, layerIndex);
         using var layer = new OpenCLMoeExecutor(ctx, moe);
         var setup = sw.Elapsed;
         var y = new float[x.Length];
