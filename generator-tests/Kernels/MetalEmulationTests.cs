@@ -4,6 +4,7 @@ using Ferrum.Backends.Metal;
 using Ferrum.Generators.Tests.MetalCheck;
 using Ferrum.GgmlReference;
 using Ferrum.Gguf;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
@@ -13,7 +14,8 @@ namespace Ferrum.Generators.Tests.Kernels;
 
 /// <summary>
 /// The generated MSL kernels, run on the CPU under the Metal execution-model emulation (MetalCheck/emu), with the
-/// runtime's own dispatch plan (MetalMoePlan: kernels, grids, buffer bindings, #defines), give the MoE result that a
+/// runtime's own dispatch plan (MetalMoePlan: kernels, grids, buffer bindings, #defines, the argument block from the
+/// <see cref="MoeLayer"/>), give the MoE result that a
 /// double-precision reference computes from ggml's quantization and dequantization of the same weights. This is not a
 /// run on Apple hardware (docs/metal.md); it checks the kernels' arithmetic, indexing, reductions and tiling.
 /// </summary>
@@ -50,18 +52,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         var reference = Reference(x, router, gateR, upR, downR, tokens, Qwen3Routing);
 
-        fixed (float* routerP = router)
-        fixed (byte* gateP = gateQ, upP = upQ, downP = downQ)
-        {
-            var weights = new MetalMoeWeights
-            {
-                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
-                Gate = new MetalWeightStack("gate", gateUpType, gateP, H, F, E),
-                Up = new MetalWeightStack("up", gateUpType, upP, H, F, E),
-                Down = new MetalWeightStack("down", downType, downP, F, H, E),
-            };
-            RunAndCompare(weights, Qwen3Routing, x, tokens, reference, specialized);
-        }
+        using var layer = Layer(Qwen3Routing, router, gateUpType, gateQ, upQ, downType, downQ);
+        RunAndCompare(layer, x, tokens, reference, specialized);
     }
 
     [Fact]
@@ -111,10 +103,11 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         try
         {
             using var file = GgufFile.Open(path);
-            var (weights, routing) = MetalMoeGguf.Load(file, 0);
-            Assert.True(weights.PageMapped);
-            Assert.Equal(Qwen3Routing, routing);
-            RunAndCompare(weights, routing, x, tokens, reference, specialized: false);
+            using var layer = MoeLayer.Load(file, 0);
+            Assert.True(layer.FusedGateUp);
+            Assert.True(MetalMoeExecutor.IsPageMapped(layer));
+            Assert.Equal(Qwen3Routing, layer.Routing);
+            RunAndCompare(layer, x, tokens, reference, specialized: false);
         }
         finally
         {
@@ -135,24 +128,12 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         var router = GgmlReferenceData.RandomFloats(E * H, 22);
         var rb = routerBias ? GgmlReferenceData.RandomFloats(E, 23) : null;
         var sb = selectionBias ? GgmlReferenceData.RandomFloats(E, 24) : null;
-        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = gating, NormalizeWeights = norm, WeightScale = scale };
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = (MoeGating)gating, NormalizeWeights = norm, WeightScale = scale };
         var (ids, weights) = Route(x, router, tokens, routing, rb, sb);
         var dummy = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(H) * F * E];
         var dummyDown = new byte[GgmlTypeInfo.Get(GgmlType.Q8_0).RowBytes(F) * H * E];
-        fixed (float* routerP = router, rbP = rb, sbP = sb)
-        fixed (byte* d = dummy, dd = dummyDown)
-        {
-            var w = new MetalMoeWeights
-            {
-                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
-                Gate = new MetalWeightStack("gate", GgmlType.Q8_0, d, H, F, E),
-                Up = new MetalWeightStack("up", GgmlType.Q8_0, d, H, F, E),
-                Down = new MetalWeightStack("down", GgmlType.Q8_0, dd, F, H, E),
-                RouterBias = rbP,
-                SelectionBias = sbP,
-            };
-            RunAndCompare(w, routing, x, tokens, (ids, weights, []), specialized: false, routeOnly: true);
-        }
+        using var layer = Layer(routing, router, GgmlType.Q8_0, dummy, dummy, GgmlType.Q8_0, dummyDown, rb, sb);
+        RunAndCompare(layer, x, tokens, (ids, weights, []), specialized: false, routeOnly: true);
     }
 
     [Fact]
@@ -168,7 +149,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         var gateQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, gateF, H);
         var upQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, upF, H);
         var downQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, downF, F);
-        var routing = new MetalMoeRouting { ExpertsPerToken = K, Gating = 3, OaiActivation = true };
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.SoftmaxOverSelected, Activation = MoeActivation.SwigluOai };
         var reference = Reference(
             x,
             router,
@@ -179,29 +160,43 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             routing,
             routerBias: rb);
 
-        fixed (float* routerP = router, rbP = rb)
-        fixed (byte* g = gateQ, u = upQ, d = downQ)
-        {
-            var w = new MetalMoeWeights
-            {
-                Router = new MetalWeightStack("router", GgmlType.F32, (byte*)routerP, H, E, 1),
-                Gate = new MetalWeightStack("gate", GgmlType.MXFP4, g, H, F, E),
-                Up = new MetalWeightStack("up", GgmlType.MXFP4, u, H, F, E),
-                Down = new MetalWeightStack("down", GgmlType.MXFP4, d, F, H, E),
-                RouterBias = rbP,
-            };
-            RunAndCompare(w, routing, x, tokens, reference, specialized: false);
-        }
+        using var layer = Layer(routing, router, GgmlType.MXFP4, gateQ, upQ, GgmlType.MXFP4, downQ, routerBias: rb);
+        RunAndCompare(layer, x, tokens, reference, specialized: false);
     }
 
-    private static readonly MetalMoeRouting Qwen3Routing = new() { ExpertsPerToken = K, Gating = 1, NormalizeWeights = true };
+    private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
+
+    /// <summary>A layer built in code over copies of the tensors (the views own them): router [H, E] F32, stacks [H, F, E] and [F, H, E].</summary>
+    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null)
+    {
+        ExpertStack Stack(GgmlType type, byte[] bytes, string name, int rowLength, int rows, int experts)
+        {
+            var row = GgmlTypeInfo.Get(type).RowBytes(rowLength);
+            return ExpertStack.Create(type, WeightBytes.FromArray(bytes), name, 0, experts, rows, rowLength, row, row * rows);
+        }
+
+        byte[] Bytes(float[] v) => MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
+        return new MoeLayer
+        {
+            Routing = routing,
+            Router = Stack(GgmlType.F32, Bytes(router), "blk.0.ffn_gate_inp.weight", H, E, 1),
+            Gate = Stack(gateUpType, gate, "blk.0.ffn_gate_exps.weight", H, F, E),
+            Up = Stack(gateUpType, up, "blk.0.ffn_up_exps.weight", H, F, E),
+            Down = Stack(downType, down, "blk.0.ffn_down_exps.weight", F, H, E),
+            RouterBias = routerBias is null ? null : Stack(GgmlType.F32, Bytes(routerBias), "blk.0.ffn_gate_inp.bias", E, 1, 1),
+            SelectionBias = selectionBias is null ? null : Stack(GgmlType.F32, Bytes(selectionBias), "blk.0.exp_probs_b.bias", E, 1, 1),
+        };
+    }
 
     /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
-    private void RunAndCompare(MetalMoeWeights w, MetalMoeRouting r, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
+    private void RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
     {
+        w.Validate();
+        var r = w.Routing;
+        var oai = r.Activation == MoeActivation.SwigluOai;
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
-        var gateLib = programs.Get(w.Gate.Type, specialized ? (f, h) : null, r.OaiActivation);
-        var downLib = programs.Get(w.Down.Type, specialized ? (h, f) : null, r.OaiActivation);
+        var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai);
+        var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai);
         var scratch = new Dictionary<string, byte[]>();
         foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
         {
@@ -210,26 +205,26 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         MemoryMarshal.AsBytes(x.AsSpan()).CopyTo(scratch["x"]);
         var zeros = new byte[e * 4];
-        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Type, w.Down.Type);
+        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Format, w.Down.Format);
         Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
         if (routeOnly)
         {
             plan = [plan[0]];
         }
 
-        var common = MetalMoePlan.Args(w, r, tokens);
+        var common = MetalMoePlan.Args(w, tokens);
         var handles = scratch.Values.Append(zeros).Select(b => GCHandle.Alloc(b, GCHandleType.Pinned)).ToList();
         try
         {
             nint Pin(byte[] b) => Marshal.UnsafeAddrOfPinnedArrayElement(b, 0);
             nint Resolve(string name) => name switch
             {
-                "router" => (nint)w.Router.Data,
-                "gate" => (nint)w.Gate.Data,
-                "up" => (nint)w.Up.Data,
-                "down" => (nint)w.Down.Data,
-                "router_bias" => w.RouterBias != null ? (nint)w.RouterBias : Pin(zeros),
-                "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias : Pin(zeros),
+                "router" => (nint)w.Router.ExpertPointer(0),
+                "gate" => (nint)w.Gate.ExpertPointer(0),
+                "up" => (nint)w.Up.ExpertPointer(0),
+                "down" => (nint)w.Down.ExpertPointer(0),
+                "router_bias" => w.RouterBias != null ? (nint)w.RouterBias.ExpertPointer(0) : Pin(zeros),
+                "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias.ExpertPointer(0) : Pin(zeros),
                 _ => Pin(scratch[name]),
             };
             foreach (var d in plan)
@@ -316,7 +311,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     /// selected (softmax over them for gating 3); renormalized with the sum clamped to 6.103515625e-5; scaled when not
     /// 0 and not 1.
     /// </summary>
-    private static (int[] Ids, double[] Weights) Route(float[] x, float[] router, int tokens, MetalMoeRouting r, float[]? routerBias, float[]? selectionBias)
+    private static (int[] Ids, double[] Weights) Route(float[] x, float[] router, int tokens, MoeRouting r, float[]? routerBias, float[]? selectionBias)
     {
         int k = r.ExpertsPerToken;
         var ids = new int[tokens * k];
@@ -335,7 +330,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             }
 
             double[] probs;
-            if (r.Gating == 1)
+            if (r.Gating == MoeGating.Softmax)
             {
                 var max = logits.Max();
                 probs = logits.Select(l => Math.Exp(l - max)).ToArray();
@@ -344,12 +339,12 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             }
             else
             {
-                probs = r.Gating == 2 ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
+                probs = r.Gating == MoeGating.Sigmoid ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
             }
 
             var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e] + (selectionBias?[e] ?? 0)).ThenBy(e => e).Take(k).ToArray();
             var w = sel.Select(e => probs[e]).ToArray();
-            if (r.Gating == 3)
+            if (r.Gating == MoeGating.SoftmaxOverSelected)
             {
                 var max = w.Max();
                 w = w.Select(v => Math.Exp(v - max)).ToArray();
@@ -376,7 +371,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
-    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MetalMoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
     {
         var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
         int k = routing.ExpertsPerToken;
@@ -396,7 +391,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                         u += (double)up[(((e * F) + r) * H) + c] * x[(t * H) + c];
                     }
 
-                    if (routing.OaiActivation)
+                    if (routing.Activation == MoeActivation.SwigluOai)
                     {
                         var xg = Math.Min(g, 7.0);
                         var yu = Math.Clamp(u, -7.0, 7.0);

@@ -1,11 +1,13 @@
 using Ferrum.Backends.Metal;
+using Ferrum.Moe;
 using Ferrum.Quantization;
+using Ferrum.Runtime.Tests.OpenCL;
 
 namespace Ferrum.Runtime.Tests.Metal;
 
 /// <summary>
 /// What of the Metal backend can be checked on any OS: the clear error off macOS, page rounding for zero-copy
-/// buffers, grid sizes and weight validation. Running the kernels needs a Mac (docs/metal.md).
+/// buffers and grid sizes. Running the kernels needs a Mac (docs/metal.md).
 /// </summary>
 public sealed unsafe class MetalPlatformTests
 {
@@ -25,37 +27,32 @@ public sealed unsafe class MetalPlatformTests
     }
 
     [Fact]
-    public void Off_macOS_constructing_the_executor_throws_the_clear_error_before_touching_anything()
+    public void Off_macOS_constructing_the_backend_or_the_executor_throws_the_clear_error_before_touching_anything()
     {
         if (OperatingSystem.IsMacOS())
         {
             return; // on a Mac the executor is exercised by MetalExecutorMacTests
         }
 
-        // Null pointers would fail validation: the platform check must come first.
-        var data = new byte[64];
-        fixed (byte* p = data)
+        // The program lookup must not be reached: the platform check comes first.
+        var w = new MoeTestLayer(GgmlType.Q8_0, GgmlType.Q8_0, 256, 64, 4, seed: 1);
+        using var layer = w.Layer(w.Routing(2, MoeGating.Softmax, true));
+        var calls = 0;
+        string? Count(GgmlType format, int rows, int rowLength)
         {
-            var m = new MetalWeightStack("w", GgmlType.F32, p, 4, 4, 1);
-            var w = new MetalMoeWeights { Router = m, Gate = m, Up = m, Down = m };
-            var calls = 0;
-            var ex = Assert.Throws<PlatformNotSupportedException>(() => new MetalMoeExecutor(w, new MetalMoeRouting { ExpertsPerToken = 1 }, (_, _, _) =>
-            {
-                calls++;
-                return string.Empty;
-            }));
-            Assert.StartsWith(MetalPlatform.OnlyOnMacOS, ex.Message);
-            Assert.Equal(0, calls);
+            calls++;
+            return "// program";
         }
-    }
 
-    [Fact]
-    public void A_format_without_a_generated_metal_source_is_a_clear_error()
-    {
-        // The runtime tests' assembly declares no kernels.yaml, so the catalog has no Metal source for iq4_nl.
-        var ex = Assert.Throws<InvalidOperationException>(() => MetalMoeExecutor.CatalogSource(GgmlType.IQ4_NL, 64, 256));
-        Assert.Contains("iq4_nl", ex.Message);
-        Assert.Contains("kernels.yaml", ex.Message);
+        var ex = Assert.Throws<PlatformNotSupportedException>(() => new MetalMoeExecutor(layer, Count));
+        Assert.StartsWith(MetalPlatform.OnlyOnMacOS, ex.Message);
+        var backend = Assert.Throws<PlatformNotSupportedException>(() => new MetalBackend(sources: Count));
+        Assert.StartsWith(MetalPlatform.OnlyOnMacOS, backend.Message);
+        Assert.Equal(0, calls);
+
+        // The capability check is pure logic and answers here.
+        Assert.True(MetalBackend.CanRun(layer, Count, out var why), why);
+        Assert.True(calls > 0);
     }
 
     [Theory]
@@ -114,35 +111,5 @@ public sealed unsafe class MetalPlatformTests
         var ex = Assert.Throws<NotSupportedException>(() => MetalMoePlan.Build(64, 64, 1024, 8, 1, GgmlType.F32, GgmlType.F32));
         Assert.Contains("512 experts", ex.Message);
         Assert.Throws<NotSupportedException>(() => MetalMoePlan.Build(64, 64, 64, 33, 1, GgmlType.F32, GgmlType.F32));
-    }
-
-    private static MetalWeightStack Stack(string name, GgmlType type, byte[] data, int columns)
-    {
-        fixed (byte* p = data)
-        {
-            return new MetalWeightStack(name, type, p, columns, 4, 1);
-        }
-    }
-
-    [Fact]
-    public void Weights_that_do_not_fit_are_refused_naming_the_tensor()
-    {
-        var data = new byte[1 << 16];
-        fixed (byte* p = data)
-        {
-            var router = new MetalWeightStack("blk.0.ffn_gate_inp.weight", GgmlType.F32, p, 64, 4, 1);
-            var gate = new MetalWeightStack("blk.0.ffn_gate_exps.weight", GgmlType.F32, p, 64, 32, 4);
-            var down = new MetalWeightStack("blk.0.ffn_down_exps.weight", GgmlType.F32, p, 32, 64, 4);
-            var bad = new MetalWeightStack("blk.0.ffn_up_exps.weight", GgmlType.F32, p, 64, 32, 3);
-            var ok = new MetalMoeWeights { Router = router, Gate = gate, Up = gate, Down = down };
-            ok.Validate();
-            var ex = Assert.Throws<ArgumentException>(() => new MetalMoeWeights { Router = router, Gate = gate, Up = bad, Down = down }.Validate());
-            Assert.Contains("blk.0.ffn_up_exps.weight", ex.Message);
-            var q8Router = new MetalWeightStack("blk.0.ffn_gate_inp.weight", GgmlType.Q8_0, p, 64, 4, 1);
-            var ex2 = Assert.Throws<NotSupportedException>(() => new MetalMoeWeights { Router = q8Router, Gate = gate, Up = gate, Down = down }.Validate());
-            Assert.Contains("F32", ex2.Message);
-            var odd = Assert.Throws<ArgumentException>(() => Stack("odd", GgmlType.Q4_K, data, 100));
-            Assert.Contains("block size 256", odd.Message);
-        }
     }
 }

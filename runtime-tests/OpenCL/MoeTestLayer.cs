@@ -1,13 +1,16 @@
 using System.Runtime.InteropServices;
+using Ferrum.Backends;
 using Ferrum.Backends.OpenCL;
 using Ferrum.GgmlReference;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 namespace Ferrum.Runtime.Tests.OpenCL;
 
 /// <summary>
-/// Random MoE layer weights quantized by ggml, kept in pinned arrays (so CPU devices can use them in place), with the
-/// exact float reference of the layer computed in double from ggml's own dequantization.
+/// Random MoE layer weights quantized by ggml, viewed as a <see cref="MoeLayer"/> (over copies the views own, which CPU
+/// devices use in place), with the exact float reference of the layer computed in double from ggml's own
+/// dequantization.
 /// </summary>
 internal sealed unsafe class MoeTestLayer
 {
@@ -61,6 +64,9 @@ internal sealed unsafe class MoeTestLayer
         {
             SelectionBias[i] = (float)(rng.NextDouble() * 0.2);
         }
+
+        RouterBytes = MemoryMarshal.AsBytes(Router.AsSpan()).ToArray();
+        SelectionBiasBytes = MemoryMarshal.AsBytes(SelectionBias.AsSpan()).ToArray();
     }
 
     public int Hidden { get; }
@@ -93,26 +99,53 @@ internal sealed unsafe class MoeTestLayer
 
     public float[] SelectionBias { get; }
 
-    public OpenCLMoeLayer Create(OpenCLContext ctx, int topK, OpenCLRouting routing, OpenCLMoeOptions? options = null, OpenCLKernelSources? sources = null)
+    private byte[] RouterBytes { get; }
+
+    private byte[] SelectionBiasBytes { get; }
+
+    /// <summary>Routing of <paramref name="topK"/> of this layer's experts.</summary>
+    public MoeRouting Routing(int topK, MoeGating gating, bool normalize, float scale = 0f, MoeActivation activation = MoeActivation.SiluGlu) =>
+        new() { ExpertCount = Experts, ExpertsPerToken = topK, Gating = gating, NormalizeWeights = normalize, WeightScale = scale, Activation = activation };
+
+    /// <summary>
+    /// The layer built in code over copies of the weights that its views own: router, gate, up (two
+    /// halves of one tensor when fused), down and, when <paramref name="selectionBias"/>, exp_probs_b.
+    /// </summary>
+    public MoeLayer Layer(MoeRouting routing, bool selectionBias = false)
     {
         var gateRowBytes = GgmlTypeInfo.Get(GateUpType).RowBytes(Hidden);
         var expertBytes = gateRowBytes * Ffn;
-        OpenCLExpertTensor gate, up;
+        ExpertStack gate, up;
         if (GateUp is not null)
         {
-            var p = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(GateUp, 0);
-            gate = new OpenCLExpertTensor(GateUpType, Hidden, Ffn, Experts, p, 2 * expertBytes, true);
-            up = new OpenCLExpertTensor(GateUpType, Hidden, Ffn, Experts, p + expertBytes, 2 * expertBytes, true);
+            var bytes = Bytes(GateUp);
+            gate = ExpertStack.Create(GateUpType, bytes, "blk.0.ffn_gate_up_exps.weight[gate]", 0, Experts, Ffn, Hidden, gateRowBytes, 2 * expertBytes);
+            up = ExpertStack.Create(GateUpType, bytes, "blk.0.ffn_gate_up_exps.weight[up]", expertBytes, Experts, Ffn, Hidden, gateRowBytes, 2 * expertBytes);
         }
         else
         {
-            gate = new OpenCLExpertTensor(GateUpType, Hidden, Ffn, Experts, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(Gate, 0), expertBytes, true);
-            up = new OpenCLExpertTensor(GateUpType, Hidden, Ffn, Experts, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(Up, 0), expertBytes, true);
+            gate = ExpertStack.Create(GateUpType, Bytes(Gate), "blk.0.ffn_gate_exps.weight", 0, Experts, Ffn, Hidden, gateRowBytes, expertBytes);
+            up = ExpertStack.Create(GateUpType, Bytes(Up), "blk.0.ffn_up_exps.weight", 0, Experts, Ffn, Hidden, gateRowBytes, expertBytes);
         }
 
-        var downBytes = GgmlTypeInfo.Get(DownType).RowBytes(Ffn) * Hidden;
-        var down = new OpenCLExpertTensor(DownType, Ffn, Hidden, Experts, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(Down, 0), downBytes, true);
-        return new OpenCLMoeLayer(ctx, sources ?? OpenCLFixture.Sources, Router, gate, up, down, topK, routing, options ?? OpenCLFixture.Options);
+        var downRow = GgmlTypeInfo.Get(DownType).RowBytes(Ffn);
+        return new MoeLayer
+        {
+            Routing = routing,
+            Router = ExpertStack.Create(GgmlType.F32, Bytes(RouterBytes), "blk.0.ffn_gate_inp.weight", 0, 1, Experts, Hidden, 4L * Hidden, 4L * Hidden * Experts),
+            Gate = gate,
+            Up = up,
+            Down = ExpertStack.Create(DownType, Bytes(Down), "blk.0.ffn_down_exps.weight", 0, Experts, Hidden, Ffn, downRow, downRow * Hidden),
+            FusedGateUp = GateUp is not null,
+            SelectionBias = selectionBias ? ExpertStack.Create(GgmlType.F32, Bytes(SelectionBiasBytes), "blk.0.exp_probs_b.bias", 0, 1, 1, Experts, 4L * Experts, 4L * Experts) : null,
+        };
+    }
+
+    /// <summary>An executor for <see cref="Layer"/> on the fixture's device, with the fixture's options and the generated programs unless given.</summary>
+    public OpenCLMoeExecutor Create(OpenCLContext ctx, MoeRouting routing, bool selectionBias = false, OpenCLMoeOptions? options = null, MoeProgramSources? sources = null)
+    {
+        using var layer = Layer(routing, selectionBias);
+        return new OpenCLMoeExecutor(ctx, layer, sources ?? OpenCLFixture.Sources, options ?? OpenCLFixture.Options);
     }
 
     public static float[] Activations(int tokens, int hidden, int seed)
@@ -200,8 +233,9 @@ internal sealed unsafe class MoeTestLayer
     }
 
     /// <summary>Routing in double: logits, gating, top-k on prob (+ bias), weights, renormalization, scale (llama.cpp build_moe_ffn).</summary>
-    public (int[] Ids, double[] Weights, double Margin) ReferenceRoute(float[] x, int tokens, int topK, OpenCLRouting routing)
+    public (int[] Ids, double[] Weights, double Margin) ReferenceRoute(float[] x, int tokens, MoeRouting routing, bool selectionBias = false)
     {
+        var topK = routing.ExpertsPerToken;
         var ids = new int[tokens * topK];
         var weights = new double[tokens * topK];
         var margin = double.MaxValue;
@@ -218,16 +252,16 @@ internal sealed unsafe class MoeTestLayer
 
             double[] prob = routing.Gating switch
             {
-                OpenCLGating.Softmax => Softmax(logits),
-                OpenCLGating.Sigmoid => logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray(),
+                MoeGating.Softmax => Softmax(logits),
+                MoeGating.Sigmoid => logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray(),
                 _ => logits,
             };
-            var score = prob.Select((p, e) => p + (routing.SelectionBias?[e] ?? 0)).ToArray();
+            var score = prob.Select((p, e) => p + (selectionBias ? SelectionBias[e] : 0)).ToArray();
             var order = Enumerable.Range(0, Experts).OrderByDescending(e => score[e]).ToArray();
             margin = Math.Min(margin, score[order[topK - 1]] - score[order[topK]]);
             var sel = order.Take(topK).ToArray();
             var w = sel.Select(e => prob[e]).ToArray();
-            if (routing.Gating == OpenCLGating.SoftmaxWeight)
+            if (routing.Gating == MoeGating.SoftmaxOverSelected)
             {
                 w = Softmax(w);
             }
@@ -238,9 +272,9 @@ internal sealed unsafe class MoeTestLayer
                 w = w.Select(v => v / sum).ToArray();
             }
 
-            if (routing.WeightsScale != 0 && routing.WeightsScale != 1)
+            if (routing.WeightScale != 0 && routing.WeightScale != 1)
             {
-                w = w.Select(v => v * routing.WeightsScale).ToArray();
+                w = w.Select(v => v * routing.WeightScale).ToArray();
             }
 
             sel.CopyTo(ids, t * topK);
@@ -278,6 +312,9 @@ internal sealed unsafe class MoeTestLayer
         var s = e.Sum();
         return e.Select(x => x / s).ToArray();
     }
+
+    // A copy owned by the view, so the layer (and an executor, which keeps it reachable) never depends on this object.
+    private static WeightBytes Bytes(byte[] data) => WeightBytes.FromArray(data);
 
     private static byte[] Pinned(byte[] data)
     {

@@ -25,7 +25,7 @@ public sealed class OpenCLDequantTests(OpenCLFixture fixture)
     {
         Assert.True(GgmlTypeInfo.TryParse(format, out var info));
         var ctx = fixture.Context;
-        var program = ctx.BuildProgram(OpenCLProgramNames.Generic(info.Type), OpenCLFixture.Sources(info.Type, 0, 0)!, OpenCLMoeLayer.BuildOptions(ctx.Device, OpenCLFixture.Options, OpenCLFixture.Hidden, OpenCLFixture.Ffn));
+        var program = ctx.BuildProgram(OpenCLProgramNames.Generic(info.Type), OpenCLFixture.Sources(info.Type, 0, 0)!, OpenCLMoeExecutor.BuildOptions(ctx.Device, OpenCLFixture.Options, OpenCLFixture.Hidden, OpenCLFixture.Ffn));
         const int n = 1024;
         var values = GgmlReferenceData.RandomFloats(n, seed: 100 + (int)info.Type);
         var bytes = GgmlReferenceData.Quantize((int)info.Type, values, n);

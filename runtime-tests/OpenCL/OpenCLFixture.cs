@@ -1,4 +1,6 @@
+using Ferrum.Backends;
 using Ferrum.Backends.OpenCL;
+using Ferrum.Kernels;
 using Ferrum.Quantization;
 
 namespace Ferrum.Runtime.Tests.OpenCL;
@@ -36,9 +38,9 @@ public sealed class OpenCLFixture : IDisposable
             var ctx = new OpenCLContext(device);
 
             // Compiling 16 programs dominates a cold run (pocl, empty cache in CI): build them on every core up front.
-            var options = OpenCLMoeLayer.BuildOptions(device, Options, Hidden, Ffn);
+            var options = OpenCLMoeExecutor.BuildOptions(device, Options, Hidden, Ffn);
             Parallel.ForEach(
-                OpenCLMoeLayer.SupportedFormats,
+                OpenCLBackend.SupportedFormats,
                 new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
                 f => ctx.BuildProgram(OpenCLProgramNames.Generic(f), Sources(f, 0, 0) ?? throw new InvalidOperationException($"kernels.yaml lacks {f}"), options));
             return ctx;
@@ -51,7 +53,7 @@ public sealed class OpenCLFixture : IDisposable
     public static OpenCLMoeOptions Options { get; } = new() { TileRows = 8, TileTokens = 4, ThreadsPerRow = 16, RowsPerGroup = 4 };
 
     /// <summary>The programs the generator emitted into this assembly from runtime-tests/kernels.yaml.</summary>
-    public static OpenCLKernelSources Sources => OpenCLGeneratedSources.Catalog;
+    public static MoeProgramSources Sources { get; } = MoePrograms.Catalog(KernelTarget.OpenCL);
 
     public void Dispose()
     {
@@ -62,7 +64,7 @@ public sealed class OpenCLFixture : IDisposable
     }
 
     /// <summary>Names of every format the OpenCL kernels decode.</summary>
-    public static IEnumerable<string> FormatNames => OpenCLMoeLayer.SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name);
+    public static IEnumerable<string> FormatNames => OpenCLBackend.SupportedFormats.Select(t => GgmlTypeInfo.Get(t).Name);
 }
 
 [CollectionDefinition(Name)]

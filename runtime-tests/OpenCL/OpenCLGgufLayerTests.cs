@@ -1,10 +1,16 @@
+using Ferrum.Backends;
 using Ferrum.Backends.OpenCL;
 using Ferrum.Gguf;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 namespace Ferrum.Runtime.Tests.OpenCL;
 
-/// <summary>A MoE layer read from a GGUF file (separate and fused gate/up tensors) runs on the device and matches the reference.</summary>
+/// <summary>
+/// A MoE block read from a GGUF file by <see cref="MoeLayer.Load"/> (separate and fused gate/up tensors) runs on the
+/// device and matches the reference, keeps running after its layer and file are disposed, and what the backend lacks
+/// is named by <see cref="IMoeBackend.Supports"/>.
+/// </summary>
 [Collection(OpenCLCollection.Name)]
 public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
 {
@@ -21,19 +27,115 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
         var w = new MoeTestLayer(GgmlType.Q4_K, GgmlType.Q6_K, H, F, E, seed: 61, fusedGateUp: fused);
         var gguf = Write(w, fused);
         using var file = GgufFile.Open(gguf, "qwen3moe-test.gguf");
-        using var layer = OpenCLMoeLayer.FromGguf(fixture.Context, OpenCLFixture.Sources, file, 1, OpenCLFixture.Options);
+        using var moe = MoeLayer.Load(file, 1);
+        Assert.Equal(fused, moe.FusedGateUp);
+        IMoeBackend backend = new OpenCLBackend(fixture.Context, OpenCLFixture.Sources, OpenCLFixture.Options);
+        Assert.True(backend.Supports(moe, out var reason), reason);
+        using var layer = backend.Create(moe);
         const int tokens = 6;
         var x = MoeTestLayer.Activations(tokens, H, seed: 62);
         var y = new float[tokens * H];
-        layer.Forward(x, tokens, y);
-        var routing = new OpenCLRouting(OpenCLGating.Softmax, true);
-        var (ids, weights, margin) = w.ReferenceRoute(x, tokens, K, routing);
+        layer.Forward(x, y);
+        var (ids, weights, margin) = w.ReferenceRoute(x, tokens, w.Routing(K, MoeGating.Softmax, true));
         Assert.True(margin > 1e-5);
         var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights.Select(v => (float)v).ToArray(), K), y);
         Assert.True(nmse <= 1e-6, $"NMSE {nmse:E3}");
 
-        var notMoe = Assert.Throws<ArgumentOutOfRangeException>(() => OpenCLMoeLayer.FromGguf(fixture.Context, OpenCLFixture.Sources, file, 2, OpenCLFixture.Options));
-        Assert.Contains("layer 2 is not a MoE layer", notMoe.Message);
+        var notMoe = Assert.Throws<GgufException>(() => MoeLayer.Load(file, 2));
+        Assert.Contains("layer 2", notMoe.Message);
+    }
+
+    [Fact]
+    public void An_executor_outlives_its_layer_and_its_mapped_file_and_gives_the_same_output()
+    {
+        // A file mapping (not an in-memory image): on a CPU device the weight buffers wrap the mapping itself, so
+        // only the executor's lease keeps it mapped once the layer and the file are disposed.
+        var w = new MoeTestLayer(GgmlType.Q4_K, GgmlType.Q6_K, H, F, E, seed: 63);
+        var path = Path.Combine(Path.GetTempPath(), $"ferrum-opencl-lease-{Guid.NewGuid():N}.gguf");
+        File.WriteAllBytes(path, Write(w, fused: false));
+        try
+        {
+            const int tokens = 5;
+            var x = MoeTestLayer.Activations(tokens, H, seed: 64);
+            var before = new float[tokens * H];
+            var after = new float[tokens * H];
+            var file = GgufFile.Open(path);
+            var moe = MoeLayer.Load(file, 1);
+            using var layer = new OpenCLMoeExecutor(fixture.Context, moe, OpenCLFixture.Sources, OpenCLFixture.Options);
+            Assert.Equal(fixture.Context.Device.IsCpu, layer.WeightsInPlace);
+            layer.Forward(x, before);
+            moe.Dispose();
+            file.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => file.AcquireLease());
+
+            // Another mapping of the same size, in case a released range were reused.
+            using (var other = GgufFile.Open(path))
+            {
+                layer.Forward(x, after);
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var third = new float[tokens * H];
+            layer.Forward(x, third);
+            Assert.Equal(before, after);
+            Assert.Equal(before, third);
+            var (ids, weights, margin) = w.ReferenceRoute(x, tokens, w.Routing(K, MoeGating.Softmax, true));
+            Assert.True(margin > 1e-5);
+            var nmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights.Select(v => (float)v).ToArray(), K), after);
+            Assert.True(nmse <= 1e-6, $"NMSE {nmse:E3}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Supports_names_the_shared_expert_of_a_qwen2moe_layer_and_the_biases_of_a_gpt_oss_layer()
+    {
+        IMoeBackend backend = new OpenCLBackend(fixture.Context, OpenCLFixture.Sources, OpenCLFixture.Options);
+        Assert.Equal("opencl", backend.Name);
+
+        using var qwen2File = GgufFile.Open(ArchitectureGguf.Qwen2Moe(), "qwen2moe.gguf");
+        using var qwen2 = MoeLayer.Load(qwen2File, 0);
+        Assert.False(backend.Supports(qwen2, out var why));
+        Assert.Equal($"shared experts ('blk.0.ffn_gate_shexp.weight', {ArchitectureGguf.Ffn} wide) are not run by the OpenCL backend yet", why);
+        var refused = Assert.Throws<NotSupportedException>(() => backend.Create(qwen2));
+        Assert.Equal($"qwen2moe.gguf layer 0: {why}", refused.Message);
+
+        using var gptFile = GgufFile.Open(ArchitectureGguf.GptOss(), "gpt-oss.gguf");
+        using var gpt = MoeLayer.Load(gptFile, 0);
+        Assert.False(backend.Supports(gpt, out why));
+        Assert.Equal("router/expert biases ('blk.0.ffn_gate_inp.bias', 'blk.0.ffn_gate_exps.bias', 'blk.0.ffn_up_exps.bias', 'blk.0.ffn_down_exps.bias') are not supported by the OpenCL backend", why);
+        Assert.Throws<NotSupportedException>(() => backend.Create(gpt));
+
+        using var qwen3File = GgufFile.Open(ArchitectureGguf.Qwen3Moe(), "qwen3moe.gguf");
+        using var qwen3 = MoeLayer.Load(qwen3File, 0);
+        Assert.True(backend.Supports(qwen3, out why), why);
+        Assert.Null(why);
+    }
+
+    [Fact]
+    public void Supports_names_group_limited_routing_sqrt_softplus_and_a_format_without_a_program()
+    {
+        var w = new MoeTestLayer(GgmlType.Q8_0, GgmlType.Q8_0, H, F, E, seed: 65);
+        var grouped = w.Layer(w.Routing(2, MoeGating.Sigmoid, true) with { ExpertGroupCount = 4, ExpertGroupsUsed = 2 });
+        Assert.False(OpenCLBackend.CanRun(grouped, OpenCLFixture.Sources, out var why));
+        Assert.Equal("group-limited expert selection (2 of 4 groups) is not in the OpenCL routing kernel", why);
+
+        // All groups kept selects exactly as no groups: that runs.
+        var allGroups = w.Layer(w.Routing(2, MoeGating.Sigmoid, true) with { ExpertGroupCount = 4, ExpertGroupsUsed = 4 });
+        Assert.True(OpenCLBackend.CanRun(allGroups, OpenCLFixture.Sources, out why), why);
+
+        var softplus = w.Layer(w.Routing(2, MoeGating.SqrtSoftplus, true));
+        Assert.False(OpenCLBackend.CanRun(softplus, OpenCLFixture.Sources, out why));
+        Assert.Equal("the sqrt-softplus gating function is not in the OpenCL routing kernel", why);
+
+        Assert.False(OpenCLBackend.CanRun(w.Layer(w.Routing(2, MoeGating.Softmax, true)), (_, _, _) => null, out why));
+        Assert.Contains("no generated OpenCL program 'ferrum_moe_q8_0' for q8_0 gate weights", why);
+        Assert.Contains("no generated OpenCL program 'ferrum_moe_q8_0' for q8_0 down weights", why);
+        Assert.Contains("kernels.yaml", why);
     }
 
     [Fact]
@@ -41,14 +143,14 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
     {
         // runtime-tests/kernels.yaml lists all 16 formats; the generator plans kernels only for formats its OpenCL
         // printer supports, so a generic program for each proves the two lists agree.
-        foreach (var t in OpenCLMoeLayer.SupportedFormats)
+        foreach (var t in OpenCLBackend.SupportedFormats)
         {
             var source = OpenCLFixture.Sources(t, 0, 0);
             Assert.NotNull(source);
             Assert.Contains("ferrum_moe_gate_up_vec_" + GgmlTypeInfo.Get(t).Name, source);
         }
 
-        Assert.Equal(16, OpenCLMoeLayer.SupportedFormats.Count);
+        Assert.Equal(16, OpenCLBackend.SupportedFormats.Count);
     }
 
     internal static byte[] Write(MoeTestLayer w, bool fused)

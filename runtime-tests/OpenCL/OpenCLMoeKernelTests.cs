@@ -1,4 +1,5 @@
 using Ferrum.Backends.OpenCL;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 using Xunit.Abstractions;
 
@@ -34,7 +35,7 @@ public sealed class OpenCLMoeKernelTests(OpenCLFixture fixture, ITestOutputHelpe
     {
         Assert.True(GgmlTypeInfo.TryParse(format, out var info));
         var w = new MoeTestLayer(info.Type, info.Type, H, F, E, seed: 10 + (int)info.Type);
-        using var layer = w.Create(fixture.Context, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
+        using var layer = w.Create(fixture.Context, w.Routing(K, MoeGating.Softmax, true), options: options);
         Assert.True(layer.WeightsInPlace == fixture.Context.Device.IsCpu);
 
         foreach (var (tokens, path) in new[] { (3, OpenCLMoePath.MatVec), (13, OpenCLMoePath.Tiled) })
@@ -43,11 +44,11 @@ public sealed class OpenCLMoeKernelTests(OpenCLFixture fixture, ITestOutputHelpe
             var (ids, weights) = w.RandomRouting(tokens, K, seed: tokens + 1);
 
             var act = new float[tokens * K * F];
-            layer.GateUp(x, tokens, ids, act, path);
+            layer.GateUp(x, ids, act, path);
             var actNmse = MoeTestLayer.Nmse(w.ReferenceAct(x, tokens, ids, K), act);
 
             var y = new float[tokens * H];
-            layer.ForwardRouted(x, tokens, ids, weights, y, path);
+            layer.ForwardRouted(x, ids, weights, y, path);
             var outNmse = MoeTestLayer.Nmse(w.ReferenceOut(x, tokens, ids, weights, K), y);
 
             output.WriteLine($"{format} {path} tpr={options.ThreadsPerRow} tokens={tokens}: gate_up NMSE {actNmse:E2}, layer NMSE {outNmse:E2}");

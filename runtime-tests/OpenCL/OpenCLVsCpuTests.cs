@@ -1,3 +1,4 @@
+using Ferrum.Backends.Cpu;
 using Ferrum.Backends.OpenCL;
 using Ferrum.Gguf;
 using Ferrum.Moe;
@@ -7,7 +8,7 @@ using Xunit.Abstractions;
 namespace Ferrum.Runtime.Tests.OpenCL;
 
 /// <summary>
-/// The device layer against Ferrum's CPU path (CpuMoeLayer, which quantizes activations to Q8 like ggml's CPU
+/// The device executor against Ferrum's CPU path (CpuMoeExecutor, which quantizes activations to Q8 like ggml's CPU
 /// backend) on the same GGUF layer, every format, decode and prefill: NMSE ≤ 5e-4, test-backend-ops' bar.
 /// </summary>
 [Collection(OpenCLCollection.Name)]
@@ -26,19 +27,19 @@ public sealed class OpenCLVsCpuTests(OpenCLFixture fixture, ITestOutputHelper ou
         Assert.True(GgmlTypeInfo.TryParse(format, out var info));
         var w = new MoeTestLayer(info.Type, info.Type, H, F, E, seed: 70 + (int)info.Type);
         using var file = GgufFile.Open(OpenCLGgufLayerTests.Write(w, fused: false), "cpu-vs-opencl.gguf");
-        using var cpuLayer = Ferrum.Moe.MoeLayer.Load(file, 1);
-        using var device = OpenCLMoeLayer.FromGguf(fixture.Context, OpenCLFixture.Sources, file, 1, OpenCLFixture.Options);
+        using var layer = MoeLayer.Load(file, 1);
+        using var device = new OpenCLMoeExecutor(fixture.Context, layer, OpenCLFixture.Sources, OpenCLFixture.Options);
         foreach (var tokens in new[] { 2, 17 })
         {
             var x = MoeTestLayer.Activations(tokens, H, seed: tokens);
             var cpuOut = new float[tokens * H];
-            using (var cpu = new Ferrum.Backends.Cpu.CpuMoeExecutor(cpuLayer, new Ferrum.Backends.Cpu.CpuMoeOptions { Threads = 1, MaxTokens = tokens }))
+            using (var cpu = new CpuMoeExecutor(layer, new CpuMoeOptions { Threads = 1, MaxTokens = tokens }))
             {
                 cpu.Forward(x, cpuOut);
             }
 
             var y = new float[tokens * H];
-            device.Forward(x, tokens, y);
+            device.Forward(x, y);
             var nmse = MoeTestLayer.Nmse(cpuOut.Select(v => (double)v).ToArray(), y);
             output.WriteLine($"{format} tokens={tokens}: NMSE vs CPU path {nmse:E2}");
             Assert.True(nmse <= 5e-4, $"{format} tokens={tokens}: NMSE vs CPU path {nmse:E3}");

@@ -98,7 +98,7 @@ public sealed class FormatRowTests
     public void Backend_lists_are_derived_from_the_rows()
     {
         Assert.Equal(FormatRow.Types, CpuKernels.Formats);
-        Assert.Equal(FormatRow.Types, OpenCLMoeLayer.SupportedFormats);
+        Assert.Equal(FormatRow.Types, Ferrum.Backends.OpenCL.OpenCLBackend.SupportedFormats);
         Assert.All(FormatRow.Types, t => Assert.True(CpuKernels.Supports(t)));
         Assert.False(CpuKernels.Supports(GgmlType.Q8_K));
         Assert.False(CpuKernels.Supports((GgmlType)9999));

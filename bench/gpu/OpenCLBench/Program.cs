@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Ferrum.Backends.OpenCL;
 using Ferrum.GgmlReference;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 // One Qwen3-30B-A3B MoE layer (H 2048, F 768, 128 experts, top-8, Q4_K_M: q4_K gate/up, q6_K down) on an OpenCL
@@ -56,7 +57,18 @@ Console.WriteLine($"weights: q4_K gate/up, {GgmlTypeInfo.Get(down).Name} down, {
 
 using var ctx = new OpenCLContext(dev0);
 sw.Restart();
-using var layer = new OpenCLMoeLayer(ctx, OpenCLGeneratedSources.Catalog, router, gate.View, up.View, dn.View, K, new OpenCLRouting(OpenCLGating.Softmax, true), options);
+var routerBytes = GC.AllocateArray<byte>(router.Length * 4, pinned: true);
+MemoryMarshal.AsBytes(router.AsSpan()).CopyTo(routerBytes);
+using var moe = new MoeLayer
+{
+    Architecture = "qwen3moe",
+    Routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true },
+    Router = Stack(GgmlType.F32, routerBytes, "ffn_gate_inp.weight", H, E, 1, 4L * E * H),
+    Gate = gate.View,
+    Up = up.View,
+    Down = dn.View,
+};
+using var layer = new OpenCLMoeExecutor(ctx, moe, options: options);
 var (tpr, rpg) = options.MatVecGeometry(dev0);
 Console.WriteLine($"programs and weight buffers ready in {sw.Elapsed.TotalSeconds:F1} s (weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}; mat-vec {tpr}x{rpg} work-items, tiles {options.TileRows}x{options.TileTokens})");
 
@@ -72,15 +84,15 @@ foreach (var tokens in tokenCounts)
     var y = new float[tokens * H];
     var ids = new int[tokens * K];
     var w = new float[tokens * K];
-    layer.Route(x, tokens, ids, w);
+    layer.Route(x, ids, w);
     var touched = ids.Distinct().Count();
-    layer.Forward(x, tokens, y); // warm-up: kernel compiles for this launch geometry
+    layer.Forward(x, y); // warm-up: kernel compiles for this launch geometry
     var times = new List<double>();
     var total = Stopwatch.StartNew();
     while (times.Count < 3 || (total.Elapsed.TotalSeconds < seconds && times.Count < 2000))
     {
         var t0 = Stopwatch.GetTimestamp();
-        layer.Forward(x, tokens, y);
+        layer.Forward(x, y);
         times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
     }
 
@@ -109,8 +121,11 @@ static unsafe Expert ExpertTensor(GgmlType type, int rowLength, int rows, int se
         }
     }
 
-    var view = new OpenCLExpertTensor(type, rowLength, rows, E, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(bytes, 0), one, true);
-    return new Expert(bytes, view, one);
+    return new Expert(bytes, Stack(type, bytes, "expert weights", rowLength, rows, E, one), one);
 }
 
-internal sealed record Expert(byte[] Bytes, OpenCLExpertTensor View, long ExpertBytes);
+// A stack over a pinned array (the array outlives the layer and the executor).
+static unsafe ExpertStack Stack(GgmlType type, byte[] bytes, string name, int rowLength, int rows, int experts, long expertBytes) =>
+    ExpertStack.Create(type, WeightBytes.FromPointer((void*)Marshal.UnsafeAddrOfPinnedArrayElement(bytes, 0), bytes.Length), name, 0, experts, rows, rowLength, GgmlTypeInfo.Get(type).RowBytes(rowLength), expertBytes);
+
+internal sealed record Expert(byte[] Bytes, ExpertStack View, long ExpertBytes);

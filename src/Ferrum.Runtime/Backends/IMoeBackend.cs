@@ -6,7 +6,7 @@ namespace Ferrum.Backends;
 /// <summary>
 /// A backend that runs MoE blocks (as ggml's backend interface with <c>supports_op</c>): it says whether it can run a
 /// layer, and why not, and creates an <see cref="IMoeExecutor"/> for it. Implemented by
-/// <see cref="Cpu.CpuBackend"/>, the OpenCL and the Metal backend.
+/// <see cref="Cpu.CpuBackend"/>, <see cref="OpenCL.OpenCLBackend"/> and <see cref="Metal.MetalBackend"/>.
 /// </summary>
 public interface IMoeBackend
 {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Ferrum.Backends.Metal;
 using Ferrum.Gguf;
+using Ferrum.Moe;
 
 namespace Ferrum.Sample.Commands;
 
@@ -16,17 +17,17 @@ public static class MoeMetal
         ArgumentNullException.ThrowIfNull(log);
         MetalPlatform.EnsureSupported();
         using var gguf = GgufFile.Open(path);
-        var (weights, routing) = MetalMoeGguf.Load(gguf, layerIndex);
-        int hidden = weights.Hidden;
+        using var layer = MoeLayer.Load(gguf, layerIndex);
+        int hidden = layer.Hidden;
         var x = RawFloats.ReadTokens(inputPath, hidden);
         int tokens = x.Length / hidden;
         var y = new float[x.Length];
-        using var moe = new MetalMoeExecutor(weights, routing);
+        using var moe = new MetalMoeExecutor(layer);
         var sw = Stopwatch.StartNew();
-        moe.Forward(x, y, tokens);
+        moe.Forward(x, y);
         sw.Stop();
         RawFloats.Write(outputPath, y);
-        log.WriteLine($"{gguf.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {weights.Experts} experts, top-{routing.ExpertsPerToken}");
+        log.WriteLine($"{layer.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {layer.Experts} experts, top-{layer.TopK}");
         log.WriteLine($"backend metal ({moe.DeviceName}), {(tokens >= MetalMoePlan.PrefillTokens ? "prefill tiles" : "mat-vec")}, forward pass {sw.Elapsed.TotalMilliseconds:F2} ms (programs compiled beforehand)");
         log.WriteLine($"wrote {outputPath}: {y.Length:N0} floats");
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Ferrum.Backends.OpenCL;
 using Ferrum.Gguf;
+using Ferrum.Moe;
 using Spectre.Console;
 
 namespace Ferrum.Sample.Commands;
@@ -84,21 +85,23 @@ public static class OpenCLMoeRunner
     public static void Run(string path, int layerIndex, string inputPath, string outputPath, string? device, OpenCLMoePath kernels, TextWriter log)
     {
         using var gguf = GgufFile.Open(path);
-        var hp = MoeHyperParameters.FromFile(gguf);
-        var hidden = hp.EmbeddingLength;
+        var hidden = gguf.GetMoeHyperParameters().EmbeddingLength;
         var x = RawFloats.ReadTokens(inputPath, hidden);
         var tokens = x.Length / hidden;
+
+        // The device first: a wrong --device is reported before the weights are looked at.
         var dev = OpenCLDevice.Select(device);
         using var ctx = new OpenCLContext(dev);
         var sw = Stopwatch.StartNew();
-        using var layer = OpenCLMoeLayer.FromGguf(ctx, OpenCLGeneratedSources.Catalog, gguf, layerIndex);
+        using var moe = MoeLayer.Load(gguf, layerIndex);
+        using var layer = new OpenCLMoeExecutor(ctx, moe);
         var setup = sw.Elapsed;
         var y = new float[x.Length];
         sw.Restart();
-        layer.Forward(x, tokens, y, kernels);
+        layer.Forward(x, y, kernels);
         var run = sw.Elapsed;
         RawFloats.Write(outputPath, y);
-        log.WriteLine($"{hp.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}");
+        log.WriteLine($"{moe.Architecture} layer {layerIndex}: {tokens} token(s) × {hidden}, {moe.Experts} experts, top-{moe.TopK}");
         log.WriteLine($"backend opencl, device {dev.DisplayName} ({(dev.IsGpu ? "GPU" : dev.IsCpu ? "CPU" : "other")}), weights {(layer.WeightsInPlace ? "used in place" : "copied to the device")}");
         log.WriteLine($"programs and buffers {setup.TotalMilliseconds:F1} ms, forward {run.TotalMilliseconds:F2} ms");
         log.WriteLine($"wrote {outputPath}: {y.Length:N0} floats");

@@ -1,65 +1,71 @@
-using Ferrum.Kernels;
+using Ferrum.Gguf;
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 namespace Ferrum.Backends.Metal;
 
 /// <summary>
-/// Runs one MoE block on the Metal GPU with the generated MSL kernels: route → gate||up (SiLU·up) → down + weighted
-/// sum, all in one command buffer; from <see cref="MetalMoePlan.PrefillTokens"/> tokens on, the pairs are grouped by
-/// expert and the simdgroup-matrix tile kernels run instead. Weights are wrapped without copying when they lie in a
-/// file mapping (<see cref="MetalMoeWeights.PageMapped"/>). Constructing it off macOS throws
-/// <see cref="PlatformNotSupportedException"/> ("Metal is available only on macOS").
+/// Runs one MoE block on the Metal GPU with the generated MSL kernels: route → gate||up (SiLU·up or swiglu_oai) →
+/// down + weighted sum, all in one command buffer; from <see cref="MetalMoePlan.PrefillTokens"/> tokens on, the pairs
+/// are grouped by expert and the simdgroup-matrix tile kernels run instead. Weights lying in a GGUF file mapping are
+/// wrapped without copying (<see cref="IsPageMapped"/>), so the executor holds a lease on the layer's mapping until
+/// it is disposed: disposing the <see cref="MoeLayer"/> or its file first is safe. Other memory is copied once.
+/// Constructing it off macOS throws <see cref="PlatformNotSupportedException"/> ("Metal is available only on macOS").
+/// One call at a time.
 /// </summary>
-public sealed unsafe class MetalMoeExecutor : IDisposable
+public sealed unsafe class MetalMoeExecutor : IMoeExecutor
 {
-    private readonly MetalMoeWeights _w;
-    private readonly MetalMoeRouting _r;
+    private readonly MoeRouting _r;
+    private readonly MetalMoeArgs _args;
+    private readonly GgmlType _gateType;
+    private readonly GgmlType _downType;
+    private readonly int _ffn;
+    private readonly int _experts;
     private readonly MetalDevice _device;
     private readonly bool _ownsDevice;
+    private readonly IDisposable? _lease;
+
+    // The layer's views stay reachable, so memory they own (WeightBytes.FromArray) lives as long as the buffers that
+    // may wrap it; a mapping is kept by the lease, which outlives the layer.
+    private readonly MoeLayer _layer;
+    private readonly bool _pageMapped;
     private readonly List<IDisposable> _owned = [];
     private readonly Dictionary<MetalMoeStep, MetalPipeline> _pipelines = [];
-    private readonly MetalCommandQueue _queue;
-    private readonly MetalBuffer _router;
-    private readonly MetalBuffer _gate;
-    private readonly MetalBuffer _up;
-    private readonly MetalBuffer _down;
-    private readonly MetalBuffer _routerBias;
-    private readonly MetalBuffer _selectionBias;
+    private readonly MetalCommandQueue _queue = null!;
+    private readonly MetalBuffer _router = null!;
+    private readonly MetalBuffer _gate = null!;
+    private readonly MetalBuffer _up = null!;
+    private readonly MetalBuffer _down = null!;
+    private readonly MetalBuffer _routerBias = null!;
+    private readonly MetalBuffer _selectionBias = null!;
+    private readonly MoeCallGate _calls = new("Metal MoE executor");
     private Scratch? _scratch;
 
     /// <summary>
-    /// Like the main constructor, with the programs the source generator registered in the
-    /// <see cref="KernelSourceCatalog"/> (kernels.yaml with <c>metal</c> in its targets): the one specialized for each
-    /// matrix shape when declared, else the format's shape-generic one.
+    /// Prepares <paramref name="layer"/> on <paramref name="device"/> (null: the system default, owned and released by
+    /// this executor) with the programs of <paramref name="sources"/> (null: the generated catalog, <see cref="MoePrograms.Catalog"/>):
+    /// the one specialized for each weight matrix shape when generated, else the format's shape-generic one.
+    /// <see cref="NotSupportedException"/> with the reason when <see cref="MetalBackend.CanRun"/> refuses the layer.
     /// </summary>
-    public MetalMoeExecutor(MetalMoeWeights weights, MetalMoeRouting routing, MetalDevice? device = null)
-        : this(weights, routing, CatalogSource, device)
-    {
-    }
-
-    /// <summary>Compiles the programs, builds the pipelines and wraps the weights.</summary>
-    /// <param name="weights">The block's tensors.</param>
-    /// <param name="routing">Routing and activation.</param>
-    /// <param name="programSource">
-    /// The generated MSL program for a weight format and matrix shape (type, rows, row length): gate/up are F×H, down
-    /// H×F. It may be the format's shape-generic program. Each program holds every MoE kernel of its format.
-    /// </param>
-    /// <param name="device">The device; null = the system default (owned and released by this executor).</param>
-    public MetalMoeExecutor(MetalMoeWeights weights, MetalMoeRouting routing, Func<GgmlType, int, int, string> programSource, MetalDevice? device = null)
+    public MetalMoeExecutor(MoeLayer layer, MoeProgramSources? sources = null, MetalDevice? device = null)
     {
         MetalPlatform.EnsureSupported();
-        ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(routing);
-        ArgumentNullException.ThrowIfNull(programSource);
-        weights.Validate();
-        if (routing.Gating is < 1 or > 3)
+        ArgumentNullException.ThrowIfNull(layer);
+        _layer = layer;
+        sources ??= MoePrograms.Catalog(Kernels.KernelTarget.Metal);
+        if (!MetalBackend.CanRun(layer, sources, out var why))
         {
-            throw new NotSupportedException($"gating function {routing.Gating}: the Metal kernels implement 1 (softmax), 2 (sigmoid) and 3 (softmax over the selected)");
+            throw new NotSupportedException($"{layer.Source} layer {layer.Index}: {why}");
         }
 
-        _ = MetalMoePlan.Build(weights.Hidden, weights.ExpertFfn, weights.Experts, routing.ExpertsPerToken, 1, weights.Gate.Type, weights.Down.Type);
-        _w = weights;
-        _r = routing;
+        layer.Validate();
+        _r = layer.Routing;
+        _args = MetalMoePlan.Args(layer, 1);
+        Hidden = layer.Hidden;
+        _ffn = layer.ExpertFfn;
+        _experts = layer.Experts;
+        _gateType = layer.Gate.Format;
+        _downType = layer.Down.Format;
         _ownsDevice = device is null;
         _device = device ?? MetalDevice.CreateSystemDefault();
         try
@@ -69,17 +75,24 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
                 throw new NotSupportedException($"{_device.Name}: the Metal MoE kernels need an Apple GPU of family Apple7 or later (M1 and newer) for simdgroup matrices and simd reductions");
             }
 
-            var defines = MetalMoePlan.Defines(routing.OaiActivation);
-            var gateSource = programSource(weights.Gate.Type, weights.ExpertFfn, weights.Hidden);
-            var downSource = programSource(weights.Down.Type, weights.Hidden, weights.ExpertFfn);
-            var gateLib = Own(_device.CompileLibrary(defines + gateSource, $"the {GgmlTypeInfo.Get(weights.Gate.Type).Name} {weights.ExpertFfn}x{weights.Hidden} Metal program"));
-            var downLib = downSource == gateSource
-                ? gateLib
-                : Own(_device.CompileLibrary(defines + downSource, $"the {GgmlTypeInfo.Get(weights.Down.Type).Name} {weights.Hidden}x{weights.ExpertFfn} Metal program"));
+            var defines = MetalMoePlan.Defines(_r.Activation == MoeActivation.SwigluOai);
+            var (gateSource, gateSpecialized) = MoePrograms.Resolve(sources, _gateType, _ffn, Hidden)!.Value;
+            var (downSource, downSpecialized) = MoePrograms.Resolve(sources, _downType, Hidden, _ffn)!.Value;
+            var gateName = $"{GgmlTypeInfo.Get(_gateType).Name} {(gateSpecialized ? $"{_ffn}x{Hidden}" : "shape-generic")} Metal program";
+            var downName = $"{GgmlTypeInfo.Get(_downType).Name} {(downSpecialized ? $"{Hidden}x{_ffn}" : "shape-generic")} Metal program";
+            KernelPaths =
+            [
+                $"router: f32 kernel_moe_route ({_r.Gating}) on {_device.Name}",
+                $"gate: {gateName} on {_device.Name}",
+                $"up: {gateName} on {_device.Name}",
+                $"down: {downName} on {_device.Name}",
+            ];
+            var gateLib = Own(_device.CompileLibrary(defines + gateSource, "the " + gateName));
+            var downLib = downSource == gateSource ? gateLib : Own(_device.CompileLibrary(defines + downSource, "the " + downName));
             foreach (var step in Enum.GetValues<MetalMoeStep>())
             {
                 var lib = step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
-                var p = Own(lib.CreatePipeline(MetalMoePlan.Function(step, weights.Gate.Type, weights.Down.Type)));
+                var p = Own(lib.CreatePipeline(MetalMoePlan.Function(step, _gateType, _downType)));
                 var threads = step switch
                 {
                     MetalMoeStep.Route => MetalMoePlan.SimdWidth * MetalMoePlan.RouteSimdgroups,
@@ -96,13 +109,17 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
             }
 
             _queue = Own(_device.NewCommandQueue());
-            _router = Weights(weights.Router.Data, weights.Router.SpanBytes, weights.Router.Name);
-            _gate = Weights(weights.Gate.Data, weights.Gate.SpanBytes, weights.Gate.Name);
-            _up = Weights(weights.Up.Data, weights.Up.SpanBytes, weights.Up.Name);
-            _down = Weights(weights.Down.Data, weights.Down.SpanBytes, weights.Down.Name);
-            var biasBytes = (long)weights.Experts * sizeof(float);
-            _routerBias = weights.RouterBias != null ? Weights((byte*)weights.RouterBias, biasBytes, "router bias") : Own(_device.NewBuffer(biasBytes));
-            _selectionBias = weights.SelectionBias != null ? Weights((byte*)weights.SelectionBias, biasBytes, "selection bias") : Own(_device.NewBuffer(biasBytes));
+
+            // Pointers are taken once, under the lease, which outlives the buffers that wrap the mapping.
+            _lease = layer.AcquireMemoryLease();
+            _pageMapped = _lease is GgufMappingLease g && g.File.IsFileMapping;
+            _router = Weights(layer.Router);
+            _gate = Weights(layer.Gate);
+            _up = Weights(layer.Up);
+            _down = Weights(layer.Down);
+            var biasBytes = (long)_experts * sizeof(float);
+            _routerBias = layer.RouterBias != null ? Weights(layer.RouterBias) : Own(_device.NewBuffer(biasBytes));
+            _selectionBias = layer.SelectionBias != null ? Weights(layer.SelectionBias) : Own(_device.NewBuffer(biasBytes));
         }
         catch
         {
@@ -111,36 +128,66 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         }
     }
 
-    /// <summary>The generated Metal program for a format and matrix shape from the source catalog; a clear error when none is registered.</summary>
-    public static string CatalogSource(GgmlType type, int rows, int rowLength) =>
-        KernelSourceCatalog.Find(KernelTarget.Metal, new KernelKey(type, rows, rowLength, 1))?.Text
-        ?? throw new InvalidOperationException(
-            $"no Metal kernel source for {GgmlTypeInfo.Get(type).Name} in the loaded assemblies: list the format under 'formats:' and 'metal' under 'targets:' in kernels.yaml");
+    /// <summary>
+    /// True when the memory of <paramref name="layer"/> is a GGUF file mapping (page-granular), which the executor wraps
+    /// without copying; false for an in-memory image or a layer built in code, which it copies into Metal buffers once.
+    /// </summary>
+    public static bool IsPageMapped(MoeLayer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        using var lease = layer.AcquireMemoryLease();
+        return lease is GgufMappingLease g && g.File.IsFileMapping;
+    }
+
+    /// <inheritdoc/>
+    public string Backend => "metal";
+
+    /// <inheritdoc/>
+    public int Hidden { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> KernelPaths { get; } = [];
 
     /// <summary>The GPU's name.</summary>
     public string DeviceName => _device.Name;
 
-    /// <summary>
-    /// output[t] = Σ_k w_k · down_k(act(gate_k(x[t])) · up_k(x[t])) for <paramref name="tokens"/> rows of hidden floats.
-    /// </summary>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int tokens)
-    {
-        int h = _w.Hidden, f = _w.ExpertFfn, e = _w.Experts, k = _r.ExpertsPerToken;
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
-        if (input.Length < (long)tokens * h || output.Length < (long)tokens * h)
-        {
-            throw new ArgumentException($"input and output need {tokens}×{h} floats (got {input.Length} and {output.Length})");
-        }
+    /// <summary>True when the weights are wrapped in place (a file mapping) rather than copied.</summary>
+    public bool WeightsInPlace => _pageMapped;
 
+    /// <summary>
+    /// <paramref name="y"/>[t] = Σ_k w_k · down_k(act(gate_k(x[t])) · up_k(x[t])) for <c>x.Length / Hidden</c> tokens.
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
+        using (_calls.Enter(this))
+        {
+            if (tokens > 0)
+            {
+                Run(x, y, tokens);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Forward(float* x, float* y, int tokens)
+    {
+        var n = MoeExecutorRows.Floats(tokens, Hidden);
+        Forward(new ReadOnlySpan<float>(x, n), new Span<float>(y, n));
+    }
+
+    private void Run(ReadOnlySpan<float> input, Span<float> output, int tokens)
+    {
+        int h = Hidden, f = _ffn, e = _experts, k = _r.ExpertsPerToken;
         var s = Scratch.Ensure(ref _scratch, _device, tokens, h, f, e, k);
         input[..(tokens * h)].CopyTo(new Span<float>(s.X.Contents, tokens * h));
-        var args = MetalMoePlan.Args(_w, _r, tokens);
+        var args = _args with { NTokens = tokens, MaxPerExpert = tokens };
 
         using (MetalAutoreleasePool.Push())
         {
             var cb = _queue.CommandBuffer();
             var enc = cb.ComputeEncoder();
-            foreach (var d in MetalMoePlan.Build(h, f, e, k, tokens, _w.Gate.Type, _w.Down.Type))
+            foreach (var d in MetalMoePlan.Build(h, f, e, k, tokens, _gateType, _downType))
             {
                 enc.SetPipeline(_pipelines[d.Step]);
                 enc.SetBytes(d.ArgsFrom(args), 0);
@@ -155,9 +202,14 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         new ReadOnlySpan<float>(s.Out.Contents, tokens * h).CopyTo(output);
     }
 
-    /// <inheritdoc/>
+    /// <summary>Releases the buffers and pipelines, then the lease on the layer's memory, then an owned device. Refused while a call runs.</summary>
     public void Dispose()
     {
+        if (!_calls.TryBeginDispose())
+        {
+            return;
+        }
+
         _scratch?.Dispose();
         _scratch = null;
         for (var i = _owned.Count - 1; i >= 0; i--)
@@ -166,6 +218,8 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         }
 
         _owned.Clear();
+        _lease?.Dispose();
+        GC.KeepAlive(_layer);
         if (_ownsDevice)
         {
             _device?.Dispose();
@@ -200,11 +254,14 @@ public sealed unsafe class MetalMoeExecutor : IDisposable
         _ => throw new InvalidOperationException($"no buffer for kernel parameter '{name}'"),
     };
 
-    private MetalBuffer Weights(byte* data, long bytes, string name)
+    private MetalBuffer Weights(ExpertStack m)
     {
-        if (_w.PageMapped)
+        // Expert 0 row 0 to the end of the last expert's last row: every byte the kernels read.
+        var bytes = ((m.Experts - 1) * m.ExpertStride) + m.ExpertBytes;
+        var data = m.ExpertPointer(0);
+        if (_pageMapped)
         {
-            return Own(_device.WrapNoCopy(data, bytes, name));
+            return Own(_device.WrapNoCopy(data, bytes, m.TensorName));
         }
 
         var b = Own(_device.NewBuffer(bytes));

@@ -1,3 +1,4 @@
+using Ferrum.Moe;
 using Ferrum.Quantization;
 
 namespace Ferrum.Backends.Metal;
@@ -111,26 +112,26 @@ public static class MetalMoePlan
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
     };
 
-    /// <summary>The argument block shared by every dispatch of one forward pass (each dispatch adds its matrix shape).</summary>
-    public static unsafe MetalMoeArgs Args(MetalMoeWeights weights, MetalMoeRouting routing, int tokens)
+    /// <summary>The argument block shared by every dispatch of one forward pass over <paramref name="tokens"/> tokens of <paramref name="layer"/> (each dispatch adds its matrix shape).</summary>
+    public static MetalMoeArgs Args(MoeLayer layer, int tokens)
     {
-        ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(routing);
+        ArgumentNullException.ThrowIfNull(layer);
+        var routing = layer.Routing;
         return new MetalMoeArgs
         {
-            StrideGateUp = (ulong)weights.Gate.ExpertStride,
-            StrideDown = (ulong)weights.Down.ExpertStride,
-            H = weights.Hidden,
-            F = weights.ExpertFfn,
-            NExperts = weights.Experts,
+            StrideGateUp = (ulong)layer.Gate.ExpertStride,
+            StrideDown = (ulong)layer.Down.ExpertStride,
+            H = layer.Hidden,
+            F = layer.ExpertFfn,
+            NExperts = layer.Experts,
             Topk = routing.ExpertsPerToken,
             NTokens = tokens,
             MaxPerExpert = tokens,
-            Gating = routing.Gating,
+            Gating = (int)routing.Gating,
             Norm = routing.NormalizeWeights ? 1 : 0,
             Scale = routing.WeightScale,
-            HasRouterBias = weights.RouterBias != null ? 1 : 0,
-            HasSelectionBias = weights.SelectionBias != null ? 1 : 0,
+            HasRouterBias = layer.RouterBias != null ? 1 : 0,
+            HasSelectionBias = layer.SelectionBias != null ? 1 : 0,
         };
     }
 
