@@ -15,7 +15,7 @@ public sealed record ReferenceRun(float[] PromptLogits, int[] Tokens, float[][] 
 public static class LlamaCppReference
 {
     /// <summary>Runs <paramref name="prompt"/> and <paramref name="steps"/> greedy steps on <paramref name="path"/>.</summary>
-    public static ReferenceRun Greedy(string path, int[] prompt, int steps, int threads = 2)
+    public static ReferenceRun Greedy(string path, int[] prompt, int steps, int threads = 2, bool promptTokenByToken = false)
     {
         var p = new ModelParams(path)
         {
@@ -36,10 +36,15 @@ public static class LlamaCppReference
         for (int i = 0; i < prompt.Length; i++)
         {
             batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
+            if (promptTokenByToken && i < prompt.Length - 1)
+            {
+                Decode(ctx, batch);
+                batch.Clear();
+            }
         }
 
         Decode(ctx, batch);
-        var promptLogits = ctx.NativeHandle.GetLogitsIth(prompt.Length - 1).Slice(0, vocab).ToArray();
+        var promptLogits = ctx.NativeHandle.GetLogitsIth(batch.TokenCount - 1).Slice(0, vocab).ToArray();
         var tokens = new int[steps];
         var stepLogits = new float[steps][];
         var last = promptLogits;

@@ -7,19 +7,19 @@ public static class SyntheticModelPresets
 {
     /// <summary>qwen3moe: per-head QK-norm, GQA 4:2, head dim 64 (query width 256 = hidden), q4_K_M mix.</summary>
     public static SyntheticModelSpec TinyQwen3Moe { get; } = new("qwen3moe", Layers: 2, Hidden: 256, Heads: 4, KvHeads: 2, HeadDim: 64,
-        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 512, SyntheticFormats.Q4KM, Seed: 11);
+        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 1024, SyntheticFormats.Q4KM, Seed: 11);
 
     /// <summary>qwen2moe: QKV biases, shared expert with its sigmoid gate, GQA 4:2, q8_0.</summary>
     public static SyntheticModelSpec TinyQwen2Moe { get; } = new("qwen2moe", Layers: 2, Hidden: 256, Heads: 4, KvHeads: 2, HeadDim: 64,
-        ExpertFfn: 128, Experts: 8, TopK: 2, SharedExpertFfn: 256, VocabSize: 512, SyntheticFormats.Q8_0, Seed: 12);
+        ExpertFfn: 128, Experts: 8, TopK: 2, SharedExpertFfn: 256, VocabSize: 1024, SyntheticFormats.Q8_0, Seed: 12);
 
     /// <summary>olmoe: whole-projection QK-norm, no GQA, top-k weights not renormalized, q5_K_M mix.</summary>
     public static SyntheticModelSpec TinyOlmoe { get; } = new("olmoe", Layers: 2, Hidden: 256, Heads: 4, KvHeads: 4, HeadDim: 64,
-        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 512, SyntheticFormats.Q5KM, Seed: 13);
+        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 1024, SyntheticFormats.Q5KM, Seed: 13);
 
     /// <summary>Mixtral-style llama: RoPE normal, GQA 8:2 (head dim 32), 8 experts top-2, q4_K_M mix with a q8_0 embedding.</summary>
     public static SyntheticModelSpec TinyMixtral { get; } = new("llama", Layers: 2, Hidden: 256, Heads: 8, KvHeads: 2, HeadDim: 32,
-        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 512,
+        ExpertFfn: 256, Experts: 8, TopK: 2, SharedExpertFfn: 0, VocabSize: 1024,
         SyntheticFormats.Q4KM with { Embedding = GgmlType.Q8_0 }, Seed: 14)
     { RopeFreqBase = 10000f };
 

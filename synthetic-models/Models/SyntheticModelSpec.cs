@@ -102,9 +102,9 @@ public sealed record SyntheticModelSpec(
             throw new ArgumentException("a shared expert exists exactly for qwen2moe");
         }
 
-        if (VocabSize < 300)
+        if (VocabSize < (Architecture == "llama" ? 600 : 300) || VocabSize > 32768)
         {
-            throw new ArgumentException($"the vocabulary needs at least 300 tokens (byte tokens + specials), got {VocabSize}");
+            throw new ArgumentException($"vocabulary size {VocabSize} is outside what the synthetic vocabularies provide ([300 or 600 for SentencePiece, 32768])");
         }
     }
 }

@@ -7,7 +7,7 @@ namespace Ferrum.SyntheticModels;
 /// <summary>
 /// Writes a whole synthetic MoE model as GGUF: every tensor llama.cpp's loader requires for the architecture, with
 /// its names and shapes (llama-arch.cpp / src/models/*.cpp), quantized with Ferrum's quantizers, the metadata it
-/// reads, and a byte-level BPE vocabulary.
+/// reads, and the architecture family's tokenizer vocabulary (<see cref="ModelVocabulary"/>).
 /// </summary>
 /// <remarks>
 /// Weight scales keep the residual stream at unit scale (Gaussian embedding rows, projections with std
@@ -75,7 +75,7 @@ public static class SyntheticModelWriter
             writer.AddMetadata($"{a}.expert_shared_feed_forward_length", (uint)s.SharedExpertFfn);
         }
 
-        ModelVocabulary.WriteTo(writer, v);
+        ModelVocabulary.WriteTo(writer, s);
 
         var tensors = new List<Planned>();
         void Add(string name, GgmlType type, long[] shape, Func<byte[]> data)
