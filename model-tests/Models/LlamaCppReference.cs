@@ -5,7 +5,11 @@ using LLama.Native;
 namespace Ferrum.Model.Tests.Models;
 
 /// <summary>What llama.cpp produced for a prompt: the prompt's last logits, then each greedy step's token and logits.</summary>
-public sealed record ReferenceRun(float[] PromptLogits, int[] Tokens, float[][] StepLogits);
+public sealed record ReferenceRun(float[] PromptLogits, int[] Tokens, float[][] StepLogits)
+{
+    /// <summary>With the prompt decoded token by token: the logits after each prompt token.</summary>
+    public float[][]? PrefixLogits { get; init; }
+}
 
 /// <summary>
 /// llama.cpp (libllama through LLamaSharp 0.30.0) as the reference: load the GGUF on the CPU, a context with an f16
@@ -33,12 +37,14 @@ public static class LlamaCppReference
         using var ctx = weights.CreateContext(p);
         int vocab = weights.Vocab.Count;
         var batch = new LLamaBatch();
+        var prefix = new List<float[]>();
         for (int i = 0; i < prompt.Length; i++)
         {
-            batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
+            batch.Add(prompt[i], i, LLamaSeqId.Zero, promptTokenByToken || i == prompt.Length - 1);
             if (promptTokenByToken && i < prompt.Length - 1)
             {
                 Decode(ctx, batch);
+                prefix.Add(ctx.NativeHandle.GetLogitsIth(0).Slice(0, vocab).ToArray());
                 batch.Clear();
             }
         }
@@ -58,7 +64,12 @@ public static class LlamaCppReference
             stepLogits[s] = last;
         }
 
-        return new ReferenceRun(promptLogits, tokens, stepLogits);
+        if (promptTokenByToken)
+        {
+            prefix.Add(promptLogits);
+        }
+
+        return new ReferenceRun(promptLogits, tokens, stepLogits) { PrefixLogits = promptTokenByToken ? prefix.ToArray() : null };
     }
 
     private static void Decode(LLamaContext ctx, LLamaBatch batch)

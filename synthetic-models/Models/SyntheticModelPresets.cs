@@ -28,10 +28,11 @@ public static class SyntheticModelPresets
 
     /// <summary>
     /// Qwen3-30B-A3B's shape (hidden 2048, 32 query heads, 4 KV heads, head dim 128, expert FFN 768, 128 experts,
-    /// top-8, QK-norm) with <paramref name="layers"/> layers and an ~8k vocabulary, q4_K_M mix. Expert rows come from a
-    /// quantized pool so it builds in seconds.
+    /// top-8, QK-norm) with <paramref name="layers"/> layers and a 7168-token qwen2 BPE vocabulary (about what the shipped corpus yields), q4_K_M mix. Attention and expert rows
+    /// come from a quantized pool of 1024 rows per role so it builds in well under a minute; the embedding and the
+    /// output head are quantized row by row.
     /// </summary>
     public static SyntheticModelSpec Qwen3_30B_A3B(int layers = 2) => new("qwen3moe", layers, Hidden: 2048, Heads: 32, KvHeads: 4, HeadDim: 128,
-        ExpertFfn: 768, Experts: 128, TopK: 8, SharedExpertFfn: 0, VocabSize: 8192, SyntheticFormats.Q4KM, Seed: 30)
-    { QuantizedRowPool = 4096, ContextLength = 40960 };
+        ExpertFfn: 768, Experts: 128, TopK: 8, SharedExpertFfn: 0, VocabSize: 7168, SyntheticFormats.Q4KM, Seed: 30)
+    { QuantizedRowPool = 1024, ContextLength = 40960, OutputScale = 0.6f };
 }

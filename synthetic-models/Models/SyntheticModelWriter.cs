@@ -90,7 +90,7 @@ public static class SyntheticModelWriter
 
         // The embedding as the model will see it (quantized then decoded) feeds the aligned output head.
         byte[]? embd = null;
-        byte[] Embedding() => embd ??= w.Rows("token_embd.weight", "token_embd", fm.Embedding, h, v, 1f);
+        byte[] Embedding() => embd ??= w.Rows("token_embd.weight", "token_embd", fm.Embedding, h, v, 1f, distinct: true);
 
         Add("token_embd.weight", fm.Embedding, [h, v], Embedding);
         Add("output_norm.weight", GgmlType.F32, [h], () => Norm("output_norm.weight", h));

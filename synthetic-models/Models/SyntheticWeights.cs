@@ -50,9 +50,10 @@ public sealed class SyntheticWeights(int seed, int rowPool)
     /// <paramref name="rows"/> quantized rows of <paramref name="columns"/> Gaussian weights (std <paramref name="std"/>)
     /// for tensor <paramref name="name"/>; <paramref name="role"/> names the pool rows may be shared through.
     /// </summary>
-    public byte[] Rows(string name, string role, GgmlType type, int columns, long rows, float std)
+    /// <param name="distinct">Quantize every row (no pool): for the token embedding, whose rows must differ per token.</param>
+    public byte[] Rows(string name, string role, GgmlType type, int columns, long rows, float std, bool distinct = false)
     {
-        if (rowPool <= 0 || rows <= rowPool)
+        if (distinct || rowPool <= 0 || rows <= rowPool)
         {
             return Quantize(type, Gaussian(name, rows * columns, std), columns);
         }

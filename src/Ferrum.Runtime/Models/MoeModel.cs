@@ -12,6 +12,7 @@ namespace Ferrum.Models;
 /// residual → RMSNorm → MoE block (through <see cref="IMoeExecutor"/>) → residual, then the final norm and the output
 /// head (tied to the embedding when output.weight is absent), following llama.cpp's graphs.
 /// Weights are used in place over the file mapping; the file must stay open while the model lives.
+/// Sessions share the model's worker pool: evaluate one session at a time (a concurrent call is refused).
 /// </summary>
 public sealed unsafe class MoeModel : IDisposable
 {

@@ -36,7 +36,7 @@ internal sealed class RopeTable
                 float t = interp, mscale = attnFactor;
                 if (extFactor != 0f)
                 {
-                    float y = ((2 * i / 2) - low) / MathF.Max(0.001f, high - low);
+                    float y = (i - low) / MathF.Max(0.001f, high - low);
                     float rampMix = (1 - MathF.Min(1, MathF.Max(0, y))) * extFactor;
                     t = (interp * (1 - rampMix)) + (extrap * rampMix);
                     mscale *= 1.0f + (0.1f * MathF.Log(1.0f / freqScale));
