@@ -32,7 +32,7 @@ public class WholeModelParityTests(ITestOutputHelper output)
     [InlineData("llama")]
     public void Greedy_tokens_and_logits_match_llama_cpp(string architecture)
     {
-        const int steps = 20;
+        const int steps = 16;
         var path = TinyModelFiles.Get(TinyModelFiles.Spec(architecture));
         var reference = LlamaCppReference.Greedy(path, Prompt, steps);
 
