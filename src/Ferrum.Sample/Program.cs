@@ -19,6 +19,7 @@ public static class Program
         root.Options.Add(DemoCommand.ThreadsOption);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
@@ -26,7 +27,7 @@ public static class Program
         root.Subcommands.Add(MoeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(OpenCLCommand.Create());
-        // `ferrum` alone runs the demo: build the demo model once, then measure it on every backend.
+        // `ferrum` alone runs the demo: build the demo model once, generate with it, then measure its MoE layers on every backend.
         root.SetAction(DemoCommand.Run);
         return root.Parse(args).Invoke();
     }

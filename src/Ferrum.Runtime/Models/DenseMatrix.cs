@@ -63,7 +63,7 @@ internal sealed unsafe class DenseMatrix
             throw new GgufException($"{file.Path}: tensor '{name}': row length {columns} is not a multiple of the {t.TypeInfo.Name} block size {t.TypeInfo.BlockSize}");
         }
 
-        return new DenseMatrix(name, t.Type, file.GetTensorPointer(t), columns, rows, t.RowBytes, CpuKernels.Get(t.Type, columns));
+        return new DenseMatrix(name, t.Type, file.GetTensorPointer(t), columns, rows, t.RowBytes, CpuKernels.Get(t.Type));
     }
 
     /// <summary>Reads an f32 vector tensor of <paramref name="elements"/> values (norm weights, biases); null when optional and absent.</summary>

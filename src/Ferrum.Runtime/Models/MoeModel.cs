@@ -1,4 +1,5 @@
 using Ferrum.Backends;
+using Ferrum.Backends.Cpu;
 using Ferrum.Gguf;
 using Ferrum.Inference;
 using Ferrum.Moe;

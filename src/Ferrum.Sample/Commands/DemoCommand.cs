@@ -1,13 +1,16 @@
 using System.CommandLine;
 using Ferrum.Gguf;
+using Ferrum.Inference;
 using Ferrum.Sample.Demo;
+using Ferrum.Sample.Generation;
 using Spectre.Console;
 
 namespace Ferrum.Sample.Commands;
 
 /// <summary>
 /// <c>ferrum</c> with no arguments (or <c>ferrum demo</c>): builds the synthetic Qwen3-30B-A3B-shaped demo model once
-/// into the user's cache folder, then measures decode and prefill through all its MoE layers on every backend.
+/// into the user's cache folder, generates a few tokens with the whole model, then measures decode and prefill through
+/// all its MoE layers on every backend.
 /// </summary>
 public static class DemoCommand
 {
@@ -46,9 +49,23 @@ public static class DemoCommand
                 });
         }
 
+        // The whole model end to end: tokenizer, attention and MoE layers, sampling.
+        using (var runner = TextRunner.Open(path, Threads(parse), contextLength: 256))
+        {
+            var request = new GenerationRequest(DemoPrompt, MaxTokens: 24, new SamplingOptions { Temperature = 0.7f, Seed = 42 }, [], Chat: false);
+            console.MarkupLine($"[bold]generate[/] ({Markup.Escape(runner.Architecture)}, {runner.KvCacheBytes / 1024} KiB f16 KV cache): [grey]{Markup.Escape(DemoPrompt)}[/]");
+            var result = runner.Generate(request, null, CancellationToken.None);
+            console.WriteLine(result.Text);
+            console.MarkupLine(Markup.Escape(GenerateCommand.Summary(result)));
+            console.WriteLine();
+        }
+
         using var file = GgufFile.Open(path);
         return Measurement.Run(file, new MeasurementOptions { Threads = Threads(parse) }, console);
     });
+
+    /// <summary>The demo's prompt (its weights are random, so the text is too; the numbers are what it shows).</summary>
+    public const string DemoPrompt = "The MoE layer routes each token to";
 
     public static int Threads(ParseResult parse)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ferrum.Gguf;
 using Ferrum.Inference;
 using Ferrum.Sample.Demo;
+using Ferrum.Sample.Generation;
 
 namespace Ferrum.Sample.Commands;
 
@@ -26,8 +27,9 @@ public static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text contains this string (repeatable).", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Send the prompt as one user message through the model's chat template." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (token ids, text, tokens/s) instead of streaming." };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all processors).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("generate", "Generate text with a whole MoE model: tokenizer, transformer, sampling, in pure .NET.");
-        foreach (var o in new Option[] { model, prompt, n, temp, topK, topP, minP, seed, context, stop, chat, json })
+        foreach (var o in new Option[] { model, prompt, n, temp, topK, topP, minP, seed, context, stop, chat, json, threads })
         {
             cmd.Options.Add(o);
         }
@@ -49,9 +51,8 @@ public static class GenerateCommand
                 parse.GetValue(chat));
             request.Sampling.Validate();
             var path = parse.GetValue(model) ?? DemoModel.EnsureBuiltWithProgress(Console.Error);
-            var threads = DemoCommand.Threads(parse);
             var ctx = Positive(parse.GetValue(context), "--ctx-size", 1 << 20);
-            using var runner = TextRunner.Open(path, threads, ctx);
+            using var runner = TextRunner.Open(path, Positive(parse.GetValue(threads), "--threads", Backends.Cpu.CpuMoeOptions.MaxThreads), ctx);
             if (parse.GetValue(json))
             {
                 var result = runner.Generate(request, null, CancellationToken.None);

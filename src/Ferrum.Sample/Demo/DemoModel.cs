@@ -4,13 +4,13 @@ using Ferrum.Quantization;
 namespace Ferrum.Sample.Demo;
 
 /// <summary>
-/// The built-in demo model: a synthetic GGUF with the MoE shape of Qwen3-30B-A3B (hidden 2048, expert FFN 768,
-/// 128 experts, top-8) and a few layers, its expert weights quantized as a Q4_K_M file has them (q4_K gate/up,
-/// q6_K down on the layers llama.cpp gives more bits), and an f32 router that spreads tokens over the experts.
+/// The built-in demo model (<see cref="WholeModel"/>, cached at <see cref="CachePath"/>): a whole synthetic
+/// Qwen3-30B-A3B-shaped model written by synthetic-models with Ferrum's quantizers and a real BPE vocabulary.
+/// <see cref="Build"/> writes MoE-only files of any <see cref="DemoShape"/> for the tests of the MoE tools.
 /// </summary>
 /// <remarks>
-/// Quantizing 1.5 G weights with the reference quantizers would take many minutes, so each (role, format) gets a
-/// pool of <see cref="PoolMatrices"/> expert matrices of Gaussian weights quantized by Ferrum's quantizers, and
+/// Quantizing billions of weights with the reference quantizers would take many minutes, so weights come from a
+/// pool of quantized rows (<see cref="PoolMatrices"/> matrices per role here, a row pool in synthetic-models), and
 /// every expert's rows are drawn at random from that pool. Rows are independent blocks in every format, so each
 /// expert is a valid, distinct matrix of real quantizer output, stored at its own address: the memory traffic and
 /// the numerics of the kernels are those of a real file.
@@ -24,7 +24,14 @@ public static class DemoModel
     public static readonly DemoShape Default = new(Layers: 4, Hidden: 2048, ExpertFfn: 768, Experts: 128, TopK: 8);
 
     // Bump when the file's content changes, so a stale cached file is rebuilt.
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
+
+    /// <summary>
+    /// The built-in demo: a whole Qwen3-30B-A3B-shaped model (hidden 2048, 32 query / 4 KV heads of 128, QK-norm,
+    /// 128 experts of 768, top-8, q4_K_M mix) with <see cref="Default"/>'s layer count and a qwen2 BPE vocabulary
+    /// trained on the shipped corpus: attention, MoE blocks, embedding and output head, as llama.cpp loads it.
+    /// </summary>
+    public static Ferrum.SyntheticModels.SyntheticModelSpec WholeModel => Ferrum.SyntheticModels.SyntheticModelPresets.Qwen3_30B_A3B(Default.Layers);
 
     /// <summary>The cached file: $XDG_CACHE_HOME/ferrum (or ~/.cache/ferrum) / demo-qwen3moe-vN.gguf.</summary>
     public static string CachePath
@@ -61,7 +68,7 @@ public static class DemoModel
         var temp = path + $".{Environment.ProcessId}.tmp";
         try
         {
-            Build(temp, Default, progress);
+            Ferrum.SyntheticModels.SyntheticModelWriter.Write(WholeModel, temp, progress);
             File.Move(temp, path, overwrite: true);
         }
         finally
@@ -70,7 +77,29 @@ public static class DemoModel
         }
     }
 
-    /// <summary>Writes a model of <paramref name="shape"/> to <paramref name="path"/>.</summary>
+    /// <summary>Builds the demo model unless cached, printing progress lines to <paramref name="log"/>; returns its path.</summary>
+    public static string EnsureBuiltWithProgress(TextWriter log)
+    {
+        var path = CachePath;
+        if (!File.Exists(path))
+        {
+            log.WriteLine($"building the demo model once: {path}");
+            var last = -1;
+            EnsureBuilt(path, (fraction, _) =>
+            {
+                var pct = (int)(fraction * 10) * 10;
+                if (pct != last)
+                {
+                    last = pct;
+                    log.WriteLine($"  {pct}%");
+                }
+            });
+        }
+
+        return path;
+    }
+
+    /// <summary>Writes an MoE-only model of <paramref name="shape"/> (router and experts per layer, no attention) to <paramref name="path"/>; for tests of the MoE tools.</summary>
     public static void Build(string path, DemoShape shape, Action<double, string>? progress = null)
     {
         var (layers, hidden, ffn, experts, topK) = shape;
