@@ -100,14 +100,14 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
         using var qwen2File = GgufFile.Open(ArchitectureGguf.Qwen2Moe(), "qwen2moe.gguf");
         using var qwen2 = MoeLayer.Load(qwen2File, 0);
         Assert.False(backend.Supports(qwen2, out var why));
-        Assert.Equal($"shared experts ('blk.0.ffn_gate_shexp.weight', {ArchitectureGguf.Ffn} wide) are not run by the OpenCL backend yet", why);
+        Assert.Equal($"shared experts ('blk.0.ffn_gate_shexp.weight', {ArchitectureGguf.Ffn} wide) are not in the OpenCL kernels yet", why);
         var refused = Assert.Throws<NotSupportedException>(() => backend.Create(qwen2));
         Assert.Equal($"qwen2moe.gguf layer 0: {why}", refused.Message);
 
         using var gptFile = GgufFile.Open(ArchitectureGguf.GptOss(), "gpt-oss.gguf");
         using var gpt = MoeLayer.Load(gptFile, 0);
         Assert.False(backend.Supports(gpt, out why));
-        Assert.Equal("router/expert biases ('blk.0.ffn_gate_inp.bias', 'blk.0.ffn_gate_exps.bias', 'blk.0.ffn_up_exps.bias', 'blk.0.ffn_down_exps.bias') are not supported by the OpenCL backend", why);
+        Assert.Equal("router/expert biases ('blk.0.ffn_gate_inp.bias', 'blk.0.ffn_gate_exps.bias', 'blk.0.ffn_up_exps.bias', 'blk.0.ffn_down_exps.bias') are not in the OpenCL kernels yet", why);
         Assert.Throws<NotSupportedException>(() => backend.Create(gpt));
 
         using var qwen3File = GgufFile.Open(ArchitectureGguf.Qwen3Moe(), "qwen3moe.gguf");

@@ -2,7 +2,11 @@ using Ferrum.Quantization;
 
 namespace Ferrum.Moe;
 
-/// <summary>Checks the generated <c>LoadLayer</c> methods run on each tensor before viewing it.</summary>
+/// <summary>
+/// The declaration checks the generated <c>Model.Load</c> methods run on a loaded layer. Plumbing for generated code
+/// only (hidden from IntelliSense): its signatures may change with the generator.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
 public static class LayerChecks
 {
     /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/> (ggml order: ne[0] first).</summary>
