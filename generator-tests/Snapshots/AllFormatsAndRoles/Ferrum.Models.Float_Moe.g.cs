@@ -137,49 +137,20 @@ public static partial class Float_Moe
         });
     }
 
-    /// <summary>
-    /// One loaded layer of 'float-moe': typed zero-copy views of its experts and the executor that runs it.
-    /// One <see cref="Forward"/> call at a time per layer: a concurrent call is refused before it touches any state;
-    /// load one layer per concurrent caller. Every member throws <see cref="global::System.ObjectDisposedException"/> after <see cref="Dispose"/>.
-    /// </summary>
-    public sealed class Layer : global::System.IDisposable
+    /// <summary>One loaded layer of 'float-moe': the typed zero-copy views of its declared formats; running and lifetime come from <see cref="Moe::MoeModelLayer"/>.</summary>
+    public sealed class Layer : Moe::MoeModelLayer
     {
-        private readonly Moe::MoeLayer _description;
-        private readonly Backends::IMoeExecutor _executor;
         private readonly Moe::ExpertStack<Formats::F32> _gate;
         private readonly Moe::ExpertStack<Formats::F16> _up;
         private readonly Moe::ExpertStack _down;
-        private int _disposed;
 
         internal Layer(Moe::MoeLayer description, Backends::IMoeExecutor executor)
+            : base(description, executor)
         {
-            _description = description;
-            _executor = executor;
             _gate = Moe::ExpertStack<Formats::F32>.From(description.Gate);
             _up = Moe::ExpertStack<Formats::F16>.From(description.Up);
             _down = description.Down;
         }
-
-        /// <summary>The layer index (the N of blk.N).</summary>
-        public int Index => Description.Index;
-
-        /// <summary>The runtime's description of the layer (router, experts, shared expert, biases, routing).</summary>
-        public Moe::MoeLayer Description => Alive(_description);
-
-        /// <summary>The backend executor that runs the layer.</summary>
-        public Backends::IMoeExecutor Executor => Alive(_executor);
-
-        /// <summary>The backend's name ("cpu", "opencl", "metal").</summary>
-        public string Backend => Executor.Backend;
-
-        /// <summary>Which kernel runs each matrix ("specialized" when generated for the declared shape).</summary>
-        public global::System.Collections.Generic.IReadOnlyList<string> KernelPaths => Executor.KernelPaths;
-
-        /// <summary>The router weights ffn_gate_inp: Experts rows of Hidden elements.</summary>
-        public Moe::ExpertStack Router => Description.Router;
-
-        /// <summary>True when gate and up come from one fused ffn_gate_up_exps tensor.</summary>
-        public bool FusedGateUp => Description.FusedGateUp;
 
         /// <summary>The gate projections: per expert, ExpertFfn rows of Hidden elements, in f32.</summary>
         public Moe::ExpertStack<Formats::F32> Gate => Alive(_gate);
@@ -215,30 +186,5 @@ public static partial class Float_Moe
             Moe::ExpertStack<Formats::F32> stack => f32(stack),
             _ => throw new global::System.InvalidOperationException("unreachable: down format " + Down.Format),
         };
-
-        /// <summary>
-        /// Runs the MoE block (router, top-K, experts, weighted sum; no residual, no norm) for <c>x.Length / Hidden</c>
-        /// tokens: <paramref name="x"/> and <paramref name="y"/> hold tokens × Hidden floats.
-        /// </summary>
-        public void Forward(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)
-        {
-            Executor.Forward(x, y);
-        }
-
-        /// <summary>Releases the executor and the layer's lease on the file mapping. Idempotent.</summary>
-        public void Dispose()
-        {
-            if (global::System.Threading.Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                _executor.Dispose();
-                _description.Dispose();
-            }
-        }
-
-        private T Alive<T>(T value)
-        {
-            global::System.ObjectDisposedException.ThrowIf(global::System.Threading.Volatile.Read(ref _disposed) != 0, this);
-            return value;
-        }
     }
 }

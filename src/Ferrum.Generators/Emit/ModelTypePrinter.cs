@@ -211,26 +211,19 @@ internal static class ModelTypePrinter
 
     private static void PrintLayerType(ModelDecl model, CodeWriter w)
     {
-        w.Line("/// <summary>");
-        w.Line($"/// One loaded layer of '{model.Name}': typed zero-copy views of its experts and the executor that runs it.");
-        w.Line("/// One <see cref=\"Forward\"/> call at a time per layer: a concurrent call is refused before it touches any state;");
-        w.Line("/// load one layer per concurrent caller. Every member throws <see cref=\"global::System.ObjectDisposedException\"/> after <see cref=\"Dispose\"/>.");
-        w.Line("/// </summary>");
-        using (w.Block("public sealed class Layer : global::System.IDisposable"))
+        w.Line($"/// <summary>One loaded layer of '{model.Name}': the typed zero-copy views of its declared formats; running and lifetime come from <see cref=\"{Moe}MoeModelLayer\"/>.</summary>");
+        using (w.Block($"public sealed class Layer : {Moe}MoeModelLayer"))
         {
-            w.Line($"private readonly {Moe}MoeLayer _description;");
-            w.Line($"private readonly {Backends}IMoeExecutor _executor;");
             foreach (var (role, formats) in Roles(model))
             {
                 w.Line(formats.Length == 1 ? $"private readonly {Moe}ExpertStack<{Formats}{formats[0]}> _{role};" : $"private readonly {Moe}ExpertStack _{role};");
             }
 
-            w.Line("private int _disposed;");
             w.Line();
-            using (w.Block($"internal Layer({Moe}MoeLayer description, {Backends}IMoeExecutor executor)"))
+            w.Line($"internal Layer({Moe}MoeLayer description, {Backends}IMoeExecutor executor)");
+            w.Line("    : base(description, executor)");
+            using (w.Block())
             {
-                w.Line("_description = description;");
-                w.Line("_executor = executor;");
                 foreach (var (role, formats) in Roles(model))
                 {
                     var p = Pascal(role);
@@ -240,27 +233,6 @@ internal static class ModelTypePrinter
                 }
             }
 
-            w.Line();
-            w.Line("/// <summary>The layer index (the N of blk.N).</summary>");
-            w.Line("public int Index => Description.Index;");
-            w.Line();
-            w.Line("/// <summary>The runtime's description of the layer (router, experts, shared expert, biases, routing).</summary>");
-            w.Line($"public {Moe}MoeLayer Description => Alive(_description);");
-            w.Line();
-            w.Line("/// <summary>The backend executor that runs the layer.</summary>");
-            w.Line($"public {Backends}IMoeExecutor Executor => Alive(_executor);");
-            w.Line();
-            w.Line("/// <summary>The backend's name (\"cpu\", \"opencl\", \"metal\").</summary>");
-            w.Line("public string Backend => Executor.Backend;");
-            w.Line();
-            w.Line("/// <summary>Which kernel runs each matrix (\"specialized\" when generated for the declared shape).</summary>");
-            w.Line("public global::System.Collections.Generic.IReadOnlyList<string> KernelPaths => Executor.KernelPaths;");
-            w.Line();
-            w.Line("/// <summary>The router weights ffn_gate_inp: Experts rows of Hidden elements.</summary>");
-            w.Line($"public {Moe}ExpertStack Router => Description.Router;");
-            w.Line();
-            w.Line("/// <summary>True when gate and up come from one fused ffn_gate_up_exps tensor.</summary>");
-            w.Line("public bool FusedGateUp => Description.FusedGateUp;");
             foreach (var (role, formats) in Roles(model))
             {
                 var p = Pascal(role);
@@ -309,35 +281,6 @@ internal static class ModelTypePrinter
                 w.Line("};");
             }
 
-            w.Line();
-            w.Line("/// <summary>");
-            w.Line("/// Runs the MoE block (router, top-K, experts, weighted sum; no residual, no norm) for <c>x.Length / Hidden</c>");
-            w.Line("/// tokens: <paramref name=\"x\"/> and <paramref name=\"y\"/> hold tokens × Hidden floats.");
-            w.Line("/// </summary>");
-            using (w.Block("public void Forward(global::System.ReadOnlySpan<float> x, global::System.Span<float> y)"))
-            {
-                w.Line("Executor.Forward(x, y);");
-            }
-
-            w.Line();
-            w.Line("/// <summary>Releases the executor and the layer's lease on the file mapping. Idempotent.</summary>");
-            using (w.Block("public void Dispose()"))
-            {
-                using (w.Block("if (global::System.Threading.Interlocked.Exchange(ref _disposed, 1) == 0)"))
-                {
-                    w.Line("_executor.Dispose();");
-                    w.Line("_description.Dispose();");
-                }
-            }
-
-            w.Line();
-            w.Line("private T Alive<T>(T value)");
-            w.Line("{");
-            w.Indent();
-            w.Line("global::System.ObjectDisposedException.ThrowIf(global::System.Threading.Volatile.Read(ref _disposed) != 0, this);");
-            w.Line("return value;");
-            w.Outdent();
-            w.Line("}");
         }
     }
 
