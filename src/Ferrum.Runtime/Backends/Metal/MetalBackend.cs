@@ -61,7 +61,7 @@ public sealed class MetalBackend : IMoeBackend, IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         sources ??= MoePrograms.Catalog(KernelTarget.Metal);
-        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK)
+        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK).NoSharedExperts().NoGroupLimitedRouting()
             .Biases("expert biases", layer.GateBias, layer.UpBias, layer.DownBias); // the router bias is in the routing kernel
         foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
         {
