@@ -164,10 +164,78 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         RunAndCompare(layer, x, tokens, reference, specialized: false);
     }
 
+    /// <summary>gpt-oss with its gate/up/down expert biases and router bias, decode (mat-vec) and prefill (tiles).</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(33)]
+    public void Gpt_oss_expert_biases_match_the_reference(int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 41);
+        var router = GgmlReferenceData.RandomFloats(E * H, 42);
+        var rb = GgmlReferenceData.RandomFloats(E, 43);
+        var biases = new ExpertBiases(GgmlReferenceData.RandomFloats(E * F, 44), GgmlReferenceData.RandomFloats(E * F, 45), GgmlReferenceData.RandomFloats(E * H, 46));
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 47);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 48);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 49);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, downF, F);
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.SoftmaxOverSelected, Activation = MoeActivation.SwigluOai };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, downQ, downF.Length),
+            tokens,
+            routing,
+            routerBias: rb,
+            biases: biases);
+
+        using var layer = Layer(routing, router, GgmlType.MXFP4, gateQ, upQ, GgmlType.Q8_0, downQ, routerBias: rb, biases: biases);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        RunAndCompare(layer, x, tokens, reference, specialized: false);
+    }
+
+    /// <summary>DeepSeek-V3 routing on the device: sigmoid, exp_probs_b, the best 2 of 3 expert groups, norm and scale.</summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(34)]
+    public void Group_limited_routing_matches_the_reference(int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 51);
+        var router = GgmlReferenceData.RandomFloats(E * H, 52);
+        var sb = GgmlReferenceData.RandomFloats(E, 53);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 54);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 55);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 56);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, downF, F);
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Sigmoid, NormalizeWeights = true, WeightScale = 2.5f, ExpertGroupCount = 3, ExpertGroupsUsed = 2 };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, downQ, downF.Length),
+            tokens,
+            routing,
+            selectionBias: sb);
+
+        // The groups must change some token's choice, or the test could not tell.
+        var ungrouped = Route(x, router, tokens, routing with { ExpertGroupCount = 0, ExpertGroupsUsed = 0 }, null, sb);
+        Assert.NotEqual(ungrouped.Ids, reference.Ids);
+
+        using var layer = Layer(routing, router, GgmlType.Q8_0, gateQ, upQ, GgmlType.Q8_0, downQ, selectionBias: sb);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        RunAndCompare(layer, x, tokens, reference, specialized: false);
+    }
+
     private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
 
     /// <summary>A layer built in code over copies of the tensors (the views own them): router [H, E] F32, stacks [H, F, E] and [F, H, E].</summary>
-    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null)
+    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null)
     {
         ExpertStack Stack(GgmlType type, byte[] bytes, string name, int rowLength, int rows, int experts)
         {
@@ -185,8 +253,14 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             Down = Stack(downType, down, "blk.0.ffn_down_exps.weight", F, H, E),
             RouterBias = routerBias is null ? null : Stack(GgmlType.F32, Bytes(routerBias), "blk.0.ffn_gate_inp.bias", E, 1, 1),
             SelectionBias = selectionBias is null ? null : Stack(GgmlType.F32, Bytes(selectionBias), "blk.0.exp_probs_b.bias", E, 1, 1),
+            GateBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Gate), "blk.0.ffn_gate_exps.bias", F, 1, E),
+            UpBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Up), "blk.0.ffn_up_exps.bias", F, 1, E),
+            DownBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Down), "blk.0.ffn_down_exps.bias", H, 1, E),
         };
     }
+
+    /// <summary>gpt-oss's expert biases: gate and up [E][F], down [E][H].</summary>
+    private sealed record ExpertBiases(float[] Gate, float[] Up, float[] Down);
 
     /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
     private void RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
@@ -225,6 +299,9 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 "down" => (nint)w.Down.ExpertPointer(0),
                 "router_bias" => w.RouterBias != null ? (nint)w.RouterBias.ExpertPointer(0) : Pin(zeros),
                 "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias.ExpertPointer(0) : Pin(zeros),
+                "gate_bias" => w.GateBias != null ? (nint)w.GateBias.ExpertPointer(0) : Pin(zeros),
+                "up_bias" => w.UpBias != null ? (nint)w.UpBias.ExpertPointer(0) : Pin(zeros),
+                "down_bias" => w.DownBias != null ? (nint)w.DownBias.ExpertPointer(0) : Pin(zeros),
                 _ => Pin(scratch[name]),
             };
             foreach (var d in plan)
@@ -342,7 +419,17 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 probs = r.Gating == MoeGating.Sigmoid ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
             }
 
-            var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e] + (selectionBias?[e] ?? 0)).ThenBy(e => e).Take(k).ToArray();
+            var score = probs.Select((p, e) => p + (selectionBias?[e] ?? 0)).ToArray();
+            if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
+            {
+                // DeepSeek-V3: a group scores the sum of its two best; experts outside the best groups leave the race.
+                var per = E / r.ExpertGroupCount;
+                var gs = Enumerable.Range(0, r.ExpertGroupCount).Select(g => score.Skip(g * per).Take(per).OrderDescending().Take(2).Sum()).ToArray();
+                var kept = Enumerable.Range(0, r.ExpertGroupCount).OrderByDescending(g => gs[g]).ThenBy(g => g).Take(r.ExpertGroupsUsed).ToHashSet();
+                score = score.Select((v, e) => kept.Contains(e / per) ? v : double.NegativeInfinity).ToArray();
+            }
+
+            var sel = Enumerable.Range(0, E).OrderByDescending(e => score[e]).ThenBy(e => e).Take(k).ToArray();
             var w = sel.Select(e => probs[e]).ToArray();
             if (r.Gating == MoeGating.SoftmaxOverSelected)
             {
@@ -371,7 +458,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
-    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null)
     {
         var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
         int k = routing.ExpertsPerToken;
@@ -384,7 +471,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 var act = new double[F];
                 for (var r = 0; r < F; r++)
                 {
-                    double g = 0, u = 0;
+                    double g = biases?.Gate[(e * F) + r] ?? 0, u = biases?.Up[(e * F) + r] ?? 0;
                     for (var c = 0; c < H; c++)
                     {
                         g += (double)gate[(((e * F) + r) * H) + c] * x[(t * H) + c];
@@ -405,7 +492,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
                 for (var r = 0; r < H; r++)
                 {
-                    double d = 0;
+                    double d = biases?.Down[(e * H) + r] ?? 0;
                     for (var c = 0; c < F; c++)
                     {
                         d += down[(((e * H) + r) * F) + c] * act[c];

@@ -8,8 +8,9 @@ namespace Ferrum.Backends.Metal;
 /// <summary>
 /// The Metal backend: the generated MSL programs (kernels.yaml with <c>metal</c> in its targets) on one Apple GPU.
 /// It runs routed experts with softmax, sigmoid or softmax-over-selected gating, renormalization, scale, a router
-/// bias and a selection bias, SiLU or gpt-oss's swiglu_oai; it does not run shared experts, expert biases,
-/// group-limited routing or sqrt-softplus gating (<see cref="CanRun"/> names what a layer needs that it lacks).
+/// bias, a selection bias, group-limited selection, gate/up/down expert biases, SiLU or gpt-oss's swiglu_oai
+/// (qwen3moe, olmoe, Mixtral, gpt-oss); it does not run shared experts (qwen2moe, deepseek2) or sqrt-softplus gating
+/// (<see cref="CanRun"/> names what a layer needs that it lacks).
 /// Constructing it off macOS throws <see cref="PlatformNotSupportedException"/> ("Metal is available only on macOS");
 /// <see cref="CanRun"/> is pure logic and answers on every OS.
 /// </summary>
@@ -61,8 +62,12 @@ public sealed class MetalBackend : IMoeBackend, IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         sources ??= MoePrograms.Catalog(KernelTarget.Metal);
-        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK).NoSharedExperts().NoGroupLimitedRouting()
-            .Biases("expert biases", layer.GateBias, layer.UpBias, layer.DownBias); // the router bias is in the routing kernel
+        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK).NoSharedExperts().GateUpBiasPair();
+        if (layer.Routing.ExpertGroupCount > MetalMoePlan.MaxGroups && layer.Routing.ExpertGroupsUsed < layer.Routing.ExpertGroupCount)
+        {
+            check.Add($"{layer.Routing.ExpertGroupCount} expert groups: the Metal routing kernel holds at most {MetalMoePlan.MaxGroups}");
+        }
+
         foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
         {
             var name = m.Info.Name;

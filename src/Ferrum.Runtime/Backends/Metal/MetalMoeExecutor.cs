@@ -38,6 +38,9 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     private readonly MetalBuffer _down = null!;
     private readonly MetalBuffer _routerBias = null!;
     private readonly MetalBuffer _selectionBias = null!;
+    private readonly MetalBuffer _gateBias = null!;
+    private readonly MetalBuffer _upBias = null!;
+    private readonly MetalBuffer _downBias = null!;
     private readonly MoeCallGate _calls = new("Metal MoE executor");
     private Scratch? _scratch;
 
@@ -120,6 +123,11 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
             var biasBytes = (long)_experts * sizeof(float);
             _routerBias = layer.RouterBias != null ? Weights(layer.RouterBias) : Own(_device.NewBuffer(biasBytes));
             _selectionBias = layer.SelectionBias != null ? Weights(layer.SelectionBias) : Own(_device.NewBuffer(biasBytes));
+
+            // Absent expert biases bind a 4-byte placeholder: the kernels read them only under has_expert_bias / has_down_bias.
+            _gateBias = layer.GateBias != null ? Weights(layer.GateBias) : Own(_device.NewBuffer(4));
+            _upBias = layer.UpBias != null ? Weights(layer.UpBias) : Own(_device.NewBuffer(4));
+            _downBias = layer.DownBias != null ? Weights(layer.DownBias) : Own(_device.NewBuffer(4));
         }
         catch
         {
@@ -241,6 +249,9 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
         "router" => _router,
         "router_bias" => _routerBias,
         "selection_bias" => _selectionBias,
+        "gate_bias" => _gateBias,
+        "up_bias" => _upBias,
+        "down_bias" => _downBias,
         "ids" => s.Ids,
         "weights" => s.Weights,
         "gate" => _gate,

@@ -75,13 +75,16 @@ public static class MetalMoePlan
     /// <summary>Most experts per token the routing kernel holds (FERRUM_MAX_TOPK).</summary>
     public const int MaxTopK = 32;
 
+    /// <summary>Most expert groups the group-limited selection holds (FERRUM_MAX_GROUPS).</summary>
+    public const int MaxGroups = 64;
+
     /// <summary>Token count from which the prefill tile kernels are used.</summary>
     public const int PrefillTokens = 32;
 
     /// <summary>The #defines the host puts in front of every program, so the grid math here and the kernels agree.</summary>
     public static string Defines(bool oaiActivation) =>
         $"#define FERRUM_NR0 {RowsPerSimdgroup}\n#define FERRUM_NSG {SimdgroupsPerThreadgroup}\n#define FERRUM_ACT_OAI {(oaiActivation ? 1 : 0)}\n" +
-        $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n";
+        $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n#define FERRUM_MAX_GROUPS {MaxGroups}\n";
 
     /// <summary>Kernel function of a step for the given weight formats.</summary>
     public static string Function(MetalMoeStep step, GgmlType gateUp, GgmlType down) => step switch
@@ -103,11 +106,11 @@ public static class MetalMoePlan
     public static IReadOnlyList<string> Bindings(MetalMoeStep step) => step switch
     {
         MetalMoeStep.Route => ["args", "x", "router", "router_bias", "selection_bias", "ids", "weights"],
-        MetalMoeStep.GateUpVector => ["args", "gate", "up", "x", "ids", "act"],
-        MetalMoeStep.DownVector => ["args", "down", "act", "ids", "weights", "out"],
+        MetalMoeStep.GateUpVector => ["args", "gate", "up", "x", "ids", "act", "gate_bias", "up_bias"],
+        MetalMoeStep.DownVector => ["args", "down", "act", "ids", "weights", "out", "down_bias"],
         MetalMoeStep.Map => ["args", "ids", "counts", "lists"],
-        MetalMoeStep.GateUpTile => ["args", "gate", "up", "x", "counts", "lists", "act"],
-        MetalMoeStep.DownTile => ["args", "down", "act", "counts", "lists", "weights", "y"],
+        MetalMoeStep.GateUpTile => ["args", "gate", "up", "x", "counts", "lists", "act", "gate_bias", "up_bias"],
+        MetalMoeStep.DownTile => ["args", "down", "act", "counts", "lists", "weights", "y", "down_bias"],
         MetalMoeStep.Combine => ["args", "y", "out"],
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
     };
@@ -132,6 +135,10 @@ public static class MetalMoePlan
             Scale = routing.WeightScale,
             HasRouterBias = layer.RouterBias != null ? 1 : 0,
             HasSelectionBias = layer.SelectionBias != null ? 1 : 0,
+            NGroups = routing.ExpertGroupCount,
+            GroupsUsed = routing.ExpertGroupsUsed,
+            HasExpertBias = layer.GateBias != null ? 1 : 0,
+            HasDownBias = layer.DownBias != null ? 1 : 0,
         };
     }
 
