@@ -25,6 +25,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     private const int F = 256;
     private const int E = 6;
     private const int K = 2;
+    private const int SF = 128;
 
     [Theory]
     // Decode (mat-vec) and prefill (tiles) paths for each kind of format: K-quant with an offset and 32-element
@@ -232,10 +233,51 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         RunAndCompare(layer, x, tokens, reference, specialized: false);
     }
 
+    /// <summary>
+    /// Shared experts: qwen2moe's (sigmoid-gated by ffn_gate_inp_shexp, softmax routing without renormalization, q4_K
+    /// routed and q8_0 shared) and deepseek2's (ungated, with the DeepSeek-V3 routing), decode and prefill.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 3)]
+    [InlineData(true, 33)]
+    [InlineData(false, 2)]
+    [InlineData(false, 34)]
+    public void Shared_experts_match_the_reference(bool gated, int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 61);
+        var router = GgmlReferenceData.RandomFloats(E * H, 62);
+        var sb = gated ? null : GgmlReferenceData.RandomFloats(E, 63);
+        var type = gated ? GgmlType.Q4_K : GgmlType.Q8_0;
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 64);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 65);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 66);
+        var gateQ = GgmlReferenceData.Quantize((int)type, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)type, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)type, downF, F);
+        var shared = SharedWeights.Create(GgmlType.Q8_0, 67, gated);
+        var routing = gated
+            ? new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax }
+            : new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Sigmoid, NormalizeWeights = true, WeightScale = 2.5f, ExpertGroupCount = 3, ExpertGroupsUsed = 2 };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)type, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)type, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)type, downQ, downF.Length),
+            tokens,
+            routing,
+            selectionBias: sb,
+            shared: shared);
+
+        using var layer = Layer(routing, router, type, gateQ, upQ, type, downQ, selectionBias: sb, shared: shared);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        RunAndCompare(layer, x, tokens, reference, specialized: false);
+    }
+
     private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
 
     /// <summary>A layer built in code over copies of the tensors (the views own them): router [H, E] F32, stacks [H, F, E] and [F, H, E].</summary>
-    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null)
+    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null, SharedWeights? shared = null)
     {
         ExpertStack Stack(GgmlType type, byte[] bytes, string name, int rowLength, int rows, int experts)
         {
@@ -256,7 +298,26 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             GateBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Gate), "blk.0.ffn_gate_exps.bias", F, 1, E),
             UpBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Up), "blk.0.ffn_up_exps.bias", F, 1, E),
             DownBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Down), "blk.0.ffn_down_exps.bias", H, 1, E),
+            SharedGate = shared is null ? null : Stack(shared.Type, shared.GateQ, "blk.0.ffn_gate_shexp.weight", H, SF, 1),
+            SharedUp = shared is null ? null : Stack(shared.Type, shared.UpQ, "blk.0.ffn_up_shexp.weight", H, SF, 1),
+            SharedDown = shared is null ? null : Stack(shared.Type, shared.DownQ, "blk.0.ffn_down_shexp.weight", SF, H, 1),
+            SharedGateInput = shared?.Input is null ? null : Stack(GgmlType.F32, Bytes(shared.Input), "blk.0.ffn_gate_inp_shexp.weight", H, 1, 1),
         };
+    }
+
+    /// <summary>A shared expert: quantized gate/up [SF][H] and down [H][SF], their ggml dequantization, and the optional f32 gate input [H].</summary>
+    private sealed record SharedWeights(GgmlType Type, byte[] GateQ, byte[] UpQ, byte[] DownQ, float[] Gate, float[] Up, float[] Down, float[]? Input)
+    {
+        public static SharedWeights Create(GgmlType type, int seed, bool gated)
+        {
+            var g = GgmlReferenceData.RandomFloats(SF * H, seed);
+            var u = GgmlReferenceData.RandomFloats(SF * H, seed + 1);
+            var d = GgmlReferenceData.RandomFloats(H * SF, seed + 2);
+            var gq = GgmlReferenceData.Quantize((int)type, g, H);
+            var uq = GgmlReferenceData.Quantize((int)type, u, H);
+            var dq = GgmlReferenceData.Quantize((int)type, d, SF);
+            return new(type, gq, uq, dq, GgmlReferenceData.ToFloat((int)type, gq, g.Length), GgmlReferenceData.ToFloat((int)type, uq, u.Length), GgmlReferenceData.ToFloat((int)type, dq, d.Length), gated ? GgmlReferenceData.RandomFloats(H, seed + 3) : null);
+        }
     }
 
     /// <summary>gpt-oss's expert biases: gate and up [E][F], down [E][H].</summary>
@@ -271,16 +332,19 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
         var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai);
         var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai);
+        var shared = w.HasSharedExpert ? new MetalSharedExpert(w.SharedFfn, w.SharedGate!.Format, w.SharedDown!.Format) : null;
+        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai);
+        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai);
         var scratch = new Dictionary<string, byte[]>();
-        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
+        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists", "shared_w", "zero_ids", "shared_act" })
         {
-            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k)];
+            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k, w.SharedFfn)];
         }
 
         MemoryMarshal.AsBytes(x.AsSpan()).CopyTo(scratch["x"]);
         var zeros = new byte[e * 4];
-        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Format, w.Down.Format);
-        Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
+        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Format, w.Down.Format, shared);
+        Assert.Equal((tokens >= MetalMoePlan.PrefillTokens ? 5 : 3) + (shared is null ? 0 : 2), plan.Count);
         if (routeOnly)
         {
             plan = [plan[0]];
@@ -302,6 +366,10 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 "gate_bias" => w.GateBias != null ? (nint)w.GateBias.ExpertPointer(0) : Pin(zeros),
                 "up_bias" => w.UpBias != null ? (nint)w.UpBias.ExpertPointer(0) : Pin(zeros),
                 "down_bias" => w.DownBias != null ? (nint)w.DownBias.ExpertPointer(0) : Pin(zeros),
+                "shexp_inp" => w.SharedGateInput != null ? (nint)w.SharedGateInput.ExpertPointer(0) : Pin(zeros),
+                "shared_gate" => (nint)w.SharedGate!.ExpertPointer(0),
+                "shared_up" => (nint)w.SharedUp!.ExpertPointer(0),
+                "shared_down" => (nint)w.SharedDown!.ExpertPointer(0),
                 _ => Pin(scratch[name]),
             };
             foreach (var d in plan)
@@ -317,7 +385,13 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                         ptrs[i] = Resolve(names[i]);
                     }
 
-                    var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
+                    var lib = d.Step switch
+                    {
+                        MetalMoeStep.DownVector or MetalMoeStep.DownTile => downLib,
+                        MetalMoeStep.SharedGateUp => sharedGateLib!,
+                        MetalMoeStep.SharedDown => sharedDownLib!,
+                        _ => gateLib,
+                    };
                     lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
                 }
             }
@@ -458,7 +532,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
-    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null)
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null, SharedWeights? shared = null)
     {
         var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
         int k = routing.ExpertsPerToken;
@@ -499,6 +573,49 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                     }
 
                     output[(t * H) + r] += weights[(t * k) + s] * d;
+                }
+            }
+        }
+
+        if (shared != null)
+        {
+            // The shared expert: SiLU(gate·x)·(up·x), down, times sigmoid(input·x) when gated (qwen2moe), else 1.
+            for (var t = 0; t < tokens; t++)
+            {
+                double gw = 1;
+                if (shared.Input != null)
+                {
+                    double z = 0;
+                    for (var c = 0; c < H; c++)
+                    {
+                        z += (double)shared.Input[c] * x[(t * H) + c];
+                    }
+
+                    gw = 1 / (1 + Math.Exp(-z));
+                }
+
+                var act = new double[SF];
+                for (var r = 0; r < SF; r++)
+                {
+                    double g = 0, u = 0;
+                    for (var c = 0; c < H; c++)
+                    {
+                        g += (double)shared.Gate[(r * H) + c] * x[(t * H) + c];
+                        u += (double)shared.Up[(r * H) + c] * x[(t * H) + c];
+                    }
+
+                    act[r] = g / (1 + Math.Exp(-g)) * u;
+                }
+
+                for (var r = 0; r < H; r++)
+                {
+                    double d = 0;
+                    for (var c = 0; c < SF; c++)
+                    {
+                        d += shared.Down[(r * SF) + c] * act[c];
+                    }
+
+                    output[(t * H) + r] += gw * d;
                 }
             }
         }

@@ -48,9 +48,11 @@ internal static class Metal_Q2_K_512x1024_B1
         int groups_used;        // groups kept (n_group_used)
         int has_expert_bias;    // add gate_bias and up_bias before the activation (gpt-oss)
         int has_down_bias;      // add down_bias to each expert's down output (gpt-oss)
+        int has_shexp_inp;      // kernel_moe_route: shared_w[t] = sigmoid(shexp_inp . x) (qwen2moe), else 1
+        int accumulate;         // kernel_moe_mv_id_down: add onto out (the shared expert after the routed ones)
         int reserved;
     };
-    static_assert(sizeof(ferrum_moe_args) == 96, "ferrum_moe_args must match the host struct");
+    static_assert(sizeof(ferrum_moe_args) == 104, "ferrum_moe_args must match the host struct");
 
     // Threadgroup geometry of the mat-vec kernels; the host prepends its own #defines and sizes the grid from them.
     #ifndef FERRUM_NR0
@@ -250,7 +252,8 @@ internal static class Metal_Q2_K_512x1024_B1
     }
 
     // down + routing-weighted sum: grid (ceil(N_K / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
-    // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair]).
+    // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]), added onto
+    // out when args.accumulate (the shared expert, run as a one-expert top-1 block after the routed ones).
     kernel void kernel_moe_mv_id_down_q2_K(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* down [[buffer(1)]],
@@ -313,7 +316,8 @@ internal static class Metal_Q2_K_512x1024_B1
             const float v = simd_sum(acc[r]);
             if (tiisg == 0 && r0 + r < N_ROWS)
             {
-                out[(ulong)t * N_ROWS + r0 + r] = bad ? NAN : v;
+                const ulong o = (ulong)t * N_ROWS + r0 + r;
+                out[o] = bad ? NAN : args.accumulate != 0 ? out[o] + v : v;
             }
         }
     }
@@ -527,6 +531,8 @@ internal static class Metal_Q2_K_512x1024_B1
         device const float* selection_bias [[buffer(4)]],
         device int* ids [[buffer(5)]],
         device float* weights [[buffer(6)]],
+        device const float* shexp_inp [[buffer(7)]],
+        device float* shared_w [[buffer(8)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -548,6 +554,23 @@ internal static class Metal_Q2_K_512x1024_B1
             if (tiisg == 0)
             {
                 logit[e] = args.has_router_bias != 0 ? acc + router_bias[e] : acc;
+            }
+        }
+        if ((int)sgitg == FERRUM_ROUTE_NSG - 1)
+        {
+            // The shared expert's gate: sigmoid(ffn_gate_inp_shexp . x) (qwen2moe), or 1.
+            float g = 0.0f;
+            if (args.has_shexp_inp != 0)
+            {
+                for (int k = (int)tiisg; k < args.h; k += 32)
+                {
+                    g += shexp_inp[k] * xt[k];
+                }
+            }
+            g = simd_sum(g);
+            if (tiisg == 0)
+            {
+                shared_w[t] = args.has_shexp_inp != 0 ? 1.0f / (1.0f + exp(-g)) : 1.0f;
             }
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
