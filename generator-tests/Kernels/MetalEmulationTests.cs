@@ -1,6 +1,8 @@
 extern alias Generators;
 using System.Runtime.InteropServices;
+using Ferrum.Backends;
 using Ferrum.Backends.Metal;
+using Ferrum.Backends.OpenCL;
 using Ferrum.Generators.Tests.MetalCheck;
 using Ferrum.GgmlReference;
 using Ferrum.Gguf;
@@ -8,6 +10,7 @@ using Ferrum.Moe;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+using OpenCLPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
 using Printer = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
 
 namespace Ferrum.Generators.Tests.Kernels;
@@ -195,7 +198,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         using var layer = Layer(routing, router, GgmlType.MXFP4, gateQ, upQ, GgmlType.Q8_0, downQ, routerBias: rb, biases: biases);
         Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
-        RunAndCompare(layer, x, tokens, reference, specialized: false);
+        var metal = RunAndCompare(layer, x, tokens, reference, specialized: false);
+        AssertDialectsAgree(layer, x, metal);
     }
 
     /// <summary>DeepSeek-V3 routing on the device: sigmoid, exp_probs_b, the best 2 of 3 expert groups, norm and scale.</summary>
@@ -271,7 +275,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         using var layer = Layer(routing, router, type, gateQ, upQ, type, downQ, selectionBias: sb, shared: shared);
         Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
-        RunAndCompare(layer, x, tokens, reference, specialized: false);
+        var metal = RunAndCompare(layer, x, tokens, reference, specialized: false);
+        AssertDialectsAgree(layer, x, metal);
     }
 
     private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
@@ -324,7 +329,42 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     private sealed record ExpertBiases(float[] Gate, float[] Up, float[] Down);
 
     /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
-    private void RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
+    /// <summary>
+    /// The dialect drift check: the OpenCL C programs the generator prints for the same formats, run by the OpenCL
+    /// executor on the OpenCL device (pocl in CI), must give what the emulated MSL gave. The two dialects are printed
+    /// from separate template text (docs/metal.md), so a change to one dialect's kernels that the other did not get
+    /// shows up here as a disagreement, even where both stay within the reference tolerance.
+    /// </summary>
+    private static void AssertDialectsAgree(MoeLayer w, float[] x, float[] metal)
+    {
+        OpenCLDevice device;
+        try
+        {
+            device = OpenCLDevice.Select();
+        }
+        catch (OpenCLException e)
+        {
+            throw new InvalidOperationException($"the dialect drift check needs an OpenCL device (pocl in CI): {e.Message}", e);
+        }
+
+        using var ctx = new OpenCLContext(device);
+        MoeProgramSources sources = (type, rows, rowLength) => rows == 0 && rowLength == 0
+            ? OpenCLPrinter.PrintFormatProgram(FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type), null)
+            : null;
+        using var executor = new OpenCLMoeExecutor(ctx, w, sources);
+        var opencl = new float[x.Length];
+        executor.Forward(x, opencl);
+        double num = 0, den = 0;
+        for (var i = 0; i < opencl.Length; i++)
+        {
+            num += ((double)opencl[i] - metal[i]) * ((double)opencl[i] - metal[i]);
+            den += (double)metal[i] * metal[i];
+        }
+
+        Assert.True(den > 0 && num / den <= 1e-9, $"OpenCL and Metal dialects disagree: NMSE {num / den:E2}");
+    }
+
+    private float[] RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
     {
         w.Validate();
         var r = w.Routing;
@@ -413,7 +453,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         if (routeOnly)
         {
-            return;
+            return [];
         }
 
         var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
@@ -422,6 +462,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         {
             Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
         }
+
+        return got;
     }
 
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
