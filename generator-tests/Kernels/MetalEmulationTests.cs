@@ -1,6 +1,8 @@
 extern alias Generators;
 using System.Runtime.InteropServices;
+using Ferrum.Backends;
 using Ferrum.Backends.Metal;
+using Ferrum.Backends.OpenCL;
 using Ferrum.Generators.Tests.MetalCheck;
 using Ferrum.GgmlReference;
 using Ferrum.Gguf;
@@ -8,6 +10,7 @@ using Ferrum.Moe;
 using Ferrum.Quantization;
 using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
 using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+using OpenCLPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
 using Printer = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
 
 namespace Ferrum.Generators.Tests.Kernels;
@@ -25,6 +28,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     private const int F = 256;
     private const int E = 6;
     private const int K = 2;
+    private const int SF = 128;
 
     [Theory]
     // Decode (mat-vec) and prefill (tiles) paths for each kind of format: K-quant with an offset and 32-element
@@ -164,10 +168,121 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         RunAndCompare(layer, x, tokens, reference, specialized: false);
     }
 
+    /// <summary>gpt-oss with its gate/up/down expert biases and router bias, decode (mat-vec) and prefill (tiles).</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(33)]
+    public void Gpt_oss_expert_biases_match_the_reference(int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 41);
+        var router = GgmlReferenceData.RandomFloats(E * H, 42);
+        var rb = GgmlReferenceData.RandomFloats(E, 43);
+        var biases = new ExpertBiases(GgmlReferenceData.RandomFloats(E * F, 44), GgmlReferenceData.RandomFloats(E * F, 45), GgmlReferenceData.RandomFloats(E * H, 46));
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 47);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 48);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 49);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.MXFP4, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, downF, F);
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.SoftmaxOverSelected, Activation = MoeActivation.SwigluOai };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.MXFP4, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, downQ, downF.Length),
+            tokens,
+            routing,
+            routerBias: rb,
+            biases: biases);
+
+        using var layer = Layer(routing, router, GgmlType.MXFP4, gateQ, upQ, GgmlType.Q8_0, downQ, routerBias: rb, biases: biases);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        var metal = RunAndCompare(layer, x, tokens, reference, specialized: false);
+        AssertDialectsAgree(layer, x, metal);
+    }
+
+    /// <summary>DeepSeek-V3 routing on the device: sigmoid, exp_probs_b, the best 2 of 3 expert groups, norm and scale.</summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(34)]
+    public void Group_limited_routing_matches_the_reference(int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 51);
+        var router = GgmlReferenceData.RandomFloats(E * H, 52);
+        var sb = GgmlReferenceData.RandomFloats(E, 53);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 54);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 55);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 56);
+        var gateQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)GgmlType.Q8_0, downF, F);
+        var routing = new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Sigmoid, NormalizeWeights = true, WeightScale = 2.5f, ExpertGroupCount = 3, ExpertGroupsUsed = 2 };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)GgmlType.Q8_0, downQ, downF.Length),
+            tokens,
+            routing,
+            selectionBias: sb);
+
+        // The groups must change some token's choice, or the test could not tell.
+        var ungrouped = Route(x, router, tokens, routing with { ExpertGroupCount = 0, ExpertGroupsUsed = 0 }, null, sb);
+        Assert.NotEqual(ungrouped.Ids, reference.Ids);
+
+        using var layer = Layer(routing, router, GgmlType.Q8_0, gateQ, upQ, GgmlType.Q8_0, downQ, selectionBias: sb);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        RunAndCompare(layer, x, tokens, reference, specialized: false);
+    }
+
+    /// <summary>
+    /// Shared experts: qwen2moe's (sigmoid-gated by ffn_gate_inp_shexp, softmax routing without renormalization, q4_K
+    /// routed and q8_0 shared) and deepseek2's (ungated, with the DeepSeek-V3 routing), decode and prefill.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 3)]
+    [InlineData(true, 33)]
+    [InlineData(false, 2)]
+    [InlineData(false, 34)]
+    public void Shared_experts_match_the_reference(bool gated, int tokens)
+    {
+        var x = GgmlReferenceData.RandomFloats(tokens * H, 61);
+        var router = GgmlReferenceData.RandomFloats(E * H, 62);
+        var sb = gated ? null : GgmlReferenceData.RandomFloats(E, 63);
+        var type = gated ? GgmlType.Q4_K : GgmlType.Q8_0;
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 64);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 65);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 66);
+        var gateQ = GgmlReferenceData.Quantize((int)type, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)type, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)type, downF, F);
+        var shared = SharedWeights.Create(GgmlType.Q8_0, 67, gated);
+        var routing = gated
+            ? new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax }
+            : new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Sigmoid, NormalizeWeights = true, WeightScale = 2.5f, ExpertGroupCount = 3, ExpertGroupsUsed = 2 };
+        var reference = Reference(
+            x,
+            router,
+            GgmlReferenceData.ToFloat((int)type, gateQ, gateF.Length),
+            GgmlReferenceData.ToFloat((int)type, upQ, upF.Length),
+            GgmlReferenceData.ToFloat((int)type, downQ, downF.Length),
+            tokens,
+            routing,
+            selectionBias: sb,
+            shared: shared);
+
+        using var layer = Layer(routing, router, type, gateQ, upQ, type, downQ, selectionBias: sb, shared: shared);
+        Assert.True(MetalBackend.CanRun(layer, (_, _, _) => "program", out var why), why);
+        var metal = RunAndCompare(layer, x, tokens, reference, specialized: false);
+        AssertDialectsAgree(layer, x, metal);
+    }
+
     private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
 
     /// <summary>A layer built in code over copies of the tensors (the views own them): router [H, E] F32, stacks [H, F, E] and [F, H, E].</summary>
-    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null)
+    private static MoeLayer Layer(MoeRouting routing, float[] router, GgmlType gateUpType, byte[] gate, byte[] up, GgmlType downType, byte[] down, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null, SharedWeights? shared = null)
     {
         ExpertStack Stack(GgmlType type, byte[] bytes, string name, int rowLength, int rows, int experts)
         {
@@ -185,11 +300,71 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             Down = Stack(downType, down, "blk.0.ffn_down_exps.weight", F, H, E),
             RouterBias = routerBias is null ? null : Stack(GgmlType.F32, Bytes(routerBias), "blk.0.ffn_gate_inp.bias", E, 1, 1),
             SelectionBias = selectionBias is null ? null : Stack(GgmlType.F32, Bytes(selectionBias), "blk.0.exp_probs_b.bias", E, 1, 1),
+            GateBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Gate), "blk.0.ffn_gate_exps.bias", F, 1, E),
+            UpBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Up), "blk.0.ffn_up_exps.bias", F, 1, E),
+            DownBias = biases is null ? null : Stack(GgmlType.F32, Bytes(biases.Down), "blk.0.ffn_down_exps.bias", H, 1, E),
+            SharedGate = shared is null ? null : Stack(shared.Type, shared.GateQ, "blk.0.ffn_gate_shexp.weight", H, SF, 1),
+            SharedUp = shared is null ? null : Stack(shared.Type, shared.UpQ, "blk.0.ffn_up_shexp.weight", H, SF, 1),
+            SharedDown = shared is null ? null : Stack(shared.Type, shared.DownQ, "blk.0.ffn_down_shexp.weight", SF, H, 1),
+            SharedGateInput = shared?.Input is null ? null : Stack(GgmlType.F32, Bytes(shared.Input), "blk.0.ffn_gate_inp_shexp.weight", H, 1, 1),
         };
     }
 
+    /// <summary>A shared expert: quantized gate/up [SF][H] and down [H][SF], their ggml dequantization, and the optional f32 gate input [H].</summary>
+    private sealed record SharedWeights(GgmlType Type, byte[] GateQ, byte[] UpQ, byte[] DownQ, float[] Gate, float[] Up, float[] Down, float[]? Input)
+    {
+        public static SharedWeights Create(GgmlType type, int seed, bool gated)
+        {
+            var g = GgmlReferenceData.RandomFloats(SF * H, seed);
+            var u = GgmlReferenceData.RandomFloats(SF * H, seed + 1);
+            var d = GgmlReferenceData.RandomFloats(H * SF, seed + 2);
+            var gq = GgmlReferenceData.Quantize((int)type, g, H);
+            var uq = GgmlReferenceData.Quantize((int)type, u, H);
+            var dq = GgmlReferenceData.Quantize((int)type, d, SF);
+            return new(type, gq, uq, dq, GgmlReferenceData.ToFloat((int)type, gq, g.Length), GgmlReferenceData.ToFloat((int)type, uq, u.Length), GgmlReferenceData.ToFloat((int)type, dq, d.Length), gated ? GgmlReferenceData.RandomFloats(H, seed + 3) : null);
+        }
+    }
+
+    /// <summary>gpt-oss's expert biases: gate and up [E][F], down [E][H].</summary>
+    private sealed record ExpertBiases(float[] Gate, float[] Up, float[] Down);
+
     /// <summary>Runs the runtime's plan (kernels, grids, bindings, argument blocks, scratch sizes) on the emulated programs.</summary>
-    private void RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
+    /// <summary>
+    /// The dialect drift check: the OpenCL C programs the generator prints for the same formats, run by the OpenCL
+    /// executor on the OpenCL device (pocl in CI), must give what the emulated MSL gave. The two dialects are printed
+    /// from separate template text (docs/metal.md), so a change to one dialect's kernels that the other did not get
+    /// shows up here as a disagreement, even where both stay within the reference tolerance.
+    /// </summary>
+    private static void AssertDialectsAgree(MoeLayer w, float[] x, float[] metal)
+    {
+        OpenCLDevice device;
+        try
+        {
+            device = OpenCLDevice.Select();
+        }
+        catch (OpenCLException e)
+        {
+            throw new InvalidOperationException($"the dialect drift check needs an OpenCL device (pocl in CI): {e.Message}", e);
+        }
+
+        using var ctx = new OpenCLContext(device);
+        MoeProgramSources sources = (type, rows, rowLength) => rows == 0 && rowLength == 0
+            ? OpenCLPrinter.PrintFormatProgram(FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type), null)
+            : null;
+        using var executor = new OpenCLMoeExecutor(ctx, w, sources);
+        var opencl = new float[x.Length];
+        executor.Forward(x, opencl);
+        double num = 0, den = 0;
+        for (var i = 0; i < opencl.Length; i++)
+        {
+            num += ((double)opencl[i] - metal[i]) * ((double)opencl[i] - metal[i]);
+            den += (double)metal[i] * metal[i];
+        }
+
+        Assert.True(den > 0 && num / den <= 1e-9, $"OpenCL and Metal dialects disagree: NMSE {num / den:E2}");
+    }
+
+    private float[] RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
     {
         w.Validate();
         var r = w.Routing;
@@ -197,16 +372,19 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
         var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai);
         var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai);
+        var shared = w.HasSharedExpert ? new MetalSharedExpert(w.SharedFfn, w.SharedGate!.Format, w.SharedDown!.Format) : null;
+        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai);
+        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai);
         var scratch = new Dictionary<string, byte[]>();
-        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists" })
+        foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists", "shared_w", "zero_ids", "shared_act" })
         {
-            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k)];
+            scratch[name] = new byte[MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k, w.SharedFfn)];
         }
 
         MemoryMarshal.AsBytes(x.AsSpan()).CopyTo(scratch["x"]);
         var zeros = new byte[e * 4];
-        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Format, w.Down.Format);
-        Assert.Equal(tokens >= MetalMoePlan.PrefillTokens ? 5 : 3, plan.Count);
+        var plan = MetalMoePlan.Build(h, f, e, k, tokens, w.Gate.Format, w.Down.Format, shared);
+        Assert.Equal((tokens >= MetalMoePlan.PrefillTokens ? 5 : 3) + (shared is null ? 0 : 2), plan.Count);
         if (routeOnly)
         {
             plan = [plan[0]];
@@ -225,6 +403,13 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 "down" => (nint)w.Down.ExpertPointer(0),
                 "router_bias" => w.RouterBias != null ? (nint)w.RouterBias.ExpertPointer(0) : Pin(zeros),
                 "selection_bias" => w.SelectionBias != null ? (nint)w.SelectionBias.ExpertPointer(0) : Pin(zeros),
+                "gate_bias" => w.GateBias != null ? (nint)w.GateBias.ExpertPointer(0) : Pin(zeros),
+                "up_bias" => w.UpBias != null ? (nint)w.UpBias.ExpertPointer(0) : Pin(zeros),
+                "down_bias" => w.DownBias != null ? (nint)w.DownBias.ExpertPointer(0) : Pin(zeros),
+                "shexp_inp" => w.SharedGateInput != null ? (nint)w.SharedGateInput.ExpertPointer(0) : Pin(zeros),
+                "shared_gate" => (nint)w.SharedGate!.ExpertPointer(0),
+                "shared_up" => (nint)w.SharedUp!.ExpertPointer(0),
+                "shared_down" => (nint)w.SharedDown!.ExpertPointer(0),
                 _ => Pin(scratch[name]),
             };
             foreach (var d in plan)
@@ -240,7 +425,13 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                         ptrs[i] = Resolve(names[i]);
                     }
 
-                    var lib = d.Step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
+                    var lib = d.Step switch
+                    {
+                        MetalMoeStep.DownVector or MetalMoeStep.DownTile => downLib,
+                        MetalMoeStep.SharedGateUp => sharedGateLib!,
+                        MetalMoeStep.SharedDown => sharedDownLib!,
+                        _ => gateLib,
+                    };
                     lib.Dispatch(d.Function, ptrs, Size(d.Threadgroups), Size(d.ThreadsPerThreadgroup));
                 }
             }
@@ -262,7 +453,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
         if (routeOnly)
         {
-            return;
+            return [];
         }
 
         var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
@@ -271,6 +462,8 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         {
             Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
         }
+
+        return got;
     }
 
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
@@ -342,7 +535,17 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 probs = r.Gating == MoeGating.Sigmoid ? logits.Select(l => 1 / (1 + Math.Exp(-l))).ToArray() : logits;
             }
 
-            var sel = Enumerable.Range(0, E).OrderByDescending(e => probs[e] + (selectionBias?[e] ?? 0)).ThenBy(e => e).Take(k).ToArray();
+            var score = probs.Select((p, e) => p + (selectionBias?[e] ?? 0)).ToArray();
+            if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
+            {
+                // DeepSeek-V3: a group scores the sum of its two best; experts outside the best groups leave the race.
+                var per = E / r.ExpertGroupCount;
+                var gs = Enumerable.Range(0, r.ExpertGroupCount).Select(g => score.Skip(g * per).Take(per).OrderDescending().Take(2).Sum()).ToArray();
+                var kept = Enumerable.Range(0, r.ExpertGroupCount).OrderByDescending(g => gs[g]).ThenBy(g => g).Take(r.ExpertGroupsUsed).ToHashSet();
+                score = score.Select((v, e) => kept.Contains(e / per) ? v : double.NegativeInfinity).ToArray();
+            }
+
+            var sel = Enumerable.Range(0, E).OrderByDescending(e => score[e]).ThenBy(e => e).Take(k).ToArray();
             var w = sel.Select(e => probs[e]).ToArray();
             if (r.Gating == MoeGating.SoftmaxOverSelected)
             {
@@ -371,7 +574,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     /// <summary>The whole block in double: routing as above, act(gate·x, up·x) (SiLU·up or gpt-oss's clamped swiglu), down, weighted sum.</summary>
-    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null)
+    private static (int[] Ids, double[] Weights, double[] Out) Reference(float[] x, float[] router, float[] gate, float[] up, float[] down, int tokens, MoeRouting routing, float[]? routerBias = null, float[]? selectionBias = null, ExpertBiases? biases = null, SharedWeights? shared = null)
     {
         var (ids, weights) = Route(x, router, tokens, routing, routerBias, selectionBias);
         int k = routing.ExpertsPerToken;
@@ -384,7 +587,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 var act = new double[F];
                 for (var r = 0; r < F; r++)
                 {
-                    double g = 0, u = 0;
+                    double g = biases?.Gate[(e * F) + r] ?? 0, u = biases?.Up[(e * F) + r] ?? 0;
                     for (var c = 0; c < H; c++)
                     {
                         g += (double)gate[(((e * F) + r) * H) + c] * x[(t * H) + c];
@@ -405,13 +608,56 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
                 for (var r = 0; r < H; r++)
                 {
-                    double d = 0;
+                    double d = biases?.Down[(e * H) + r] ?? 0;
                     for (var c = 0; c < F; c++)
                     {
                         d += down[(((e * H) + r) * F) + c] * act[c];
                     }
 
                     output[(t * H) + r] += weights[(t * k) + s] * d;
+                }
+            }
+        }
+
+        if (shared != null)
+        {
+            // The shared expert: SiLU(gate·x)·(up·x), down, times sigmoid(input·x) when gated (qwen2moe), else 1.
+            for (var t = 0; t < tokens; t++)
+            {
+                double gw = 1;
+                if (shared.Input != null)
+                {
+                    double z = 0;
+                    for (var c = 0; c < H; c++)
+                    {
+                        z += (double)shared.Input[c] * x[(t * H) + c];
+                    }
+
+                    gw = 1 / (1 + Math.Exp(-z));
+                }
+
+                var act = new double[SF];
+                for (var r = 0; r < SF; r++)
+                {
+                    double g = 0, u = 0;
+                    for (var c = 0; c < H; c++)
+                    {
+                        g += (double)shared.Gate[(r * H) + c] * x[(t * H) + c];
+                        u += (double)shared.Up[(r * H) + c] * x[(t * H) + c];
+                    }
+
+                    act[r] = g / (1 + Math.Exp(-g)) * u;
+                }
+
+                for (var r = 0; r < H; r++)
+                {
+                    double d = 0;
+                    for (var c = 0; c < SF; c++)
+                    {
+                        d += shared.Down[(r * SF) + c] * act[c];
+                    }
+
+                    output[(t * H) + r] += gw * d;
                 }
             }
         }

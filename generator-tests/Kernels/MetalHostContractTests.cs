@@ -38,12 +38,13 @@ public sealed partial class MetalHostContractTests
         foreach (var f in FormatKernels.All)
         {
             var src = Printer.PrintFormatProgram(f, null);
+            var type = (GgmlType)(uint)f.Type;
+            var shared = new MetalSharedExpert(128, type, type);
             foreach (var step in Enum.GetValues<MetalMoeStep>())
             {
-                var type = (GgmlType)(uint)f.Type;
-                var function = MetalMoePlan.Function(step, type, type);
+                var function = MetalMoePlan.Function(step, type, type, shared);
                 var buffers = BufferParameters(src, function);
-                Assert.Equal(MetalMoePlan.Bindings(step), buffers);
+                Assert.Equal(SharedRename(MetalMoePlan.Bindings(step)), buffers);
             }
         }
     }
@@ -60,6 +61,21 @@ public sealed partial class MetalHostContractTests
         ]);
         Assert.True(ok, report);
     }
+
+    /// <summary>
+    /// The shared-expert steps bind the shared expert's buffers to the mat-vec kernels' parameters: the host's names,
+    /// mapped back to the parameters they fill.
+    /// </summary>
+    private static List<string> SharedRename(IReadOnlyList<string> bindings) => bindings.Select(n => n switch
+    {
+        "shared_gate" => "gate",
+        "shared_up" => "up",
+        "shared_down" => "down",
+        "zero_ids" => "ids",
+        "shared_act" => "act",
+        "shared_w" when bindings.Contains("shared_down") => "weights",
+        _ => n,
+    }).ToList();
 
     /// <summary>Parameter names of a kernel's [[buffer(i)]] parameters, by index.</summary>
     private static List<string> BufferParameters(string src, string function)

@@ -17,7 +17,11 @@ internal sealed unsafe class MoeTestLayer : IDisposable
 
     private readonly List<NativeArray> _owned = [];
 
-    public MoeTestLayer(GgmlType type, string arch, int seed)
+    /// <param name="type">Weight format of every matrix but the router.</param>
+    /// <param name="arch">Architecture: qwen3moe, qwen2moe, olmoe, llama (Mixtral), deepseek2, gpt-oss.</param>
+    /// <param name="seed">Random seed.</param>
+    /// <param name="groupLimited">deepseek2 only: DeepSeek-V3's group-limited selection, 2 of 4 expert groups.</param>
+    public MoeTestLayer(GgmlType type, string arch, int seed, bool groupLimited = false)
     {
         Type = type;
         Arch = arch;
@@ -55,7 +59,7 @@ internal sealed unsafe class MoeTestLayer : IDisposable
 
         Routing = arch switch
         {
-            "deepseek2" => MoeRouting.ForArchitecture(arch, Experts, TopK, gatingFunction: 2, weightsNorm: true, weightsScale: 2.5f),
+            "deepseek2" => MoeRouting.ForArchitecture(arch, Experts, TopK, gatingFunction: 2, weightsNorm: true, weightsScale: 2.5f, groupCount: groupLimited ? 4 : 0, groupsUsed: groupLimited ? 2 : 0),
             _ => MoeRouting.ForArchitecture(arch, Experts, TopK),
         };
 
@@ -206,7 +210,7 @@ internal sealed unsafe class MoeTestLayer : IDisposable
                 logits[e] = s;
             }
 
-            var (id, wt) = ReferenceRouting.Route(logits, gating, TopK, Routing.NormalizeWeights, Routing.WeightScale, SelBiasF?.Select(v => (double)v).ToArray());
+            var (id, wt) = ReferenceRouting.Route(logits, gating, TopK, Routing.NormalizeWeights, Routing.WeightScale, SelBiasF?.Select(v => (double)v).ToArray(), Routing.ExpertGroupCount, Routing.ExpertGroupsUsed);
             id.CopyTo(ids, t * TopK);
             wt.CopyTo(w, t * TopK);
             double g = 0;

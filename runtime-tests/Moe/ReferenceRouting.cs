@@ -7,7 +7,7 @@ namespace Ferrum.Runtime.Tests.Moe;
 /// </summary>
 internal static class ReferenceRouting
 {
-    public static (int[] Ids, double[] Weights) Route(double[] logits, string gating, int k, bool norm, double scale, double[]? selectionBias = null)
+    public static (int[] Ids, double[] Weights) Route(double[] logits, string gating, int k, bool norm, double scale, double[]? selectionBias = null, int groups = 0, int groupsUsed = 0)
     {
         int n = logits.Length;
         double[] probs = gating switch
@@ -18,6 +18,22 @@ internal static class ReferenceRouting
             _ => throw new ArgumentException(gating),
         };
         var sel = probs.Select((p, i) => p + (selectionBias?[i] ?? 0)).ToArray();
+        if (groups > 1 && groupsUsed < groups)
+        {
+            // DeepSeek-V3: a group scores the sum of its two best selection scores; only the best groupsUsed groups
+            // (ties to the smaller group) stay in the race.
+            int per = n / groups;
+            var score = Enumerable.Range(0, groups).Select(g => sel.Skip(g * per).Take(per).OrderByDescending(v => v).Take(2).Sum()).ToArray();
+            var kept = Enumerable.Range(0, groups).OrderByDescending(g => score[g]).ThenBy(g => g).Take(groupsUsed).ToHashSet();
+            for (int i = 0; i < n; i++)
+            {
+                if (!kept.Contains(i / per))
+                {
+                    sel[i] = double.NegativeInfinity;
+                }
+            }
+        }
+
         var ids = Enumerable.Range(0, n).OrderByDescending(i => sel[i]).ThenBy(i => i).Take(k).ToArray();
         var w = ids.Select(i => probs[i]).ToArray();
         if (gating == "softmax_selected")

@@ -92,41 +92,44 @@ public sealed class OpenCLGgufLayerTests(OpenCLFixture fixture)
     }
 
     [Fact]
-    public void Supports_names_the_shared_expert_of_a_qwen2moe_layer_and_the_biases_of_a_gpt_oss_layer()
+    public void Supports_qwen2moe_and_gpt_oss_layers_read_from_gguf_and_names_what_a_shared_expert_lacks()
     {
         IMoeBackend backend = new OpenCLBackend(fixture.Context, OpenCLFixture.Sources, OpenCLFixture.Options);
         Assert.Equal("opencl", backend.Name);
+        foreach (var (image, name) in new[] { (ArchitectureGguf.Qwen2Moe(), "qwen2moe.gguf"), (ArchitectureGguf.GptOss(), "gpt-oss.gguf"), (ArchitectureGguf.Qwen3Moe(), "qwen3moe.gguf") })
+        {
+            using var file = GgufFile.Open(image, name);
+            using var moe = MoeLayer.Load(file, 0);
+            Assert.True(backend.Supports(moe, out var why), $"{name}: {why}");
+            Assert.Null(why);
+        }
 
-        using var qwen2File = GgufFile.Open(ArchitectureGguf.Qwen2Moe(), "qwen2moe.gguf");
-        using var qwen2 = MoeLayer.Load(qwen2File, 0);
-        Assert.False(backend.Supports(qwen2, out var why));
-        Assert.Equal($"shared experts ('blk.0.ffn_gate_shexp.weight', {ArchitectureGguf.Ffn} wide) are not in the OpenCL kernels yet", why);
-        var refused = Assert.Throws<NotSupportedException>(() => backend.Create(qwen2));
-        Assert.Equal($"qwen2moe.gguf layer 0: {why}", refused.Message);
-
-        using var gptFile = GgufFile.Open(ArchitectureGguf.GptOss(), "gpt-oss.gguf");
-        using var gpt = MoeLayer.Load(gptFile, 0);
-        Assert.False(backend.Supports(gpt, out why));
-        Assert.Equal("router/expert biases ('blk.0.ffn_gate_inp.bias', 'blk.0.ffn_gate_exps.bias', 'blk.0.ffn_up_exps.bias', 'blk.0.ffn_down_exps.bias') are not in the OpenCL kernels yet", why);
-        Assert.Throws<NotSupportedException>(() => backend.Create(gpt));
-
-        using var qwen3File = GgufFile.Open(ArchitectureGguf.Qwen3Moe(), "qwen3moe.gguf");
-        using var qwen3 = MoeLayer.Load(qwen3File, 0);
-        Assert.True(backend.Supports(qwen3, out why), why);
-        Assert.Null(why);
+        // A shared expert whose gate input is quantized: the routing kernel reads it as f32.
+        using var w = new Moe.MoeTestLayer(GgmlType.Q8_0, "qwen2moe", seed: 3);
+        var good = w.Layer();
+        var bad = new MoeLayer
+        {
+            Architecture = good.Architecture,
+            Routing = good.Routing,
+            Router = good.Router,
+            Gate = good.Gate,
+            Up = good.Up,
+            Down = good.Down,
+            SharedGate = good.SharedGate,
+            SharedUp = good.SharedUp,
+            SharedDown = good.SharedDown,
+            SharedGateInput = good.SharedGate,
+        };
+        Assert.False(OpenCLBackend.CanRun(bad, OpenCLFixture.Sources, out var reason));
+        Assert.Equal("shared expert gate input 'shg' is q8_0; the OpenCL routing kernel reads f32", reason);
     }
 
     [Fact]
-    public void Supports_names_group_limited_routing_sqrt_softplus_and_a_format_without_a_program()
+    public void Supports_runs_group_limited_routing_and_names_sqrt_softplus_and_a_format_without_a_program()
     {
         var w = new MoeTestLayer(GgmlType.Q8_0, GgmlType.Q8_0, H, F, E, seed: 65);
         var grouped = w.Layer(w.Routing(2, MoeGating.Sigmoid, true) with { ExpertGroupCount = 4, ExpertGroupsUsed = 2 });
-        Assert.False(OpenCLBackend.CanRun(grouped, OpenCLFixture.Sources, out var why));
-        Assert.Equal("group-limited expert selection (2 of 4 groups) is not in the OpenCL routing kernel", why);
-
-        // All groups kept selects exactly as no groups: that runs.
-        var allGroups = w.Layer(w.Routing(2, MoeGating.Sigmoid, true) with { ExpertGroupCount = 4, ExpertGroupsUsed = 4 });
-        Assert.True(OpenCLBackend.CanRun(allGroups, OpenCLFixture.Sources, out why), why);
+        Assert.True(OpenCLBackend.CanRun(grouped, OpenCLFixture.Sources, out var why), why);
 
         var softplus = w.Layer(w.Routing(2, MoeGating.SqrtSoftplus, true));
         Assert.False(OpenCLBackend.CanRun(softplus, OpenCLFixture.Sources, out why));

@@ -132,7 +132,8 @@ internal static class OpenCL_Q4_1_256x512_B4
         const __global uchar* gate_w, const ulong gate_offset,
         const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
         const __global float* x, const __global int* ids, __global float* act,
-        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
+        const __global float* gate_b, const __global float* up_b,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int has_bias)
     {
         __local float red[FERRUM_WG];
         const int lid = get_local_id(0);
@@ -158,16 +159,20 @@ internal static class OpenCL_Q4_1_256x512_B4
         u = ferrum_row_sum(red, lid, lane, u);
         if (lane == 0 && r < N_ROWS)
         {
-            act[(size_t)p * N_ROWS + r] = (uint)id < (uint)N_E ? ferrum_act(g, u) : NAN;
+            const float gb = has_bias ? gate_b[(size_t)e * N_ROWS + r] : 0.0f;
+            const float ub = has_bias ? up_b[(size_t)e * N_ROWS + r] : 0.0f;
+            act[(size_t)p * N_ROWS + r] = (uint)id < (uint)N_E ? ferrum_act(g + gb, u + ub) : NAN;
         }
     }
 
-    // down + weighted sum: group (row block, token); out[token][row] = sum over slots of weight * down_e(act[pair]).
+    // down + weighted sum: group (row block, token); out[token][row] = sum over slots of weight * (down_e(act[pair]) + bias_e),
+    // added to out[token][row] when accumulate is set (the shared expert after the routed ones).
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_down_vec_q4_1(
         const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
         const __global float* act, const __global int* ids, const __global float* weights, __global float* out,
-        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg)
+        const __global float* down_b,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int has_bias, const int accumulate)
     {
         __local float red[FERRUM_WG];
         const int lid = get_local_id(0);
@@ -191,12 +196,15 @@ internal static class OpenCL_Q4_1_256x512_B4
             {
                 part += ferrum_unit_dot_q4_1(row, k0, a);
             }
-            acc += weights[p] * part;
+            // The bias once per row: lane 0's part, before the row sum.
+            const float bias = has_bias && lane == 0 ? down_b[(size_t)e * N_ROWS + rr] : 0.0f;
+            acc += weights[p] * (part + bias);
         }
         acc = ferrum_row_sum(red, lid, lane, acc);
         if (lane == 0 && r < N_ROWS)
         {
-            out[(size_t)t * N_ROWS + r] = bad ? NAN : acc;
+            const size_t o = (size_t)t * N_ROWS + r;
+            out[o] = bad ? NAN : accumulate ? out[o] + acc : acc;
         }
     }
 
@@ -206,7 +214,8 @@ internal static class OpenCL_Q4_1_256x512_B4
         const __global uchar* gate_w, const ulong gate_offset,
         const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
         const __global float* x, const __global int* counts, const __global int* lists, const __global int* tiles, __global float* act,
-        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+        const __global float* gate_b, const __global float* up_b,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert, const int has_bias)
     {
         __local float wg[FERRUM_TR][FERRUM_KC + 1];
         __local float wu[FERRUM_TR][FERRUM_KC + 1];
@@ -254,17 +263,19 @@ internal static class OpenCL_Q4_1_256x512_B4
         const int r = r0 + lr;
         if (j < cnt && r < N_ROWS)
         {
-            act[(size_t)list[j] * N_ROWS + r] = ferrum_act(g, u);
+            const float gb = has_bias ? gate_b[(size_t)e * N_ROWS + r] : 0.0f;
+            const float ub = has_bias ? up_b[(size_t)e * N_ROWS + r] : 0.0f;
+            act[(size_t)list[j] * N_ROWS + r] = ferrum_act(g + gb, u + ub);
         }
     }
 
-    // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * down_e(act[pair]).
+    // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * (down_e(act[pair]) + bias_e).
     __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
     void ferrum_moe_down_tile_q4_1(
         const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
         const __global float* act, const __global int* counts, const __global int* lists, const __global int* tiles,
-        const __global float* weights, __global float* y,
-        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert)
+        const __global float* weights, __global float* y, const __global float* down_b,
+        const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert, const int has_bias)
     {
         __local float ws[FERRUM_TR][FERRUM_KC + 1];
         __local float as[FERRUM_TT][FERRUM_KC + 1];
@@ -308,7 +319,7 @@ internal static class OpenCL_Q4_1_256x512_B4
         if (j < cnt && r < N_ROWS)
         {
             const int p = list[j];
-            y[(size_t)p * N_ROWS + r] = weights[p] * acc;
+            y[(size_t)p * N_ROWS + r] = weights[p] * (acc + (has_bias ? down_b[(size_t)e * N_ROWS + r] : 0.0f));
         }
     }
 
@@ -336,14 +347,19 @@ internal static class OpenCL_Q4_1_256x512_B4
     #define FERRUM_GATING_SIGMOID 2
     #define FERRUM_GATING_SOFTMAX_WEIGHT 3
 
-    // One group per token: router logits (F32 router [n_experts][h]), gating, top-k on prob (+ selection bias),
-    // weights = prob of the selected experts (SOFTMAX_WEIGHT: softmax over the selected logits), optional
-    // renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale (applied when not 0 and not 1).
+    // One group per token: router logits (F32 router [n_experts][h], plus the router bias when has_router_bias),
+    // gating, top-k on prob (+ selection bias), limited to the best groups_used of n_groups expert groups when
+    // groups_used < n_groups (a group scores the sum of its two best selection scores), weights = prob of the
+    // selected experts (SOFTMAX_WEIGHT: softmax over the selected logits), optional renormalization (sum clamped
+    // to 6.103515625e-5 as ggml does) and scale (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp·x)
+    // when has_shexp_inp (qwen2moe's gated shared expert), else 1.
     __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
     void ferrum_moe_route(
         const __global float* x, const __global float* router, const __global float* bias, const int has_bias,
-        __global int* ids, __global float* weights,
-        const int h, const int n_experts, const int topk, const int gating, const int norm, const float scale)
+        const __global float* router_b, const int has_router_bias, const __global float* shexp_inp, const int has_shexp_inp,
+        __global int* ids, __global float* weights, __global float* shared_w,
+        const int h, const int n_experts, const int topk, const int gating, const int norm, const float scale,
+        const int n_groups, const int groups_used)
     {
         __local float logit[FERRUM_MAX_EXPERTS];
         __local float prob[FERRUM_MAX_EXPERTS];
@@ -354,13 +370,25 @@ internal static class OpenCL_Q4_1_256x512_B4
         for (int e = lid; e < n_experts; e += FERRUM_ROUTE_WG)
         {
             const __global float* w = router + (size_t)e * h;
-            float acc = 0.0f;
+            float acc = has_router_bias ? router_b[e] : 0.0f;
             for (int k = 0; k < h; k++)
             {
                 acc += w[k] * xt[k];
             }
             logit[e] = acc;
             taken[e] = 0;
+        }
+        if (lid == FERRUM_ROUTE_WG - 1)
+        {
+            float g = 0.0f;
+            if (has_shexp_inp)
+            {
+                for (int k = 0; k < h; k++)
+                {
+                    g += shexp_inp[k] * xt[k];
+                }
+            }
+            shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lid != 0)
@@ -399,6 +427,56 @@ internal static class OpenCL_Q4_1_256x512_B4
                 prob[e] = logit[e];
             }
         }
+        // Selection scores replace the logits, which are no longer needed.
+        for (int e = 0; e < n_experts; e++)
+        {
+            logit[e] = prob[e] + (has_bias ? bias[e] : 0.0f);
+        }
+        if (n_groups > 1 && groups_used < n_groups)
+        {
+            // Group-limited selection: experts outside the best groups_used groups (ties to the smaller group)
+            // leave the race; taken[] doubles as the mask.
+            const int per = n_experts / n_groups;
+            uchar keep[FERRUM_MAX_EXPERTS];
+            for (int g = 0; g < n_groups; g++)
+            {
+                keep[g] = 0;
+            }
+            for (int j = 0; j < groups_used; j++)
+            {
+                int best_g = -1;
+                float best_gs = 0.0f;
+                for (int g = 0; g < n_groups; g++)
+                {
+                    float a = -INFINITY;
+                    float b = -INFINITY;
+                    for (int i = 0; i < per; i++)
+                    {
+                        const float v = logit[g * per + i];
+                        if (v > a)
+                        {
+                            b = a;
+                            a = v;
+                        }
+                        else if (v > b)
+                        {
+                            b = v;
+                        }
+                    }
+                    const float gs = per >= 2 ? a + b : a;
+                    if (!keep[g] && (best_g < 0 || gs > best_gs))
+                    {
+                        best_g = g;
+                        best_gs = gs;
+                    }
+                }
+                keep[best_g] = 1;
+            }
+            for (int e = 0; e < n_experts; e++)
+            {
+                taken[e] = keep[e / per] ? 0 : 1;
+            }
+        }
         int sel[FERRUM_MAX_TOPK];
         float w[FERRUM_MAX_TOPK];
         for (int j = 0; j < topk; j++)
@@ -407,7 +485,7 @@ internal static class OpenCL_Q4_1_256x512_B4
             float best_score = 0.0f;
             for (int e = 0; e < n_experts; e++)
             {
-                const float score = prob[e] + (has_bias ? bias[e] : 0.0f);
+                const float score = logit[e];
                 if (!taken[e] && (best < 0 || score > best_score))
                 {
                     best = e;

@@ -44,9 +44,15 @@ internal static class Metal_Q6_K_2048x768_B1
         float scale;            // weight scale, applied when not 0 and not 1
         int has_router_bias;    // add router_bias to the logits (gpt-oss)
         int has_selection_bias; // add selection_bias for the top-k choice only (DeepSeek-V3 exp_probs_b)
+        int n_groups;           // expert groups (DeepSeek-V3 n_expert_groups); selection limited when groups_used < n_groups
+        int groups_used;        // groups kept (n_group_used)
+        int has_expert_bias;    // add gate_bias and up_bias before the activation (gpt-oss)
+        int has_down_bias;      // add down_bias to each expert's down output (gpt-oss)
+        int has_shexp_inp;      // kernel_moe_route: shared_w[t] = sigmoid(shexp_inp . x) (qwen2moe), else 1
+        int accumulate;         // kernel_moe_mv_id_down: add onto out (the shared expert after the routed ones)
         int reserved;
     };
-    static_assert(sizeof(ferrum_moe_args) == 80, "ferrum_moe_args must match the host struct");
+    static_assert(sizeof(ferrum_moe_args) == 104, "ferrum_moe_args must match the host struct");
 
     // Threadgroup geometry of the mat-vec kernels; the host prepends its own #defines and sizes the grid from them.
     #ifndef FERRUM_NR0
@@ -187,6 +193,8 @@ internal static class Metal_Q6_K_2048x768_B1
         device const float* x [[buffer(3)]],
         device const int* ids [[buffer(4)]],
         device float* act [[buffer(5)]],
+        device const float* gate_bias [[buffer(6)]],
+        device const float* up_bias [[buffer(7)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -230,13 +238,17 @@ internal static class Metal_Q6_K_2048x768_B1
             const float us = simd_sum(u[r]);
             if (tiisg == 0 && r0 + r < N_ROWS)
             {
-                act[(ulong)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs, us) : NAN;
+                const ulong b = (ulong)e * N_ROWS + r0 + r;
+                const float gb = args.has_expert_bias != 0 ? gate_bias[b] : 0.0f;
+                const float ub = args.has_expert_bias != 0 ? up_bias[b] : 0.0f;
+                act[(ulong)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs + gb, us + ub) : NAN;
             }
         }
     }
 
     // down + routing-weighted sum: grid (ceil(N_K / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
-    // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair]).
+    // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]), added onto
+    // out when args.accumulate (the shared expert, run as a one-expert top-1 block after the routed ones).
     kernel void kernel_moe_mv_id_down_q6_K(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* down [[buffer(1)]],
@@ -244,6 +256,7 @@ internal static class Metal_Q6_K_2048x768_B1
         device const int* ids [[buffer(3)]],
         device const float* weights [[buffer(4)]],
         device float* out [[buffer(5)]],
+        device const float* down_bias [[buffer(6)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -288,7 +301,9 @@ internal static class Metal_Q6_K_2048x768_B1
             }
             for (int r = 0; r < NR0; r++)
             {
-                acc[r] += wgt * part[r];
+                // The bias once per row: lane 0's part, before the simd_sum.
+                const float bias = args.has_down_bias != 0 && tiisg == 0 ? down_bias[(ulong)e * N_ROWS + min(r0 + r, N_ROWS - 1)] : 0.0f;
+                acc[r] += wgt * (part[r] + bias);
             }
         }
         for (int r = 0; r < NR0; r++)
@@ -296,7 +311,8 @@ internal static class Metal_Q6_K_2048x768_B1
             const float v = simd_sum(acc[r]);
             if (tiisg == 0 && r0 + r < N_ROWS)
             {
-                out[(ulong)t * N_ROWS + r0 + r] = bad ? NAN : v;
+                const ulong o = (ulong)t * N_ROWS + r0 + r;
+                out[o] = bad ? NAN : args.accumulate != 0 ? out[o] + v : v;
             }
         }
     }
@@ -313,6 +329,8 @@ internal static class Metal_Q6_K_2048x768_B1
         device const int* counts [[buffer(4)]],
         device const int* lists [[buffer(5)]],
         device float* act [[buffer(6)]],
+        device const float* gate_bias [[buffer(7)]],
+        device const float* up_bias [[buffer(8)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiitg [[thread_index_in_threadgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -381,13 +399,15 @@ internal static class Metal_Q6_K_2048x768_B1
             const int jt = j0 + lc + j;
             if (jt < cnt && r < N_ROWS)
             {
-                act[(ulong)list[jt] * N_ROWS + r] = ferrum_act(wg[lr * TILE + lc + j], wu[lr * TILE + lc + j]);
+                const float gb = args.has_expert_bias != 0 ? gate_bias[(ulong)e * N_ROWS + r] : 0.0f;
+                const float ub = args.has_expert_bias != 0 ? up_bias[(ulong)e * N_ROWS + r] : 0.0f;
+                act[(ulong)list[jt] * N_ROWS + r] = ferrum_act(wg[lr * TILE + lc + j] + gb, wu[lr * TILE + lc + j] + ub);
             }
         }
     }
 
     // Prefill down, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads;
-    // y[pair][row] = weights[pair] * (down_e[row] . act[pair]); kernel_moe_combine then sums each token's slots.
+    // y[pair][row] = weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]); kernel_moe_combine then sums each token's slots.
     kernel void kernel_moe_mm_id_down_q6_K(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* down [[buffer(1)]],
@@ -396,6 +416,7 @@ internal static class Metal_Q6_K_2048x768_B1
         device const int* lists [[buffer(4)]],
         device const float* weights [[buffer(5)]],
         device float* y [[buffer(6)]],
+        device const float* down_bias [[buffer(7)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiitg [[thread_index_in_threadgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -455,7 +476,8 @@ internal static class Metal_Q6_K_2048x768_B1
             if (jt < cnt && r < N_ROWS)
             {
                 const int pair = list[jt];
-                y[(ulong)pair * N_ROWS + r] = weights[pair] * ws[lr * TILE + lc + j];
+                const float bias = args.has_down_bias != 0 ? down_bias[(ulong)e * N_ROWS + r] : 0.0f;
+                y[(ulong)pair * N_ROWS + r] = weights[pair] * (ws[lr * TILE + lc + j] + bias);
             }
         }
     }
@@ -479,6 +501,9 @@ internal static class Metal_Q6_K_2048x768_B1
     #ifndef FERRUM_MAX_TOPK
     #define FERRUM_MAX_TOPK 32
     #endif
+    #ifndef FERRUM_MAX_GROUPS
+    #define FERRUM_MAX_GROUPS 64
+    #endif
     #ifndef FERRUM_ROUTE_NSG
     #define FERRUM_ROUTE_NSG 4
     #endif
@@ -501,6 +526,8 @@ internal static class Metal_Q6_K_2048x768_B1
         device const float* selection_bias [[buffer(4)]],
         device int* ids [[buffer(5)]],
         device float* weights [[buffer(6)]],
+        device const float* shexp_inp [[buffer(7)]],
+        device float* shared_w [[buffer(8)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]])
@@ -522,6 +549,23 @@ internal static class Metal_Q6_K_2048x768_B1
             if (tiisg == 0)
             {
                 logit[e] = args.has_router_bias != 0 ? acc + router_bias[e] : acc;
+            }
+        }
+        if ((int)sgitg == FERRUM_ROUTE_NSG - 1)
+        {
+            // The shared expert's gate: sigmoid(ffn_gate_inp_shexp . x) (qwen2moe), or 1.
+            float g = 0.0f;
+            if (args.has_shexp_inp != 0)
+            {
+                for (int k = (int)tiisg; k < args.h; k += 32)
+                {
+                    g += shexp_inp[k] * xt[k];
+                }
+            }
+            g = simd_sum(g);
+            if (tiisg == 0)
+            {
+                shared_w[t] = args.has_shexp_inp != 0 ? 1.0f / (1.0f + exp(-g)) : 1.0f;
             }
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
@@ -557,6 +601,54 @@ internal static class Metal_Q6_K_2048x768_B1
         for (int i = 0; i < FERRUM_MAX_EXPERTS / 32; i++)
         {
             taken[i] = false;
+        }
+        if (args.n_groups > 1 && args.groups_used < args.n_groups)
+        {
+            // Group-limited selection (DeepSeek-V3): a group scores the sum of its two best selection scores;
+            // every lane ranks the groups alike (ties to the smaller group) and marks its experts outside the best
+            // groups_used as taken, so they leave the race.
+            const int n_g = min(args.n_groups, FERRUM_MAX_GROUPS);
+            const int per = n_e / n_g;
+            bool keep[FERRUM_MAX_GROUPS];
+            for (int g = 0; g < n_g; g++)
+            {
+                keep[g] = false;
+            }
+            for (int j = 0; j < args.groups_used; j++)
+            {
+                int best_g = -1;
+                float best_gs = 0.0f;
+                for (int g = 0; g < n_g; g++)
+                {
+                    float a = -INFINITY;
+                    float b = -INFINITY;
+                    for (int i = 0; i < per; i++)
+                    {
+                        const int e = g * per + i;
+                        const float v = args.has_selection_bias != 0 ? logit[e] + selection_bias[e] : logit[e];
+                        if (v > a)
+                        {
+                            b = a;
+                            a = v;
+                        }
+                        else if (v > b)
+                        {
+                            b = v;
+                        }
+                    }
+                    const float gs = per >= 2 ? a + b : a;
+                    if (!keep[g] && (best_g < 0 || gs > best_gs))
+                    {
+                        best_g = g;
+                        best_gs = gs;
+                    }
+                }
+                keep[best_g] = true;
+            }
+            for (int e = lane; e < n_e; e += 32)
+            {
+                taken[e / 32] = !keep[e / per];
+            }
         }
         for (int j = 0; j < topk; j++)
         {

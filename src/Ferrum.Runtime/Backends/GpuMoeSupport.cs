@@ -15,23 +15,13 @@ internal sealed class GpuMoeSupport(MoeLayer layer, string backend)
     private readonly List<string> _why = [];
 
     /// <summary>
-    /// What both kernel sets lack or limit: shared experts, group-limited routing, sqrt-softplus gating, swiglu_oai
-    /// constants other than gpt-oss's, a router that is not f32, more experts or experts per token than the routing
-    /// kernel holds, gate and up with different expert strides, padded rows.
+    /// What both kernel sets lack or limit: sqrt-softplus gating, swiglu_oai constants other than gpt-oss's, a router
+    /// that is not f32, more experts or experts per token than the routing kernel holds, gate and up with different
+    /// expert strides, padded rows.
     /// </summary>
     public GpuMoeSupport Common(int maxExperts, int maxTopK)
     {
         var r = layer.Routing;
-        if (layer.HasSharedExpert)
-        {
-            Add($"shared experts ('{layer.SharedGate!.TensorName}', {layer.SharedFfn} wide) are not in the {backend} kernels yet");
-        }
-
-        if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
-        {
-            Add($"group-limited expert selection ({r.ExpertGroupsUsed} of {r.ExpertGroupCount} groups) is not in the {backend} routing kernel");
-        }
-
         if (r.Gating == MoeGating.SqrtSoftplus)
         {
             Add($"the sqrt-softplus gating function is not in the {backend} routing kernel");
@@ -63,6 +53,80 @@ internal sealed class GpuMoeSupport(MoeLayer layer, string backend)
             {
                 Add($"{role} weights '{m.TensorName}' have padded rows (stride {m.RowStride}, row {m.RowBytes} bytes)");
             }
+        }
+
+        return this;
+    }
+
+    /// <summary>Refuses shared experts: "shared experts ('name', width) are not in the kernels yet".</summary>
+    public GpuMoeSupport NoSharedExperts()
+    {
+        if (layer.HasSharedExpert)
+        {
+            Add($"shared experts ('{layer.SharedGate!.TensorName}', {layer.SharedFfn} wide) are not in the {backend} kernels yet");
+        }
+
+        return this;
+    }
+
+    /// <summary>Refuses group-limited expert selection (DeepSeek-V3's n_expert_groups / n_group_used).</summary>
+    public GpuMoeSupport NoGroupLimitedRouting()
+    {
+        var r = layer.Routing;
+        if (r.ExpertGroupCount > 1 && r.ExpertGroupsUsed < r.ExpertGroupCount)
+        {
+            Add($"group-limited expert selection ({r.ExpertGroupsUsed} of {r.ExpertGroupCount} groups) is not in the {backend} routing kernel");
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// What a shared expert run through the routed kernels as a one-expert block needs: shared gate and up of one
+    /// format (one kernel reads both), unpadded rows, a shared FFN width that is a multiple of 32 (the down pass's
+    /// reduction steps) and an f32 shared-expert gate input (read by the routing kernel).
+    /// </summary>
+    public GpuMoeSupport SharedExperts()
+    {
+        if (!layer.HasSharedExpert)
+        {
+            return this;
+        }
+
+        var (g, u, d) = (layer.SharedGate!, layer.SharedUp!, layer.SharedDown!);
+        if (g.Format != u.Format)
+        {
+            Add($"shared gate '{g.TensorName}' is {g.Info.Name} and shared up '{u.TensorName}' is {u.Info.Name}; the {backend} kernels read both in one format");
+        }
+
+        foreach (var m in new[] { g, u, d })
+        {
+            if (m.RowStride != m.RowBytes)
+            {
+                Add($"shared expert weights '{m.TensorName}' have padded rows (stride {m.RowStride}, row {m.RowBytes} bytes)");
+            }
+        }
+
+        if (layer.SharedFfn % 32 != 0)
+        {
+            Add($"the shared expert is {layer.SharedFfn} wide, not a multiple of the {backend} kernels' 32-element steps");
+        }
+
+        if (layer.SharedGateInput is { } inp && inp.Format != GgmlType.F32)
+        {
+            Add($"shared expert gate input '{inp.TensorName}' is {inp.Info.Name}; the {backend} routing kernel reads f32");
+        }
+
+        return this;
+    }
+
+    /// <summary>Expert biases the kernels add only as a gate and up pair.</summary>
+    public GpuMoeSupport GateUpBiasPair()
+    {
+        if ((layer.GateBias == null) != (layer.UpBias == null))
+        {
+            var (have, lack) = layer.GateBias != null ? ("gate", "up") : ("up", "gate");
+            Add($"the layer has a {have} expert bias without an {lack} bias; the {backend} kernels add them as a pair");
         }
 
         return this;

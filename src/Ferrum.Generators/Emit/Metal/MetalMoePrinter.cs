@@ -35,7 +35,7 @@ internal static class MetalMoePrinter
     public const int TileThreads = 128;
 
     /// <summary>Byte size of <c>ferrum_moe_args</c>; the host's struct must match (both sides assert it).</summary>
-    public const int ArgsBytes = 80;
+    public const int ArgsBytes = 104;
 
     /// <summary>Program name of a format, shape-generic or specialized.</summary>
     public static string ProgramName(FormatKernel format, MatrixShape? shape) =>

@@ -8,8 +8,10 @@ namespace Ferrum.Backends.Metal;
 /// <summary>
 /// The Metal backend: the generated MSL programs (kernels.yaml with <c>metal</c> in its targets) on one Apple GPU.
 /// It runs routed experts with softmax, sigmoid or softmax-over-selected gating, renormalization, scale, a router
-/// bias and a selection bias, SiLU or gpt-oss's swiglu_oai; it does not run shared experts, expert biases,
-/// group-limited routing or sqrt-softplus gating (<see cref="CanRun"/> names what a layer needs that it lacks).
+/// bias, a selection bias, group-limited selection, gate/up/down expert biases, SiLU or gpt-oss's swiglu_oai
+/// and a shared expert with or without a sigmoid gate: every architecture of the CPU path (qwen3moe, qwen2moe, olmoe,
+/// Mixtral, deepseek2, gpt-oss). It does not run sqrt-softplus gating (<see cref="CanRun"/> names what a layer needs
+/// that it lacks).
 /// Constructing it off macOS throws <see cref="PlatformNotSupportedException"/> ("Metal is available only on macOS");
 /// <see cref="CanRun"/> is pure logic and answers on every OS.
 /// </summary>
@@ -61,9 +63,20 @@ public sealed class MetalBackend : IMoeBackend, IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         sources ??= MoePrograms.Catalog(KernelTarget.Metal);
-        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK)
-            .Biases("expert biases", layer.GateBias, layer.UpBias, layer.DownBias); // the router bias is in the routing kernel
-        foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
+        var check = new GpuMoeSupport(layer, "Metal").Common(MetalMoePlan.MaxExperts, MetalMoePlan.MaxTopK).SharedExperts().GateUpBiasPair();
+        if (layer.Routing.ExpertGroupCount > MetalMoePlan.MaxGroups && layer.Routing.ExpertGroupsUsed < layer.Routing.ExpertGroupCount)
+        {
+            check.Add($"{layer.Routing.ExpertGroupCount} expert groups: the Metal routing kernel holds at most {MetalMoePlan.MaxGroups}");
+        }
+
+        var matrices = new List<(string Role, ExpertStack M, int Rows, int RowLength)> { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) };
+        if (layer.HasSharedExpert)
+        {
+            matrices.Add(("shared gate", layer.SharedGate!, layer.SharedFfn, layer.Hidden));
+            matrices.Add(("shared down", layer.SharedDown!, layer.Hidden, layer.SharedFfn));
+        }
+
+        foreach (var (role, m, rows, rowLength) in matrices)
         {
             var name = m.Info.Name;
             var multiple = Math.Max(m.Info.BlockSize, MetalMoePlan.Tile);

@@ -4,7 +4,7 @@ namespace Ferrum.Backends.Metal;
 
 /// <summary>
 /// The constant argument block every generated Metal MoE kernel binds at buffer index 0 (<c>ferrum_moe_args</c> in
-/// the MSL; 80 bytes on both sides, asserted by the kernel and by a test that compares field order with the MSL).
+/// the MSL; 104 bytes on both sides, asserted by the kernel and by a test that compares field order with the MSL).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct MetalMoeArgs
@@ -57,6 +57,24 @@ public struct MetalMoeArgs
     /// <summary>1: add the selection bias for the top-k choice only.</summary>
     public int HasSelectionBias;
 
-    /// <summary>Padding to 80 bytes.</summary>
+    /// <summary>Expert groups (DeepSeek-V3 n_expert_groups); selection is limited when <see cref="GroupsUsed"/> is smaller.</summary>
+    public int NGroups;
+
+    /// <summary>Groups kept by the group-limited selection.</summary>
+    public int GroupsUsed;
+
+    /// <summary>1: add the gate and up expert biases before the activation.</summary>
+    public int HasExpertBias;
+
+    /// <summary>1: add the down expert bias to each expert's output.</summary>
+    public int HasDownBias;
+
+    /// <summary>1: the routing kernel writes sigmoid(shared gate input · x) as the shared expert's weight, else 1.</summary>
+    public int HasShexpInp;
+
+    /// <summary>1: the mat-vec down kernel adds onto the output (the shared expert after the routed ones).</summary>
+    public int Accumulate;
+
+    /// <summary>Padding to 104 bytes.</summary>
     public int Reserved;
 }

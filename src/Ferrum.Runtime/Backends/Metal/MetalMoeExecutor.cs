@@ -38,6 +38,14 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     private readonly MetalBuffer _down = null!;
     private readonly MetalBuffer _routerBias = null!;
     private readonly MetalBuffer _selectionBias = null!;
+    private readonly MetalBuffer _gateBias = null!;
+    private readonly MetalBuffer _upBias = null!;
+    private readonly MetalBuffer _downBias = null!;
+    private readonly MetalBuffer _shexpInp = null!;
+    private readonly MetalBuffer? _sharedGate;
+    private readonly MetalBuffer? _sharedUp;
+    private readonly MetalBuffer? _sharedDown;
+    private readonly MetalSharedExpert? _shared;
     private readonly MoeCallGate _calls = new("Metal MoE executor");
     private Scratch? _scratch;
 
@@ -89,10 +97,34 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
             ];
             var gateLib = Own(_device.CompileLibrary(defines + gateSource, "the " + gateName));
             var downLib = downSource == gateSource ? gateLib : Own(_device.CompileLibrary(defines + downSource, "the " + downName));
+            MetalLibrary? sharedGateLib = null, sharedDownLib = null;
+            if (layer.HasSharedExpert)
+            {
+                _shared = new MetalSharedExpert(layer.SharedFfn, layer.SharedGate!.Format, layer.SharedDown!.Format);
+                var (sgSource, _) = MoePrograms.Resolve(sources, _shared.GateUp, _shared.Ffn, Hidden)!.Value;
+                var (sdSource, _) = MoePrograms.Resolve(sources, _shared.Down, Hidden, _shared.Ffn)!.Value;
+                MetalLibrary Lib(string src, string what) =>
+                    src == gateSource ? gateLib : src == downSource ? downLib : Own(_device.CompileLibrary(defines + src, what));
+                sharedGateLib = Lib(sgSource, $"the {GgmlTypeInfo.Get(_shared.GateUp).Name} Metal program of the shared expert");
+                sharedDownLib = sdSource == sgSource ? sharedGateLib : Lib(sdSource, $"the {GgmlTypeInfo.Get(_shared.Down).Name} Metal program of the shared expert");
+                KernelPaths = [.. KernelPaths, $"shared expert: {_shared.Ffn} wide, {GgmlTypeInfo.Get(_shared.GateUp).Name} gate/up, {GgmlTypeInfo.Get(_shared.Down).Name} down{(layer.SharedGateInput != null ? ", sigmoid-gated" : string.Empty)} on {_device.Name}"];
+            }
+
             foreach (var step in Enum.GetValues<MetalMoeStep>())
             {
-                var lib = step is MetalMoeStep.DownVector or MetalMoeStep.DownTile ? downLib : gateLib;
-                var p = Own(lib.CreatePipeline(MetalMoePlan.Function(step, _gateType, _downType)));
+                if (step is MetalMoeStep.SharedGateUp or MetalMoeStep.SharedDown && _shared is null)
+                {
+                    continue;
+                }
+
+                var lib = step switch
+                {
+                    MetalMoeStep.DownVector or MetalMoeStep.DownTile => downLib,
+                    MetalMoeStep.SharedGateUp => sharedGateLib!,
+                    MetalMoeStep.SharedDown => sharedDownLib!,
+                    _ => gateLib,
+                };
+                var p = Own(lib.CreatePipeline(MetalMoePlan.Function(step, _gateType, _downType, _shared)));
                 var threads = step switch
                 {
                     MetalMoeStep.Route => MetalMoePlan.SimdWidth * MetalMoePlan.RouteSimdgroups,
@@ -120,6 +152,18 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
             var biasBytes = (long)_experts * sizeof(float);
             _routerBias = layer.RouterBias != null ? Weights(layer.RouterBias) : Own(_device.NewBuffer(biasBytes));
             _selectionBias = layer.SelectionBias != null ? Weights(layer.SelectionBias) : Own(_device.NewBuffer(biasBytes));
+
+            // Absent expert biases bind a 4-byte placeholder: the kernels read them only under has_expert_bias / has_down_bias.
+            _gateBias = layer.GateBias != null ? Weights(layer.GateBias) : Own(_device.NewBuffer(4));
+            _upBias = layer.UpBias != null ? Weights(layer.UpBias) : Own(_device.NewBuffer(4));
+            _downBias = layer.DownBias != null ? Weights(layer.DownBias) : Own(_device.NewBuffer(4));
+            _shexpInp = layer.SharedGateInput != null ? Weights(layer.SharedGateInput) : Own(_device.NewBuffer(4));
+            if (layer.HasSharedExpert)
+            {
+                _sharedGate = Weights(layer.SharedGate!);
+                _sharedUp = Weights(layer.SharedUp!);
+                _sharedDown = Weights(layer.SharedDown!);
+            }
         }
         catch
         {
@@ -179,7 +223,7 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     private void Run(ReadOnlySpan<float> input, Span<float> output, int tokens)
     {
         int h = Hidden, f = _ffn, e = _experts, k = _r.ExpertsPerToken;
-        var s = Scratch.Ensure(ref _scratch, _device, tokens, h, f, e, k);
+        var s = Scratch.Ensure(ref _scratch, _device, tokens, h, f, e, k, _shared?.Ffn ?? 0);
         input[..(tokens * h)].CopyTo(new Span<float>(s.X.Contents, tokens * h));
         var args = _args with { NTokens = tokens, MaxPerExpert = tokens };
 
@@ -187,7 +231,7 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
         {
             var cb = _queue.CommandBuffer();
             var enc = cb.ComputeEncoder();
-            foreach (var d in MetalMoePlan.Build(h, f, e, k, tokens, _gateType, _downType))
+            foreach (var d in MetalMoePlan.Build(h, f, e, k, tokens, _gateType, _downType, _shared))
             {
                 enc.SetPipeline(_pipelines[d.Step]);
                 enc.SetBytes(d.ArgsFrom(args), 0);
@@ -241,6 +285,16 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
         "router" => _router,
         "router_bias" => _routerBias,
         "selection_bias" => _selectionBias,
+        "gate_bias" => _gateBias,
+        "up_bias" => _upBias,
+        "down_bias" => _downBias,
+        "shexp_inp" => _shexpInp,
+        "shared_gate" => _sharedGate!,
+        "shared_up" => _sharedUp!,
+        "shared_down" => _sharedDown!,
+        "shared_w" => s.SharedW,
+        "zero_ids" => s.ZeroIds,
+        "shared_act" => s.SharedAct,
         "ids" => s.Ids,
         "weights" => s.Weights,
         "gate" => _gate,
@@ -279,10 +333,10 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
     /// <summary>Per-call buffers, grown to the largest token count seen.</summary>
     private sealed class Scratch : IDisposable
     {
-        private Scratch(MetalDevice d, int tokens, int h, int f, int e, int k)
+        private Scratch(MetalDevice d, int tokens, int h, int f, int e, int k, int sharedFfn)
         {
             Tokens = tokens;
-            MetalBuffer New(string name) => d.NewBuffer(MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k));
+            MetalBuffer New(string name) => d.NewBuffer(MetalMoePlan.ScratchBytes(name, tokens, h, f, e, k, sharedFfn));
             X = New("x");
             Out = New("out");
             Ids = New("ids");
@@ -291,7 +345,19 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
             Y = New("y");
             Counts = New("counts");
             Lists = New("lists");
+            SharedW = New("shared_w");
+            ZeroIds = New("zero_ids");
+            SharedAct = New("shared_act");
+
+            // Every token's shared-expert "routing": expert 0 (shared storage, visible to the CPU).
+            new Span<int>(ZeroIds.Contents, tokens).Clear();
         }
+
+        public MetalBuffer SharedW { get; }
+
+        public MetalBuffer ZeroIds { get; }
+
+        public MetalBuffer SharedAct { get; }
 
         public int Tokens { get; }
 
@@ -311,7 +377,7 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
 
         public MetalBuffer Lists { get; }
 
-        public static Scratch Ensure(ref Scratch? current, MetalDevice d, int tokens, int h, int f, int e, int k)
+        public static Scratch Ensure(ref Scratch? current, MetalDevice d, int tokens, int h, int f, int e, int k, int sharedFfn)
         {
             if (current is not null && current.Tokens >= tokens)
             {
@@ -319,13 +385,13 @@ public sealed unsafe class MetalMoeExecutor : IMoeExecutor
             }
 
             current?.Dispose();
-            current = new Scratch(d, tokens, h, f, e, k);
+            current = new Scratch(d, tokens, h, f, e, k, sharedFfn);
             return current;
         }
 
         public void Dispose()
         {
-            foreach (var b in new[] { X, Out, Ids, Weights, Act, Y, Counts, Lists })
+            foreach (var b in new[] { X, Out, Ids, Weights, Act, Y, Counts, Lists, SharedW, ZeroIds, SharedAct })
             {
                 b.Dispose();
             }

@@ -26,7 +26,16 @@ public enum MetalMoeStep
 
     /// <summary>kernel_moe_combine: sum of each token's weighted slots.</summary>
     Combine,
+
+    /// <summary>kernel_moe_mv_id_gate_up_{fmt} of the shared expert's format: the shared expert as a one-expert top-1 block.</summary>
+    SharedGateUp,
+
+    /// <summary>kernel_moe_mv_id_down_{fmt} of the shared expert's format, weighted by the shared gate and added onto the output.</summary>
+    SharedDown,
 }
+
+/// <summary>A layer's shared expert as the plan sees it: its width and the formats of its gate/up and down.</summary>
+public sealed record MetalSharedExpert(int Ffn, GgmlType GateUp, GgmlType Down);
 
 /// <summary>
 /// One dispatch: kernel function, threadgroups, threads per threadgroup, and the weight matrix shape it reads
@@ -39,6 +48,18 @@ public sealed record MetalDispatch(MetalMoeStep Step, string Function, MTLSize T
     {
         common.Rows = Rows;
         common.K = K;
+        if (Step is MetalMoeStep.SharedGateUp or MetalMoeStep.SharedDown)
+        {
+            // One expert, top-1, no expert biases; every token's id is 0 and its weight the shared gate.
+            common.NExperts = 1;
+            common.Topk = 1;
+            common.StrideGateUp = 0;
+            common.StrideDown = 0;
+            common.HasExpertBias = 0;
+            common.HasDownBias = 0;
+            common.Accumulate = Step == MetalMoeStep.SharedDown ? 1 : 0;
+        }
+
         return common;
     }
 }
@@ -75,17 +96,22 @@ public static class MetalMoePlan
     /// <summary>Most experts per token the routing kernel holds (FERRUM_MAX_TOPK).</summary>
     public const int MaxTopK = 32;
 
+    /// <summary>Most expert groups the group-limited selection holds (FERRUM_MAX_GROUPS).</summary>
+    public const int MaxGroups = 64;
+
     /// <summary>Token count from which the prefill tile kernels are used.</summary>
     public const int PrefillTokens = 32;
 
     /// <summary>The #defines the host puts in front of every program, so the grid math here and the kernels agree.</summary>
     public static string Defines(bool oaiActivation) =>
         $"#define FERRUM_NR0 {RowsPerSimdgroup}\n#define FERRUM_NSG {SimdgroupsPerThreadgroup}\n#define FERRUM_ACT_OAI {(oaiActivation ? 1 : 0)}\n" +
-        $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n";
+        $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n#define FERRUM_MAX_GROUPS {MaxGroups}\n";
 
     /// <summary>Kernel function of a step for the given weight formats.</summary>
-    public static string Function(MetalMoeStep step, GgmlType gateUp, GgmlType down) => step switch
+    public static string Function(MetalMoeStep step, GgmlType gateUp, GgmlType down, MetalSharedExpert? shared = null) => step switch
     {
+        MetalMoeStep.SharedGateUp => "kernel_moe_mv_id_gate_up_" + GgmlTypeInfo.Get((shared ?? throw new ArgumentNullException(nameof(shared))).GateUp).Name,
+        MetalMoeStep.SharedDown => "kernel_moe_mv_id_down_" + GgmlTypeInfo.Get((shared ?? throw new ArgumentNullException(nameof(shared))).Down).Name,
         MetalMoeStep.Route => "kernel_moe_route",
         MetalMoeStep.GateUpVector => "kernel_moe_mv_id_gate_up_" + GgmlTypeInfo.Get(gateUp).Name,
         MetalMoeStep.DownVector => "kernel_moe_mv_id_down_" + GgmlTypeInfo.Get(down).Name,
@@ -98,16 +124,20 @@ public static class MetalMoePlan
 
     /// <summary>
     /// The buffers a step binds, by index (index 0 is always the <see cref="MetalMoeArgs"/> block): the names are the
-    /// kernel's parameter names in the generated MSL, which a test checks against the printed signatures.
+    /// kernel's parameter names in the generated MSL, which a test checks against the printed signatures, except in the
+    /// shared-expert steps, which bind the shared expert's buffers (shared_gate, zero_ids, shared_act, shared_w, ...) to
+    /// the mat-vec kernels' parameters (gate, ids, act, weights, ...).
     /// </summary>
     public static IReadOnlyList<string> Bindings(MetalMoeStep step) => step switch
     {
-        MetalMoeStep.Route => ["args", "x", "router", "router_bias", "selection_bias", "ids", "weights"],
-        MetalMoeStep.GateUpVector => ["args", "gate", "up", "x", "ids", "act"],
-        MetalMoeStep.DownVector => ["args", "down", "act", "ids", "weights", "out"],
+        MetalMoeStep.Route => ["args", "x", "router", "router_bias", "selection_bias", "ids", "weights", "shexp_inp", "shared_w"],
+        MetalMoeStep.SharedGateUp => ["args", "shared_gate", "shared_up", "x", "zero_ids", "shared_act", "gate_bias", "up_bias"],
+        MetalMoeStep.SharedDown => ["args", "shared_down", "shared_act", "zero_ids", "shared_w", "out", "down_bias"],
+        MetalMoeStep.GateUpVector => ["args", "gate", "up", "x", "ids", "act", "gate_bias", "up_bias"],
+        MetalMoeStep.DownVector => ["args", "down", "act", "ids", "weights", "out", "down_bias"],
         MetalMoeStep.Map => ["args", "ids", "counts", "lists"],
-        MetalMoeStep.GateUpTile => ["args", "gate", "up", "x", "counts", "lists", "act"],
-        MetalMoeStep.DownTile => ["args", "down", "act", "counts", "lists", "weights", "y"],
+        MetalMoeStep.GateUpTile => ["args", "gate", "up", "x", "counts", "lists", "act", "gate_bias", "up_bias"],
+        MetalMoeStep.DownTile => ["args", "down", "act", "counts", "lists", "weights", "y", "down_bias"],
         MetalMoeStep.Combine => ["args", "y", "out"],
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
     };
@@ -132,15 +162,22 @@ public static class MetalMoePlan
             Scale = routing.WeightScale,
             HasRouterBias = layer.RouterBias != null ? 1 : 0,
             HasSelectionBias = layer.SelectionBias != null ? 1 : 0,
+            NGroups = routing.ExpertGroupCount,
+            GroupsUsed = routing.ExpertGroupsUsed,
+            HasExpertBias = layer.GateBias != null ? 1 : 0,
+            HasDownBias = layer.DownBias != null ? 1 : 0,
+            HasShexpInp = layer.SharedGateInput != null ? 1 : 0,
         };
     }
 
     /// <summary>Bytes of a per-call buffer (a name from <see cref="Bindings"/> that is not a weight) for <paramref name="tokens"/> tokens.</summary>
-    public static long ScratchBytes(string name, int tokens, int hidden, int ffn, int experts, int topK)
+    public static long ScratchBytes(string name, int tokens, int hidden, int ffn, int experts, int topK, int sharedFfn = 0)
     {
         long pairs = (long)tokens * topK;
         return name switch
         {
+            "shared_w" or "zero_ids" => (long)tokens * 4,
+            "shared_act" => (long)tokens * Math.Max(sharedFfn, 1) * 4,
             "x" or "out" => (long)tokens * hidden * 4,
             "ids" or "weights" => pairs * 4,
             "act" => pairs * ffn * 4,
@@ -152,7 +189,25 @@ public static class MetalMoePlan
     }
 
     /// <summary>The dispatches of one forward pass over <paramref name="tokens"/> tokens.</summary>
-    public static IReadOnlyList<MetalDispatch> Build(int hidden, int ffn, int experts, int topK, int tokens, GgmlType gateUp, GgmlType down)
+    public static IReadOnlyList<MetalDispatch> Build(int hidden, int ffn, int experts, int topK, int tokens, GgmlType gateUp, GgmlType down, MetalSharedExpert? shared = null)
+    {
+        var list = BuildRouted(hidden, ffn, experts, topK, tokens, gateUp, down);
+        if (shared is null)
+        {
+            return list;
+        }
+
+        // The shared expert after the routed output is complete (decode and prefill alike): the mat-vec kernels of its
+        // own programs, one "pair" per token.
+        var rowsPerGroup = RowsPerSimdgroup * SimdgroupsPerThreadgroup;
+        var vec = MTLSize.Of(SimdWidth * SimdgroupsPerThreadgroup);
+        var all = list.ToList();
+        all.Add(new(MetalMoeStep.SharedGateUp, Function(MetalMoeStep.SharedGateUp, gateUp, down, shared), MTLSize.Of(Ceil(shared.Ffn, rowsPerGroup), 1, tokens), vec, shared.Ffn, hidden));
+        all.Add(new(MetalMoeStep.SharedDown, Function(MetalMoeStep.SharedDown, gateUp, down, shared), MTLSize.Of(Ceil(hidden, rowsPerGroup), tokens), vec, hidden, shared.Ffn));
+        return all;
+    }
+
+    private static IReadOnlyList<MetalDispatch> BuildRouted(int hidden, int ffn, int experts, int topK, int tokens, GgmlType gateUp, GgmlType down)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
         if (experts > MaxExperts || topK > MaxTopK || topK > experts || topK <= 0)

@@ -8,9 +8,10 @@ namespace Ferrum.Backends.OpenCL;
 /// <summary>
 /// The OpenCL backend: the generated OpenCL programs (kernels.yaml with <c>opencl</c> in its targets) on one device.
 /// It runs routed experts of every format in <see cref="SupportedFormats"/> with softmax, sigmoid or
-/// softmax-over-selected gating, renormalization, scale and a selection bias (exp_probs_b), SiLU or gpt-oss's
-/// swiglu_oai; it does not run shared experts, group-limited routing, router or expert biases, or sqrt-softplus
-/// gating (<see cref="Supports"/> names what a layer needs that it lacks).
+/// softmax-over-selected gating, renormalization, scale, a router bias, a selection bias (exp_probs_b), group-limited
+/// expert selection, gate/up/down expert biases, SiLU or gpt-oss's swiglu_oai, and a shared expert with or without a
+/// sigmoid gate: every architecture the CPU path runs (qwen3moe, qwen2moe, olmoe, Mixtral, deepseek2, gpt-oss). It
+/// does not run sqrt-softplus gating (<see cref="Supports"/> names what a layer needs that it lacks).
 /// </summary>
 /// <param name="context">The device context the executors run on (not owned: the caller disposes it after them).</param>
 /// <param name="sources">Program lookup; null for the programs generated into the loaded assemblies (<see cref="MoePrograms.Catalog"/>).</param>
@@ -53,9 +54,15 @@ public sealed class OpenCLBackend(OpenCLContext context, MoeProgramSources? sour
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(sources);
-        var check = new GpuMoeSupport(layer, "OpenCL").Common(MaxExperts, MaxTopK)
-            .Biases("router/expert biases", layer.RouterBias, layer.GateBias, layer.UpBias, layer.DownBias);
-        foreach (var (role, m, rows, rowLength) in new[] { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) })
+        var check = new GpuMoeSupport(layer, "OpenCL").Common(MaxExperts, MaxTopK).SharedExperts().GateUpBiasPair();
+        var matrices = new List<(string Role, ExpertStack M, int Rows, int RowLength)> { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) };
+        if (layer.HasSharedExpert)
+        {
+            matrices.Add(("shared gate", layer.SharedGate!, layer.SharedFfn, layer.Hidden));
+            matrices.Add(("shared down", layer.SharedDown!, layer.Hidden, layer.SharedFfn));
+        }
+
+        foreach (var (role, m, rows, rowLength) in matrices)
         {
             var name = m.Info.Name;
             if (!SupportedFormats.Contains(m.Format))

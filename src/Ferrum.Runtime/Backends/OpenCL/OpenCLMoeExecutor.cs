@@ -4,8 +4,9 @@ using Ferrum.Quantization;
 namespace Ferrum.Backends.OpenCL;
 
 /// <summary>
-/// One MoE block on an OpenCL device: route (router mat-vec, gating, top-k, renormalization, scale) → gate||up with
-/// act(gate)·up → down → routing-weighted sum, for any number of tokens. Programs are built and weight buffers created
+/// One MoE block on an OpenCL device: route (router mat-vec + bias, gating, group-limited top-k, renormalization, scale,
+/// the shared expert's sigmoid gate) → gate||up (+ biases) with act(gate)·up → down (+ bias) → routing-weighted sum,
+/// plus the shared expert's gated output, for any number of tokens. Programs are built and weight buffers created
 /// once, here; scratch buffers grow with the largest token count seen. On a CPU device (pocl) the weight buffers wrap
 /// the layer's memory in place (CL_MEM_USE_HOST_PTR), so the executor holds a lease on the layer's mapping until it
 /// is disposed: disposing the <see cref="MoeLayer"/> or its GGUF file first is safe. One call at a time.
@@ -28,6 +29,12 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     private readonly OpenCLBuffer _down;
     private readonly OpenCLBuffer _router;
     private readonly OpenCLBuffer? _bias;
+    private readonly OpenCLBuffer? _routerBias;
+    private readonly OpenCLBuffer? _gateBias;
+    private readonly OpenCLBuffer? _upBias;
+    private readonly OpenCLBuffer? _downBias;
+    private readonly OpenCLBuffer? _shexpInp;
+    private readonly Shared? _shared;
     private readonly GgmlType _gateType;
     private readonly GgmlType _downType;
     private readonly long _gateStride;
@@ -74,13 +81,39 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         (_gateUpProgram, var gatePath) = FormatProgram(context, sources, _gateType, ExpertFfn, Hidden, build);
         (_downProgram, var downPath) = FormatProgram(context, sources, _downType, Hidden, ExpertFfn, build);
         var device = $"{context.Device.Name} ({(context.Device.IsGpu ? "GPU" : context.Device.IsCpu ? "CPU" : "other")})";
-        KernelPaths =
-        [
-            $"router: f32 ferrum_moe_route ({_routing.Gating}{(layer.SelectionBias != null ? ", selection bias" : string.Empty)}) on {device}",
+        var routeNotes = new List<string> { _routing.Gating.ToString() };
+        if (layer.RouterBias != null)
+        {
+            routeNotes.Add("router bias");
+        }
+
+        if (layer.SelectionBias != null)
+        {
+            routeNotes.Add("selection bias");
+        }
+
+        if (_routing.ExpertGroupCount > 1 && _routing.ExpertGroupsUsed < _routing.ExpertGroupCount)
+        {
+            routeNotes.Add($"{_routing.ExpertGroupsUsed} of {_routing.ExpertGroupCount} groups");
+        }
+
+        var paths = new List<string>
+        {
+            $"router: f32 ferrum_moe_route ({string.Join(", ", routeNotes)}) on {device}",
             $"gate: {gatePath} on {device}",
             $"up: {gatePath} on {device}",
             $"down: {downPath} on {device}",
-        ];
+        };
+        OpenCLProgram? sharedGateUp = null, sharedDown = null;
+        if (layer.HasSharedExpert)
+        {
+            (sharedGateUp, var sgPath) = FormatProgram(context, sources, layer.SharedGate!.Format, layer.SharedFfn, Hidden, build);
+            (sharedDown, var sdPath) = FormatProgram(context, sources, layer.SharedDown!.Format, Hidden, layer.SharedFfn, build);
+            paths.Add($"shared gate/up: {sgPath}{(layer.SharedGateInput != null ? ", sigmoid-gated" : string.Empty)} on {device}");
+            paths.Add($"shared down: {sdPath} on {device}");
+        }
+
+        KernelPaths = paths;
 
         // Pointers are taken once, under the lease; the lease outlives the buffers that may wrap the memory.
         _lease = layer.AcquireMemoryLease();
@@ -91,6 +124,15 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             _down = Wrap(layer.Down);
             _router = Wrap(layer.Router);
             _bias = layer.SelectionBias is { } b ? Wrap(b) : null;
+            _routerBias = layer.RouterBias is { } rb ? Wrap(rb) : null;
+            _gateBias = layer.GateBias is { } gb ? Wrap(gb) : null;
+            _upBias = layer.UpBias is { } ub ? Wrap(ub) : null;
+            _downBias = layer.DownBias is { } db ? Wrap(db) : null;
+            _shexpInp = layer.SharedGateInput is { } si ? Wrap(si) : null;
+            if (layer.HasSharedExpert)
+            {
+                _shared = new Shared(sharedGateUp!, sharedDown!, Wrap(layer.SharedGate!), Wrap(layer.SharedUp!), Wrap(layer.SharedDown!), layer.SharedGate!.Format, layer.SharedDown!.Format, layer.SharedFfn);
+            }
         }
         catch
         {
@@ -176,6 +218,11 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
     {
         var tokens = MoeExecutorRows.Tokens(x.Length, y.Length, Hidden);
         CheckRouting(tokens, ids, weights);
+        if (_shared != null)
+        {
+            throw new InvalidOperationException($"{_layer.Source} layer {_layer.Index} has a shared expert, whose gate comes from the routing kernel: ForwardRouted runs routed experts only, use Forward");
+        }
+
         using (_calls.Enter(this))
         {
             if (tokens == 0)
@@ -318,7 +365,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         {
             _scratch?.Dispose();
             _scratch = null;
-            _scratch = new Scratch(_ctx, tokens, Hidden, ExpertFfn, Experts, TopK);
+            _scratch = new Scratch(_ctx, tokens, Hidden, ExpertFfn, Experts, TopK, _shared?.Ffn ?? 0);
         }
 
         _ctx.Write(_scratch.X, x[..(tokens * Hidden)]);
@@ -358,14 +405,21 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         OpenCLLaunch.Arg(_ctx, k, i++, _router);
         OpenCLLaunch.Arg(_ctx, k, i++, _bias ?? _router);
         OpenCLLaunch.Arg(_ctx, k, i++, _bias is null ? 0 : 1);
+        OpenCLLaunch.Arg(_ctx, k, i++, _routerBias ?? _router);
+        OpenCLLaunch.Arg(_ctx, k, i++, _routerBias is null ? 0 : 1);
+        OpenCLLaunch.Arg(_ctx, k, i++, _shexpInp ?? _router);
+        OpenCLLaunch.Arg(_ctx, k, i++, _shexpInp is null ? 0 : 1);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Ids);
         OpenCLLaunch.Arg(_ctx, k, i++, s.Weights);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.SharedWeights);
         OpenCLLaunch.Arg(_ctx, k, i++, Hidden);
         OpenCLLaunch.Arg(_ctx, k, i++, Experts);
         OpenCLLaunch.Arg(_ctx, k, i++, TopK);
         OpenCLLaunch.Arg(_ctx, k, i++, (int)_routing.Gating);
         OpenCLLaunch.Arg(_ctx, k, i++, _routing.NormalizeWeights ? 1 : 0);
-        OpenCLLaunch.Arg(_ctx, k, i, _routing.WeightScale);
+        OpenCLLaunch.Arg(_ctx, k, i++, _routing.WeightScale);
+        OpenCLLaunch.Arg(_ctx, k, i++, _routing.ExpertGroupCount);
+        OpenCLLaunch.Arg(_ctx, k, i, _routing.ExpertGroupsUsed);
         OpenCLLaunch.Run(_ctx, k, "ferrum_moe_route", [(long)tokens * RouteGroup], [RouteGroup]);
     }
 
@@ -392,22 +446,72 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             GateUpVec(s, tokens);
             DownVec(s, tokens);
         }
+
+        if (_shared != null)
+        {
+            SharedExpert(s, tokens);
+        }
+    }
+
+    /// <summary>
+    /// The shared expert through the same vec kernels as a one-expert top-1 block (every token's id 0, weight its
+    /// sigmoid gate or 1 from the routing kernel), its down pass adding onto the routed output.
+    /// </summary>
+    private void SharedExpert(Scratch s, int tokens)
+    {
+        var sh = _shared!;
+        var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
+        var name = "ferrum_moe_gate_up_vec_" + Fmt(sh.GateType);
+        var k = sh.GateUpProgram.Kernel(name);
+        uint i = 0;
+        OpenCLLaunch.Arg(_ctx, k, i++, sh.Gate);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        OpenCLLaunch.Arg(_ctx, k, i++, sh.Up);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.ZeroIds);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.SharedAct);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
+        SizeArgs(k, ref i, sh.Ffn, Hidden, 1, 1);
+        OpenCLLaunch.Arg(_ctx, k, i, 0);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(sh.Ffn, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
+
+        name = "ferrum_moe_down_vec_" + Fmt(sh.DownType);
+        k = sh.DownProgram.Kernel(name);
+        i = 0;
+        OpenCLLaunch.Arg(_ctx, k, i++, sh.Down);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0UL);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.SharedAct);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.ZeroIds);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.SharedWeights);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.Out);
+        OpenCLLaunch.Arg(_ctx, k, i++, s.X);
+        SizeArgs(k, ref i, Hidden, sh.Ffn, 1, 1);
+        OpenCLLaunch.Arg(_ctx, k, i++, 0);
+        OpenCLLaunch.Arg(_ctx, k, i, 1);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
     }
 
     private string Fmt(GgmlType t) => GgmlTypeInfo.Get(t).Name;
 
     private void GateUpVec(Scratch s, int tokens)
     {
-        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_vec_", s.X, s.Ids, s.Act);
+        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_vec_", s.X, s.Ids, s.Act, _gateBias ?? s.X, _upBias ?? s.X);
         SizeArgs(k, ref i, ExpertFfn, Hidden);
+        OpenCLLaunch.Arg(_ctx, k, i, HasExpertBias ? 1 : 0);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
         OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, rpg) * tpr * rpg, (long)tokens * TopK], [tpr * rpg, 1]);
     }
 
     private void DownVec(Scratch s, int tokens)
     {
-        var (k, name, i) = DownKernel("ferrum_moe_down_vec_", s.Act, s.Ids, s.Weights, s.Out);
+        var (k, name, i) = DownKernel("ferrum_moe_down_vec_", s.Act, s.Ids, s.Weights, s.Out, _downBias ?? s.X);
         SizeArgs(k, ref i, Hidden, ExpertFfn);
+        OpenCLLaunch.Arg(_ctx, k, i++, _downBias is null ? 0 : 1);
+        OpenCLLaunch.Arg(_ctx, k, i, 0);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
         OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
     }
@@ -474,21 +578,22 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
 
     private void GateUpTiled(Scratch s, int tokens, int tiles)
     {
-        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_tile_", s.X, s.Counts, s.Lists, s.Tiles, s.Act);
-        RunTiles(k, name, i, ExpertFfn, Hidden, tokens, tiles);
+        var (k, name, i) = GateUpKernel("ferrum_moe_gate_up_tile_", s.X, s.Counts, s.Lists, s.Tiles, s.Act, _gateBias ?? s.X, _upBias ?? s.X);
+        RunTiles(k, name, i, ExpertFfn, Hidden, tokens, tiles, HasExpertBias);
     }
 
     private void DownTiled(Scratch s, int tokens, int tiles)
     {
-        var (k, name, i) = DownKernel("ferrum_moe_down_tile_", s.Act, s.Counts, s.Lists, s.Tiles, s.Weights, s.Y);
-        RunTiles(k, name, i, Hidden, ExpertFfn, tokens, tiles);
+        var (k, name, i) = DownKernel("ferrum_moe_down_tile_", s.Act, s.Counts, s.Lists, s.Tiles, s.Weights, s.Y, _downBias ?? s.X);
+        RunTiles(k, name, i, Hidden, ExpertFfn, tokens, tiles, _downBias != null);
     }
 
-    // The tile kernels end with the sizes and the token count; one work-group per row tile × token tile.
-    private void RunTiles(nint k, string name, uint i, int rows, int rowLength, int tokens, int tiles)
+    // The tile kernels end with the sizes, the token count and the bias flag; one work-group per row tile × token tile.
+    private void RunTiles(nint k, string name, uint i, int rows, int rowLength, int tokens, int tiles, bool bias)
     {
         SizeArgs(k, ref i, rows, rowLength);
-        OpenCLLaunch.Arg(_ctx, k, i, tokens);
+        OpenCLLaunch.Arg(_ctx, k, i++, tokens);
+        OpenCLLaunch.Arg(_ctx, k, i, bias ? 1 : 0);
         var tr = _options.TileRows;
         var tt = _options.TileTokens;
         if (tiles > 0)
@@ -497,19 +602,27 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         }
     }
 
+    // The kernels take one flag for the gate and up biases: the support check requires both or neither.
+    private bool HasExpertBias => _gateBias != null;
+
     /// <summary>rows, row length (of the matrix the kernel reads), experts, top-k.</summary>
-    private void SizeArgs(nint kernel, ref uint i, int rows, int rowLength)
+    private void SizeArgs(nint kernel, ref uint i, int rows, int rowLength) => SizeArgs(kernel, ref i, rows, rowLength, Experts, TopK);
+
+    private void SizeArgs(nint kernel, ref uint i, int rows, int rowLength, int experts, int topK)
     {
         OpenCLLaunch.Arg(_ctx, kernel, i++, rows);
         OpenCLLaunch.Arg(_ctx, kernel, i++, rowLength);
-        OpenCLLaunch.Arg(_ctx, kernel, i++, Experts);
-        OpenCLLaunch.Arg(_ctx, kernel, i++, TopK);
+        OpenCLLaunch.Arg(_ctx, kernel, i++, experts);
+        OpenCLLaunch.Arg(_ctx, kernel, i++, topK);
     }
+
+    /// <summary>The shared expert's programs, weight buffers (in <see cref="_weights"/>, released with them) and width.</summary>
+    private sealed record Shared(OpenCLProgram GateUpProgram, OpenCLProgram DownProgram, OpenCLBuffer Gate, OpenCLBuffer Up, OpenCLBuffer Down, GgmlType GateType, GgmlType DownType, int Ffn);
 
     /// <summary>Per-forward device buffers sized for a token count.</summary>
     private sealed class Scratch : IDisposable
     {
-        public Scratch(OpenCLContext c, int tokens, int hidden, int ffn, int experts, int topK)
+        public Scratch(OpenCLContext c, int tokens, int hidden, int ffn, int experts, int topK, int sharedFfn)
         {
             Tokens = tokens;
             long pairs = (long)tokens * topK;
@@ -522,7 +635,20 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             Counts = c.CreateBuffer((long)experts * 4);
             Lists = c.CreateBuffer((long)experts * tokens * 4);
             Tiles = c.CreateBuffer((pairs + experts) * 2 * 4);
+            SharedWeights = c.CreateBuffer((long)tokens * 4);
+            ZeroIds = c.CreateBuffer((long)tokens * 4);
+            c.Write<int>(ZeroIds, new int[tokens]);
+            SharedAct = c.CreateBuffer((long)tokens * Math.Max(sharedFfn, 1) * 4);
         }
+
+        /// <summary>Per token: the shared expert's gate (sigmoid or 1), written by the routing kernel.</summary>
+        public OpenCLBuffer SharedWeights { get; }
+
+        /// <summary>Per token: expert id 0, the shared expert's "routing".</summary>
+        public OpenCLBuffer ZeroIds { get; }
+
+        /// <summary>The shared expert's activations, tokens × shared FFN.</summary>
+        public OpenCLBuffer SharedAct { get; }
 
         public int Tokens { get; }
 
@@ -555,6 +681,9 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             Counts.Dispose();
             Lists.Dispose();
             Tiles.Dispose();
+            SharedWeights.Dispose();
+            ZeroIds.Dispose();
+            SharedAct.Dispose();
         }
     }
 }
