@@ -29,6 +29,15 @@ public static class Program
         root.Subcommands.Add(OpenCLCommand.Create());
         // `ferrum` alone runs the demo: build the demo model once, generate with it, then measure its MoE layers on every backend.
         root.SetAction(DemoCommand.Run);
-        return root.Parse(args).Invoke();
+        CliValidation.Apply(root);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+        {
+            // One line, no help screen: the first problem, naming the option and the rule.
+            Console.Error.WriteLine($"ferrum: error: {parse.Errors[0].Message.ReplaceLineEndings(" ")}");
+            return 1;
+        }
+
+        return parse.Invoke();
     }
 }
