@@ -15,15 +15,29 @@ public static class CliValidation
     private static readonly HashSet<string> InputNames = ["--model", "--input", "file"];
     private static readonly HashSet<string> OutputNames = ["--output", "--out"];
 
+    // Options and commands already given their rules: some option objects are static and shared by several commands,
+    // and Main may run many times in one process (tests), so a rule is attached once per object.
+    private static readonly HashSet<object> Done = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>Adds the rules to <paramref name="command"/> and every subcommand.</summary>
     public static void Apply(Command command)
     {
-        foreach (var option in command.Options)
+        lock (Done)
         {
-            AddOptionRule(option);
+            foreach (var option in command.Options)
+            {
+                if (Done.Add(option))
+                {
+                    AddOptionRule(option);
+                }
+            }
+
+            if (Done.Add(command))
+            {
+                command.Validators.Add(FilesRule);
+            }
         }
 
-        command.Validators.Add(FilesRule);
         foreach (var sub in command.Subcommands)
         {
             Apply(sub);
@@ -44,18 +58,18 @@ public static class CliValidation
                 Range(o, 1, 1 << 20);
                 break;
             case Option<float> o when o.Name == "--temp":
-                o.Validators.Add(r => Check(r, o.Name, r.GetValueOrDefault<float>(), v => float.IsFinite(v) && v >= 0, "a finite number ≥ 0"));
+                o.Validators.Add(r => Check<float>(r, o.Name, v => float.IsFinite(v) && v >= 0, "a finite number ≥ 0"));
                 break;
             case Option<float> o when o.Name is "--top-p" or "--min-p":
-                o.Validators.Add(r => Check(r, o.Name, r.GetValueOrDefault<float>(), v => v is >= 0f and <= 1f, "in 0..1"));
+                o.Validators.Add(r => Check<float>(r, o.Name, v => v is >= 0f and <= 1f, "in 0..1"));
                 break;
             case Option<double> o when o.Name == "--seconds":
-                o.Validators.Add(r => Check(r, o.Name, r.GetValueOrDefault<double>(), v => double.IsFinite(v) && v > 0 && v <= 86400, "a number of seconds in (0, 86400]"));
+                o.Validators.Add(r => Check<double>(r, o.Name, v => double.IsFinite(v) && v > 0 && v <= 86400, "a number of seconds in (0, 86400]"));
                 break;
             case Option<string> o when o.Name == "--tokens":
                 o.Validators.Add(r =>
                 {
-                    var text = r.GetValueOrDefault<string>();
+                    var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
                     if (text != null && !text.Split(',').All(p => int.TryParse(p.Trim(), out var n) && n is >= 1 and <= 1 << 16))
                     {
                         r.AddError($"--tokens '{text}' must be a comma-separated list of token counts in 1..65536");
@@ -66,10 +80,21 @@ public static class CliValidation
     }
 
     private static void Range(Option<int> o, int min, int max) =>
-        o.Validators.Add(r => Check(r, o.Name, r.GetValueOrDefault<int>(), v => v >= min && v <= max, max == int.MaxValue ? $"at least {min}" : $"in {min}..{max}"));
+        o.Validators.Add(r => Check<int>(r, o.Name, v => v >= min && v <= max, max == int.MaxValue ? $"at least {min}" : $"in {min}..{max}"));
 
-    private static void Check<T>(OptionResult r, string name, T value, Func<T, bool> ok, string rule)
+    // A value that does not even convert already has its parse error; the rule only judges converted values.
+    private static void Check<T>(OptionResult r, string name, Func<T, bool> ok, string rule)
     {
+        T value;
+        try
+        {
+            value = r.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+
         if (!ok(value))
         {
             r.AddError($"{name} {value} must be {rule}");
