@@ -30,7 +30,7 @@ public sealed class ArgumentFuzzTests : IDisposable
             ("run", [], ["--model", "--prefill", "--threads"], false),
             ("kernels", [], ["--json", "--threads"], false),
         };
-        string[] flags = ["--json", "--chat", "--verbose", "--help", "--bogus", "-x", "--"];
+        string[] flags = ["--json", "--chat", "--verbose", "--help", "--bogus", "-x", "--", "--no-mmap"];
         var rng = new Random(16);
         var exits = new Dictionary<int, int>();
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -62,7 +62,7 @@ public sealed class ArgumentFuzzTests : IDisposable
             {
                 var o = options.Length > 0 && rng.Next(5) != 0 ? options[rng.Next(options.Length)] : flags[rng.Next(flags.Length)];
                 args.Add(o);
-                if (o is not ("--json" or "--chat" or "--verbose" or "--help" or "--") && rng.Next(8) != 0)
+                if (o is not ("--json" or "--chat" or "--verbose" or "--help" or "--" or "--no-mmap") && rng.Next(8) != 0)
                 {
                     args.Add(Value(o));
                 }

@@ -128,6 +128,19 @@ public sealed class ArgumentRulesTests : IDisposable
     }
 
     [Fact]
+    public void No_mmap_reads_the_model_into_memory_and_gives_the_same_output()
+    {
+        var mapped = Path.Combine(_dir, "mapped.f32");
+        var copied = Path.Combine(_dir, "copied.f32");
+        var a = InProcessCli.Run("moe", _model, "--layer", "0", "--input", _input, "--output", mapped, "--threads", "1");
+        var b = InProcessCli.Run("moe", _model, "--layer", "0", "--input", _input, "--output", copied, "--threads", "1", "--no-mmap");
+        Assert.True(a.Exit == 0 && b.Exit == 0, a.Err + b.Err);
+        Assert.Equal(File.ReadAllBytes(mapped), File.ReadAllBytes(copied));
+        var inspect = InProcessCli.Run("--no-mmap", "inspect", _model, "--json");
+        Assert.Equal(0, inspect.Exit);
+    }
+
+    [Fact]
     public void Sampling_and_count_options_reject_nonsense()
     {
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "--temp", "-1"], "--temp -1");

@@ -16,6 +16,7 @@ public static class Program
 
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
+        root.Options.Add(ModelFiles.NoMmapOption);
         root.Options.Add(DemoCommand.ThreadsOption);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
@@ -38,6 +39,7 @@ public static class Program
             return 1;
         }
 
+        ModelFiles.Configure(parse);
         return parse.Invoke();
     }
 }
