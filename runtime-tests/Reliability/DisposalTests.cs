@@ -125,25 +125,26 @@ public sealed class DisposalTests : IDisposable
 [Collection(nameof(FinalizerTests))]
 public sealed class FinalizerTests
 {
+    // Threads named ferrum-moe-* of this process, from /proc (Linux). This collection runs alone, but a finalizer of an
+    // earlier test may still stop workers meanwhile, so the checks leave some slack where they wait for the GC.
+    private static int Workers() => Directory.GetDirectories("/proc/self/task")
+        .Count(t => SafeRead(Path.Combine(t, "comm")).StartsWith("ferrum-moe-", StringComparison.Ordinal));
+
+    private static string SafeRead(string p)
+    {
+        try
+        {
+            return File.ReadAllText(p);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty;
+        }
+    }
+
     [Fact]
     public void Dropped_pools_and_executors_stop_their_workers_from_the_finalizer()
     {
-        // Threads named ferrum-moe-* of this process, from /proc (Linux); other tests may start pools meanwhile,
-        // so the check is that the 40 workers dropped here go away, with slack for concurrent tests.
-        static int Workers() => Directory.GetDirectories("/proc/self/task")
-            .Count(t => File.Exists(Path.Combine(t, "comm")) && SafeRead(Path.Combine(t, "comm")).StartsWith("ferrum-moe-", StringComparison.Ordinal));
-        static string SafeRead(string p)
-        {
-            try
-            {
-                return File.ReadAllText(p);
-            }
-            catch (IOException)
-            {
-                return string.Empty;
-            }
-        }
-
         Assert.True(OperatingSystem.IsLinux(), "this check reads /proc");
         int before = Workers();
         using var l = new MoeTestLayer(GgmlType.Q8_0, "qwen3moe", 172);
@@ -172,5 +173,37 @@ public sealed class FinalizerTests
             var e = new CpuMoeExecutor(layer, new CpuMoeOptions { Threads = 6, MaxTokens = 2 });
             e.Forward(new float[MoeTestLayer.Hidden], new float[MoeTestLayer.Hidden]);
         }
+    }
+
+    [Fact]
+    public void A_worker_that_cannot_start_stops_the_others_and_surfaces_the_real_error()
+    {
+        using var l = new MoeTestLayer(GgmlType.Q8_0, "qwen3moe", 173);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        int before = Workers();
+        CpuWorkerPool.FailThreadStartForTests = id => id == 4 ? new OutOfMemoryException("simulated: thread limit reached") : null;
+        try
+        {
+            var pool = Assert.Throws<InvalidOperationException>(() => new CpuWorkerPool(8));
+            Assert.Contains("could not start MoE worker thread 4 of 7", pool.Message);
+            Assert.Contains("simulated: thread limit reached", pool.Message);
+            Assert.IsType<OutOfMemoryException>(pool.InnerException);
+            Assert.True(Workers() <= before, $"workers left running: {before} → {Workers()}");
+
+            var exec = Assert.Throws<InvalidOperationException>(() => new CpuMoeExecutor(l.Layer(), new CpuMoeOptions { Threads = 8 }));
+            Assert.Contains("could not start MoE worker thread 4", exec.Message);
+            Assert.True(Workers() <= before, $"workers left running: {before} → {Workers()}");
+        }
+        finally
+        {
+            CpuWorkerPool.FailThreadStartForTests = null;
+        }
+
+        // Nothing stuck: the next pool starts normally.
+        using var ok = new CpuWorkerPool(8);
+        int ran = 0;
+        ok.Run(_ => Interlocked.Increment(ref ran));
+        Assert.Equal(8, ran);
     }
 }

@@ -60,6 +60,11 @@ public sealed class CpuWorkerPool : IDisposable
                 int id = started + 1;
                 var s = _s;
                 var t = new Thread(() => Loop(s, id)) { IsBackground = true, Name = $"ferrum-moe-{id}" };
+                if (FailThreadStartForTests?.Invoke(id) is { } injected)
+                {
+                    throw injected;
+                }
+
                 t.Start();
                 _threads[started] = t;
             }
@@ -77,6 +82,10 @@ public sealed class CpuWorkerPool : IDisposable
             throw new InvalidOperationException($"could not start MoE worker thread {started + 1} of {threads - 1} ({e.GetType().Name}: {e.Message}); try fewer threads (--threads) or raise the process/thread limit", e);
         }
     }
+
+    /// <summary>Test seam: makes the start of worker <c>id</c> fail with the returned exception (per thread, so parallel tests are unaffected).</summary>
+    [ThreadStatic]
+    internal static Func<int, Exception?>? FailThreadStartForTests;
 
     /// <summary>Stops the workers of a pool that was never disposed.</summary>
     ~CpuWorkerPool() => _s?.Stop();
