@@ -14,6 +14,7 @@ public sealed unsafe class OpenCLContext : IDisposable
     private readonly CL _cl;
     private readonly ConcurrentDictionary<string, OpenCLProgram> _programs = new();
     private readonly OpenCLHandle _context, _queue;
+    private readonly List<Task> _background = [];
     private bool _disposed;
 
     /// <summary>Creates a context on <paramref name="device"/>; <paramref name="cache"/> defaults to <see cref="OpenCLProgramCache.Default"/>.</summary>
@@ -51,11 +52,41 @@ public sealed unsafe class OpenCLContext : IDisposable
     /// Builds (or loads from the binary cache) a program; the same (source, options) is built once per context.
     /// Throws <see cref="OpenCLException"/> with the build log when the source does not compile.
     /// </summary>
-    public OpenCLProgram BuildProgram(string name, string source, string options = "")
+    /// <remarks>
+    /// With a cancellable <paramref name="cancellationToken"/>, the build runs on a pool thread and the call returns
+    /// with <see cref="OperationCanceledException"/> as soon as the token fires: the driver's compile cannot be
+    /// interrupted, so it finishes in the background and lands in the caches (a later call for the same program is then
+    /// instant). The context stays usable; <see cref="Dispose"/> waits for such background builds.
+    /// </remarks>
+    public OpenCLProgram BuildProgram(string name, string source, string options = "", CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         var key = OpenCLProgramCache.Key(Device, source, options);
-        return _programs.GetOrAdd(key, _ => Build(name, source, options, key));
+        if (_programs.TryGetValue(key, out var built) || !cancellationToken.CanBeCanceled)
+        {
+            return built ?? _programs.GetOrAdd(key, _ => Build(name, source, options, key));
+        }
+
+        Task<OpenCLProgram> task;
+        lock (_background)
+        {
+            ThrowIfDisposed();
+            _background.RemoveAll(t => t.IsCompleted);
+            task = Task.Run(() => _programs.GetOrAdd(key, _ => Build(name, source, options, key)), CancellationToken.None);
+            _background.Add(task);
+        }
+
+        try
+        {
+            task.Wait(cancellationToken);
+            return task.Result;
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
     }
 
     /// <summary>A read-only device buffer with a copy of <paramref name="data"/>.</summary>
@@ -141,7 +172,23 @@ public sealed unsafe class OpenCLContext : IDisposable
             return;
         }
 
-        _disposed = true;
+        Task[] pending;
+        lock (_background)
+        {
+            _disposed = true;
+            pending = [.. _background];
+        }
+
+        // Builds left running by a cancelled BuildProgram use the context: let them end first.
+        try
+        {
+            Task.WaitAll(pending);
+        }
+        catch (AggregateException)
+        {
+            // Their errors went to nobody; the programs that did build are released below.
+        }
+
         foreach (var p in _programs.Values)
         {
             p.Release();
