@@ -148,7 +148,7 @@ public sealed class ArgumentRulesTests : IDisposable
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "--top-p", "1.5"], "--top-p 1.5");
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "--ctx-size", "0"], "--ctx-size 0");
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "-n", "-3"], "-n -3");
-        OneLineError(["bench", "--model", _model, "--tokens", "1,-8"], "--tokens '1,-8'");
+        OneLineError(["bench", "--model", _model, "--tokens", "1,-8"], "--tokens: '-8' is not a token count");
         OneLineError(["run", "--model", _model, "--prefill", "0"], "--prefill 0");
     }
 }

@@ -70,9 +70,10 @@ public static class CliValidation
                 o.Validators.Add(r =>
                 {
                     var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
-                    if (text != null && !text.Split(',').All(p => int.TryParse(p.Trim(), out var n) && n is >= 1 and <= 1 << 16))
+                    var bad = text?.Split(',').FirstOrDefault(p => !(int.TryParse(p.Trim(), out var n) && n is >= 1 and <= 1 << 16));
+                    if (bad != null)
                     {
-                        r.AddError($"--tokens '{text}' must be a comma-separated list of token counts in 1..65536");
+                        r.AddError($"--tokens: '{bad}' is not a token count in 1..65536 (give a comma-separated list, e.g. 1,8,32)");
                     }
                 });
                 break;

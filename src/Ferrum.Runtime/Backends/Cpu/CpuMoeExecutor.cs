@@ -114,84 +114,106 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
             throw;
         }
 
-        kernels ??= CpuKernelSet.Default;
-        _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
-        _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
-        _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
-        _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
-        if (_hasShared)
-        {
-            _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
-            _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
-            _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
-        }
-
-        if (layer.SharedGateInput != null)
-        {
-            _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
-        }
-
-        var types = new List<GgmlType>();
-        int Slot(GgmlType t)
-        {
-            int i = types.IndexOf(t);
-            if (i < 0)
-            {
-                types.Add(t);
-                i = types.Count - 1;
-            }
-
-            return i;
-        }
-
-        _aRouter = Slot(_kRouter.ActivationType);
-        _aGate = Slot(_kGate.ActivationType);
-        _aShGate = _kShGate != null ? Slot(_kShGate.ActivationType) : -1;
-        _aShInp = _kShInp != null ? Slot(_kShInp.ActivationType) : -1;
-        _xTypes = types.ToArray();
-        _routerNeedsQuantizedX = _kRouter.ActivationType != GgmlType.F32;
-        _xRow = _xTypes.Select(t => Align(ActivationQuant.RowBytes(t, _hidden))).ToArray();
-        _hRowMax = Align(Math.Max(ActivationQuant.RowBytes(_kDown.ActivationType, _ffn),
-            _kShDown != null ? ActivationQuant.RowBytes(_kShDown.ActivationType, _ffnShared) : 0));
-
-        int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
-        long tk = (long)_maxTokens * _topK;
-        long positions = tk + (_hasShared ? _maxTokens : 0);
-        int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
-
-        // One arena for every scratch buffer, each 64-byte aligned.
-        var layout = new List<long>();
-        long Reserve(long bytes)
-        {
-            long at = layout.Count == 0 ? 0 : layout[^1];
-            layout.Add(at + Align(bytes));
-            return at;
-        }
-
-        var xOff = _xTypes.Select((_, i) => Reserve(_xRow[i] * _maxTokens)).ToArray();
-        long oLogits = Reserve(4L * _maxTokens * _experts);
-        long oRouteScratch = Reserve(4L * threads * 2 * _experts);
-        long oWeights = Reserve(4L * tk);
-        long oShScale = Reserve(4L * _maxTokens);
-        long oG = Reserve(4L * positions * _ffnMax);
-        long oU = Reserve(4L * positions * _ffnMax);
-        long oPosWeight = Reserve(4L * positions);
-        long oDownTmp = Reserve(4L * threads * _maxTokens * DownChunk);
-        long oIds = Reserve(4L * tk);
-        long oCounts = Reserve(4L * (_experts + 1));
-        long oOffsets = Reserve(4L * (_experts + 2));
-        long oPosToken = Reserve(4L * positions);
-        long oTasksA = Reserve(8L * maxTasksA);
-        long oRemaining = Reserve(4L * (_experts + 1));
-        long oActive = Reserve(4L * (_experts + 1));
-        long oHq = Reserve(_hRowMax * positions);
-        long total = layout[^1];
-        // Failed construction releases what it took: the lease and (through its SafeHandle) the arena.
+        // Failed construction releases what it took: the lease (it has no finalizer and would pin the mapping) and,
+        // through its SafeHandle, the arena; a pool that failed to start has stopped its own workers.
         try
         {
+            kernels ??= CpuKernelSet.Default;
+            _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
+            _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
+            _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
+            _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
+            if (_hasShared)
+            {
+                _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
+                _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
+                _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
+            }
+
+            if (layer.SharedGateInput != null)
+            {
+                _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
+            }
+
+            var types = new List<GgmlType>();
+            int Slot(GgmlType t)
+            {
+                int i = types.IndexOf(t);
+                if (i < 0)
+                {
+                    types.Add(t);
+                    i = types.Count - 1;
+                }
+
+                return i;
+            }
+
+            _aRouter = Slot(_kRouter.ActivationType);
+            _aGate = Slot(_kGate.ActivationType);
+            _aShGate = _kShGate != null ? Slot(_kShGate.ActivationType) : -1;
+            _aShInp = _kShInp != null ? Slot(_kShInp.ActivationType) : -1;
+            _xTypes = types.ToArray();
+            _routerNeedsQuantizedX = _kRouter.ActivationType != GgmlType.F32;
+            _xRow = _xTypes.Select(t => Align(ActivationQuant.RowBytes(t, _hidden))).ToArray();
+            _hRowMax = Align(Math.Max(ActivationQuant.RowBytes(_kDown.ActivationType, _ffn),
+                _kShDown != null ? ActivationQuant.RowBytes(_kShDown.ActivationType, _ffnShared) : 0));
+
+            int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
+            long tk = (long)_maxTokens * _topK;
+            long positions = tk + (_hasShared ? _maxTokens : 0);
+            int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
+
+            // One arena for every scratch buffer, each 64-byte aligned.
+            var layout = new List<long>();
+            long Reserve(long bytes)
+            {
+                long at = layout.Count == 0 ? 0 : layout[^1];
+                layout.Add(at + Align(bytes));
+                return at;
+            }
+
+            var xOff = _xTypes.Select((_, i) => Reserve(_xRow[i] * _maxTokens)).ToArray();
+            long oLogits = Reserve(4L * _maxTokens * _experts);
+            long oRouteScratch = Reserve(4L * threads * 2 * _experts);
+            long oWeights = Reserve(4L * tk);
+            long oShScale = Reserve(4L * _maxTokens);
+            long oG = Reserve(4L * positions * _ffnMax);
+            long oU = Reserve(4L * positions * _ffnMax);
+            long oPosWeight = Reserve(4L * positions);
+            long oDownTmp = Reserve(4L * threads * _maxTokens * DownChunk);
+            long oIds = Reserve(4L * tk);
+            long oCounts = Reserve(4L * (_experts + 1));
+            long oOffsets = Reserve(4L * (_experts + 2));
+            long oPosToken = Reserve(4L * positions);
+            long oTasksA = Reserve(8L * maxTasksA);
+            long oRemaining = Reserve(4L * (_experts + 1));
+            long oActive = Reserve(4L * (_experts + 1));
+            long oHq = Reserve(_hRowMax * positions);
+            long total = layout[^1];
             _arena = new NativeArenaHandle(total);
             _ownsPool = options.Workers == null;
             _pool = options.Workers ?? new CpuWorkerPool(threads);
+
+            byte* a = _arena.Pointer;
+            _xBuf = xOff.Select(o => (nint)(a + o)).ToArray();
+            _logits = (float*)(a + oLogits);
+            _routeScratch = (float*)(a + oRouteScratch);
+            _weights = (float*)(a + oWeights);
+            _shScale = (float*)(a + oShScale);
+            _g = (float*)(a + oG);
+            _u = (float*)(a + oU);
+            _posWeight = (float*)(a + oPosWeight);
+            _downTmp = (float*)(a + oDownTmp);
+            _ids = (int*)(a + oIds);
+            _counts = (int*)(a + oCounts);
+            _offsets = (int*)(a + oOffsets);
+            _posToken = (int*)(a + oPosToken);
+            _tasksA = (int*)(a + oTasksA);
+            _remaining = (int*)(a + oRemaining);
+            _active = (int*)(a + oActive);
+            _hq = a + oHq;
+            ScratchBytes = total;
+            _job = Job;
         }
         catch
         {
@@ -199,27 +221,6 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
             _lease?.Dispose();
             throw;
         }
-
-        byte* a = _arena.Pointer;
-        _xBuf = xOff.Select(o => (nint)(a + o)).ToArray();
-        _logits = (float*)(a + oLogits);
-        _routeScratch = (float*)(a + oRouteScratch);
-        _weights = (float*)(a + oWeights);
-        _shScale = (float*)(a + oShScale);
-        _g = (float*)(a + oG);
-        _u = (float*)(a + oU);
-        _posWeight = (float*)(a + oPosWeight);
-        _downTmp = (float*)(a + oDownTmp);
-        _ids = (int*)(a + oIds);
-        _counts = (int*)(a + oCounts);
-        _offsets = (int*)(a + oOffsets);
-        _posToken = (int*)(a + oPosToken);
-        _tasksA = (int*)(a + oTasksA);
-        _remaining = (int*)(a + oRemaining);
-        _active = (int*)(a + oActive);
-        _hq = a + oHq;
-        ScratchBytes = total;
-        _job = Job;
     }
 
     /// <summary>Threads that run the layer.</summary>
