@@ -73,7 +73,18 @@ public sealed class DisposalTests : IDisposable
         var file = GgufFile.Open(_path);
         var layer = MoeLayer.Load(file, 1);
         layer.Dispose();
+        layer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => new CpuMoeExecutor(layer, new CpuMoeOptions { Threads = 1 }));
+        Assert.Throws<ObjectDisposedException>(() => layer.AcquireMemoryLease());
+
+        // The weight views of a disposed layer refuse access instead of reading memory that may be unmapped.
+        Assert.Throws<ObjectDisposedException>(() => layer.Gate.Expert(0).Length);
+        Assert.Throws<ObjectDisposedException>(() => layer.Down.Row(1, 2).Length);
+        unsafe
+        {
+            Assert.Throws<ObjectDisposedException>(() => (nint)layer.Router.ExpertPointer(0));
+        }
+
         file.Dispose();
         Assert.Throws<ObjectDisposedException>(() => MoeLayer.Load(file, 1));
     }
