@@ -41,6 +41,29 @@ public sealed class NumericEdgeTests
         Assert.Equal(clean.AsSpan(2 * h, h).ToArray(), y.AsSpan(2 * h, h).ToArray());
     }
 
+    /// <summary>
+    /// What ggml itself does with one +∞ activation (mul_mat_id on the same bytes, routed as the finite input routes,
+    /// since an ∞ logit has no routing): q8_0 and mxfp4 give NaN for that token, but q4_K gives exactly 0 — ggml's own
+    /// inconsistency, the one issue 16 saw in Ferrum (which matched ggml bit for bit). Ferrum now gives NaN for every
+    /// format: it follows ggml's propagation rule and deliberately not ggml's q4_K·q8_K artifact.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_K, false)]
+    [InlineData(GgmlType.Q8_0, true)]
+    [InlineData(GgmlType.MXFP4, true)]
+    public void An_infinite_activation_in_ggml_and_in_Ferrum(GgmlType type, bool ggmlGivesNaN)
+    {
+        using var l = new MoeTestLayer(type, type == GgmlType.MXFP4 ? "olmoe" : "qwen3moe", 193);
+        const int h = MoeTestLayer.Hidden;
+        var x = TestData.Gaussian(2 * h, 29);
+        var ggml = l.GgmlWithInfinity(x, h + 11, 2);
+        Assert.All(ggml.AsSpan(0, h).ToArray(), v => Assert.True(float.IsFinite(v)));
+        Assert.All(ggml.AsSpan(h, h).ToArray(), v => Assert.True(ggmlGivesNaN ? float.IsNaN(v) : v == 0f, $"ggml {type}: {v}"));
+        x[h + 11] = float.PositiveInfinity;
+        var ours = l.Ferrum(x, threads: 2);
+        Assert.All(ours.AsSpan(h, h).ToArray(), v => Assert.True(float.IsNaN(v), $"Ferrum {type}: {v}"));
+    }
+
     [Theory]
     [InlineData(GgmlType.Q4_K, "qwen3moe")]
     [InlineData(GgmlType.Q8_0, "olmoe")]
