@@ -141,6 +141,27 @@ public sealed class ArgumentRulesTests : IDisposable
     }
 
     [Fact]
+    public void A_deepseek2_file_with_zero_groups_used_is_a_one_line_error_not_a_crash()
+    {
+        // Issue 16: expert_group_used_count = 0 made the group top-K write ids[-1] (AccessViolationException).
+        var path = Path.Combine(_dir, "ds.gguf");
+        new GgufWriter()
+            .AddMetadata("general.architecture", "deepseek2")
+            .AddMetadata("deepseek2.block_count", 1u)
+            .AddMetadata("deepseek2.embedding_length", 64u)
+            .AddMetadata("deepseek2.feed_forward_length", 64u)
+            .AddMetadata("deepseek2.expert_feed_forward_length", 32u)
+            .AddMetadata("deepseek2.expert_count", 4u)
+            .AddMetadata("deepseek2.expert_used_count", 2u)
+            .AddMetadata("deepseek2.expert_shared_count", 1u)
+            .AddMetadata("deepseek2.expert_group_count", 2u)
+            .AddMetadata("deepseek2.expert_group_used_count", 0u)
+            .AddTensor("blk.0.ffn_gate_inp.weight", GgmlType.F32, [64, 4], new byte[64 * 4 * 4])
+            .WriteTo(path);
+        OneLineError(["moe", path, "--layer", "0", "--input", _input, "--output", Path.Combine(_dir, "ds.f32"), "--threads", "1"], "expert groups used 0 must be in 1..2");
+    }
+
+    [Fact]
     public void Sampling_and_count_options_reject_nonsense()
     {
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "--temp", "-1"], "--temp -1");
