@@ -171,5 +171,6 @@ public sealed class ArgumentRulesTests : IDisposable
         OneLineError(["generate", "--model", _model, "--prompt", "hi", "-n", "-3"], "-n -3");
         OneLineError(["bench", "--model", _model, "--tokens", "1,-8"], "--tokens: '-8' is not a token count");
         OneLineError(["run", "--model", _model, "--prefill", "0"], "--prefill 0");
+        OneLineError(["kernels", "--emit", _model], "is a file; give a folder");
     }
 }

@@ -66,6 +66,16 @@ public static class CliValidation
             case Option<double> o when o.Name == "--seconds":
                 o.Validators.Add(r => Check<double>(r, o.Name, v => double.IsFinite(v) && v > 0 && v <= 86400, "a number of seconds in (0, 86400]"));
                 break;
+            case Option<DirectoryInfo?> o when o.Name == "--emit":
+                o.Validators.Add(r =>
+                {
+                    var path = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+                    if (!string.IsNullOrEmpty(path) && File.Exists(path))
+                    {
+                        r.AddError($"--emit '{path}' is a file; give a folder");
+                    }
+                });
+                break;
             case Option<string> o when o.Name == "--tokens":
                 o.Validators.Add(r =>
                 {
