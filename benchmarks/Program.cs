@@ -4,7 +4,7 @@ namespace Ferrum.Benchmarks;
 
 /// <summary>
 /// Runs the benchmarks chosen on the command line, e.g. <c>--filter *Dequant*</c>; <c>cpu-kernels</c> and
-/// <c>cpu-moe</c> run the Stopwatch harnesses of the CPU backend (see docs/benchmarks.md).
+/// <c>cpu-moe</c> run the Stopwatch harnesses of the CPU backend; <c>soak</c> is the reliability soak (see docs/benchmarks.md).
 /// </summary>
 public static class Program
 {
@@ -26,6 +26,11 @@ public static class Program
         {
             Cpu.MoeBench.Run(args, Console.Out);
             return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "soak")
+        {
+            return Reliability.SoakBench.Run(args, Console.Out);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

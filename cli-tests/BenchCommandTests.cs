@@ -150,7 +150,7 @@ public sealed class BenchCommandTests : IDisposable
         { ["--model", "NOT_GGUF"], "GGUF" },
         { ["--tokens", "0"], "--tokens: '0'" },
         { ["--tokens", "1,x"], "--tokens: 'x'" },
-        { ["--threads", "0"], "--threads must be at least 1" },
+        { ["--threads", "0"], "--threads 0 must be in 1..1024" },
     };
 
     [Theory]

@@ -162,6 +162,61 @@ public class LoadLayerTests
         Assert.IsType<ArgumentException>(Catch(() => { typed.Forward(new float[Hidden + 1], new float[Hidden + 1]); }));
     }
 
+    /// <summary>
+    /// Issue 16: four threads × 25 calls with distinct 7- and 1-token inputs on one generated layer. Each call returns
+    /// exactly what the same layer gives for that input when called alone, or is refused with InvalidOperationException
+    /// (the output-span bound is checked on the executor in runtime-tests/Reliability).
+    /// </summary>
+    [Fact]
+    public void Concurrent_forward_on_one_generated_layer_is_right_or_refused()
+    {
+        using var file = GgufFile.Open(BuildFile(realWeights: true), "real.gguf");
+        using var layer = (IDisposable)Load(file, 1);
+        dynamic typed = layer;
+        const int threads = 4, calls = 25;
+        var inputs = new float[threads * calls][];
+        var expected = new float[inputs.Length][];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var rng = new Random(100 + i);
+            inputs[i] = new float[(i % 2 == 0 ? 7 : 1) * Hidden];
+            for (var j = 0; j < inputs[i].Length; j++)
+            {
+                inputs[i][j] = (float)((rng.NextDouble() * 2) - 1);
+            }
+
+            expected[i] = new float[inputs[i].Length];
+            typed.Forward(inputs[i], expected[i]);
+        }
+
+        int right = 0, refused = 0, wrong = 0;
+        var start = new Barrier(threads);
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            dynamic l = layer;
+            start.SignalAndWait();
+            for (var c = 0; c < calls; c++)
+            {
+                var i = (t * calls) + c;
+                var y = new float[inputs[i].Length];
+                try
+                {
+                    l.Forward(inputs[i], y);
+                    Interlocked.Increment(ref y.AsSpan().SequenceEqual(expected[i]) ? ref right : ref wrong);
+                }
+                catch (InvalidOperationException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        Assert.Equal(0, wrong);
+        Assert.Equal(threads * calls, right + refused);
+        Assert.True(right >= calls, $"{right} ran, {refused} refused");
+    }
+
     private static object Load(GgufFile file, int layer)
     {
         try

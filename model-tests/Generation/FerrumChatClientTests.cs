@@ -196,6 +196,11 @@ public class FerrumChatClientTests
         client.Dispose();
         Assert.True(created.Disposed);
         Assert.Throws<ObjectDisposedException>(() => client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Hi")]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")]));
+        Assert.Throws<ObjectDisposedException>(() => client.Template);
+        Assert.Throws<ObjectDisposedException>(() => client.LastStats);
+        Assert.Throws<ObjectDisposedException>(() => client.GetService<ChatTemplate>());
+        client.Dispose(); // twice: harmless
 
         // Disposed while a request runs: the session goes when the request ends.
         FakeSession? running = null;

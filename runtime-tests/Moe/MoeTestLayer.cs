@@ -233,10 +233,20 @@ internal sealed unsafe class MoeTestLayer : IDisposable
     }
 
     /// <summary>ggml: mul_mat_id for gate, up, down (+ add_id biases), swiglu / swiglu_oai, mul_mat for the shared expert.</summary>
-    public float[] Ggml(float[] x, int threads)
+    public float[] Ggml(float[] x, int threads) => Ggml(x, threads, x);
+
+    /// <summary>ggml with <c>x[index] = +∞</c>, routed as the finite <paramref name="x"/> routes (an ∞ logit has no routing).</summary>
+    public float[] GgmlWithInfinity(float[] x, int index, int threads)
+    {
+        var hostile = (float[])x.Clone();
+        hostile[index] = float.PositiveInfinity;
+        return Ggml(hostile, threads, x);
+    }
+
+    private float[] Ggml(float[] x, int threads, float[] routeFrom)
     {
         int tokens = x.Length / Hidden;
-        var (ids, w, sh) = Route(x);
+        var (ids, w, sh) = Route(routeFrom);
         var ctx = GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = 64u << 20, MemBuffer = IntPtr.Zero, NoAlloc = 0 });
         try
         {

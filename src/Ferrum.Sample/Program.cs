@@ -16,6 +16,7 @@ public static class Program
 
         var root = new RootCommand("Ferrum: compile-time specialized MoE kernels for GGUF models.");
         root.Options.Add(CliErrors.VerboseOption);
+        root.Options.Add(ModelFiles.NoMmapOption);
         root.Options.Add(DemoCommand.ThreadsOption);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
@@ -29,6 +30,16 @@ public static class Program
         root.Subcommands.Add(OpenCLCommand.Create());
         // `ferrum` alone runs the demo: build the demo model once, generate with it, then measure its MoE layers on every backend.
         root.SetAction(DemoCommand.Run);
-        return root.Parse(args).Invoke();
+        CliValidation.Apply(root);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+        {
+            // One line, no help screen: the first problem, naming the option and the rule.
+            Console.Error.WriteLine($"ferrum: error: {parse.Errors[0].Message.ReplaceLineEndings(" ")}");
+            return 1;
+        }
+
+        ModelFiles.Configure(parse);
+        return parse.Invoke();
     }
 }

@@ -16,6 +16,12 @@ public unsafe interface IMoeExecutor : IDisposable
     IReadOnlyList<string> KernelPaths { get; }
 
     /// <summary>Runs the block for <c>x.Length / Hidden</c> tokens; <paramref name="y"/> holds as many rows.</summary>
+    /// <remarks>
+    /// Contract of every backend: one call at a time per executor — a concurrent call is refused with
+    /// <see cref="InvalidOperationException"/> before it touches any state, never run on shared scratch. After
+    /// <see cref="IDisposable.Dispose"/> every member throws <see cref="ObjectDisposedException"/>; Dispose is idempotent.
+    /// On the CPU backend a token with a NaN or ±∞ input gets NaN outputs (ggml's rule; see docs/reliability.md).
+    /// </remarks>
     void Forward(ReadOnlySpan<float> x, Span<float> y);
 
     /// <summary>Runs the block for <paramref name="tokens"/> rows of <see cref="Hidden"/> floats at <paramref name="x"/> into <paramref name="y"/>.</summary>

@@ -20,12 +20,15 @@ public sealed unsafe class GgufFile : IDisposable
     private readonly MemoryMappedViewAccessor? _view;
     private MemoryHandle _pin;
     private readonly byte* _base;
+    private readonly Backends.Cpu.NativeArenaHandle? _copy;
     private int _refs = 1; // the owner's reference plus one per live lease
     private int _disposed;
 
-    private GgufFile(string path, byte* data, long size, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, MemoryHandle pin)
+    private GgufFile(string path, byte* data, long size, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, MemoryHandle pin, Backends.Cpu.NativeArenaHandle? copy = null)
     {
         Path = path;
+        _copy = copy;
+        IsMapped = mmf != null;
         FileSize = size;
         _base = data;
         _mmf = mmf;
@@ -70,10 +73,36 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>True once <see cref="Dispose"/> has been called.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>True when the tensors are read through a memory mapping of the file (false: a private copy in memory).</summary>
+    public bool IsMapped { get; }
+
     /// <summary>Maps <paramref name="path"/> read-only and validates its header; <see cref="GgufFormatException"/> if malformed.</summary>
-    public static GgufFile Open(string path)
+    /// <remarks>
+    /// The mapping reads the file lazily: if another process truncates or rewrites the file while it is mapped, touching
+    /// the lost pages ends the process with SIGBUS (a bus error on macOS) — no exception can be caught. For files that may
+    /// change, open with <see cref="GgufOpenOptions.NoMmap"/>.
+    /// </remarks>
+    public static GgufFile Open(string path) => Open(path, GgufOpenOptions.Default);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> as <paramref name="options"/> say: mapped (the default), or read whole into native
+    /// memory owned by the file object (<see cref="GgufOpenOptions.NoMmap"/>, llama.cpp's --no-mmap), which later changes
+    /// to the file cannot affect. Leases and disposal work the same either way.
+    /// </summary>
+    /// <exception cref="GgufException">the path is a directory, or the header is malformed.</exception>
+    public static GgufFile Open(string path, GgufOpenOptions options)
     {
         ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
+        if (Directory.Exists(path))
+        {
+            throw new GgufException($"{path} is a directory, not a GGUF file");
+        }
+
+        if (options.NoMmap)
+        {
+            return ReadIntoMemory(path);
+        }
         FileStream? stream = new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
         MemoryMappedFile? mmf = null;
         MemoryMappedViewAccessor? view = null;
@@ -102,6 +131,43 @@ public sealed unsafe class GgufFile : IDisposable
 
         // The constructor unmaps everything itself when the header is invalid.
         return new GgufFile(path, p + view.PointerOffset, size, mmf, view, default);
+    }
+
+    private static GgufFile ReadIntoMemory(string path)
+    {
+        Backends.Cpu.NativeArenaHandle? copy = null;
+        try
+        {
+            using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
+            {
+                long size = stream.Length;
+                if (size == 0)
+                {
+                    throw new GgufFormatException(path, 0, "the file is empty (0 bytes); nothing to read");
+                }
+
+                copy = new Backends.Cpu.NativeArenaHandle(size);
+                long done = 0;
+                while (done < size)
+                {
+                    int n = stream.Read(new Span<byte>(copy.Pointer + done, (int)Math.Min(size - done, 1 << 30)));
+                    if (n == 0)
+                    {
+                        throw new GgufException($"{path}: the file shrank while being read ({done:N0} of {size:N0} bytes)");
+                    }
+
+                    done += n;
+                }
+            }
+
+            var c = copy;
+            copy = null; // the constructor releases it itself when the header is invalid
+            return new GgufFile(path, c.Pointer, c.Bytes, null, null, default, c);
+        }
+        finally
+        {
+            copy?.Dispose();
+        }
     }
 
     /// <summary>
@@ -242,6 +308,7 @@ public sealed unsafe class GgufFile : IDisposable
 
         _mmf?.Dispose();
         _pin.Dispose();
+        _copy?.Dispose();
     }
 
     public override string ToString() => $"{Path}: GGUF v{Version}, {Metadata.Count} keys, {Tensors.Count} tensors";
@@ -293,4 +360,17 @@ public sealed unsafe class GgufMappingLease : IDisposable
 
     /// <summary>Releases the lease; the mapping is unmapped when the file and every lease are disposed. Idempotent.</summary>
     public void Dispose() => Interlocked.Exchange(ref _file, null)?.ReleaseLease();
+}
+
+/// <summary>How <see cref="GgufFile.Open(string, GgufOpenOptions)"/> reads a file.</summary>
+public sealed record GgufOpenOptions
+{
+    /// <summary>Map the file (the default).</summary>
+    public static GgufOpenOptions Default { get; } = new();
+
+    /// <summary>
+    /// Read the whole file into native memory instead of mapping it (llama.cpp's --no-mmap): costs the file's size in
+    /// RAM and the read time, but a file truncated or rewritten later cannot crash the process (SIGBUS).
+    /// </summary>
+    public bool NoMmap { get; init; }
 }

@@ -50,10 +50,24 @@ public sealed class FerrumChatClient : IChatClient
     }
 
     /// <summary>The chat template that renders requests.</summary>
-    public ChatTemplate Template => _template;
+    public ChatTemplate Template
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _template;
+        }
+    }
 
     /// <summary>Statistics of the last request's generation, or null before the first.</summary>
-    public GenerationStats? LastStats => _generator?.LastStats;
+    public GenerationStats? LastStats
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _generator?.LastStats;
+        }
+    }
 
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -206,6 +220,7 @@ public sealed class FerrumChatClient : IChatClient
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (serviceKey is not null)
             return null;
         if (serviceType == typeof(ChatClientMetadata))

@@ -11,6 +11,10 @@ namespace Ferrum.Moe;
 /// <para>From a GGUF file, <see cref="Load"/> is the one loader: zero-copy over the mapping, holding a lease on it,
 /// so the views stay valid until this object is disposed (whether or not the file is). Built in code, the memory the
 /// views wrap must outlive the layer and every executor made from it.</para>
+/// <para>Thread safety: the layer is immutable, so any number of executors on any threads may read it at once; each
+/// executor runs one Forward at a time (a concurrent call is refused, never run on shared scratch). After
+/// <see cref="Dispose"/> the weight views and <see cref="AcquireMemoryLease"/> throw <see cref="ObjectDisposedException"/>,
+/// while executors made earlier keep working on their own leases.</para>
 /// </summary>
 public sealed class MoeLayer : IDisposable
 {

@@ -34,7 +34,7 @@ public sealed unsafe class BenchRunner : IDisposable
             throw new FileNotFoundException($"model file '{path}' not found", path);
         }
 
-        _file = GgufFile.Open(path);
+        _file = ModelFiles.Open(path);
         try
         {
             Hyper = _file.GetMoeHyperParameters();

@@ -60,7 +60,7 @@ public static class DemoCommand
             console.WriteLine();
         }
 
-        using var file = GgufFile.Open(path);
+        using var file = ModelFiles.Open(path);
         return Measurement.Run(file, new MeasurementOptions { Threads = Threads(parse) }, console);
     });
 

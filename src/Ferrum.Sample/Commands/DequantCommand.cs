@@ -22,7 +22,7 @@ public static class DequantCommand
         cmd.Options.Add(output);
         cmd.SetAction(parse => CliErrors.Guard(parse, () =>
         {
-            using var gguf = GgufFile.Open(parse.GetValue(file)!);
+            using var gguf = ModelFiles.Open(parse.GetValue(file)!);
             var info = gguf.GetTensor(parse.GetValue(tensor)!);
             var written = Run(gguf, info, parse.GetValue(output)!);
             Console.WriteLine($"{info.Name}: {info.TypeInfo.Name} {info.ShapeString} -> {written:N0} floats");

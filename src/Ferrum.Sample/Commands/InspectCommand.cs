@@ -19,7 +19,7 @@ public static class InspectCommand
         cmd.Options.Add(json);
         cmd.SetAction(parse => CliErrors.Guard(parse, () =>
         {
-            using var gguf = GgufFile.Open(parse.GetValue(file)!);
+            using var gguf = ModelFiles.Open(parse.GetValue(file)!);
             if (parse.GetValue(json))
             {
                 using var stdout = Console.OpenStandardOutput();

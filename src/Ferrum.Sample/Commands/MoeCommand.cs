@@ -64,7 +64,7 @@ public static class MoeCommand
     /// <summary>Runs the block and writes the output; reports the kernels that ran to <paramref name="log"/>.</summary>
     public static void Run(string path, int layerIndex, string inputPath, string outputPath, int threads, TextWriter log)
     {
-        using var gguf = GgufFile.Open(path);
+        using var gguf = ModelFiles.Open(path);
         using var layer = MoeLayer.Load(gguf, layerIndex);
         int hidden = layer.Hidden;
         var x = RawFloats.ReadTokens(inputPath, hidden);

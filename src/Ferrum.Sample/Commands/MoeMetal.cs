@@ -16,7 +16,7 @@ public static class MoeMetal
     {
         ArgumentNullException.ThrowIfNull(log);
         MetalPlatform.EnsureSupported();
-        using var gguf = GgufFile.Open(path);
+        using var gguf = ModelFiles.Open(path);
         using var layer = MoeLayer.Load(gguf, layerIndex);
         int hidden = layer.Hidden;
         var x = RawFloats.ReadTokens(inputPath, hidden);

@@ -84,7 +84,7 @@ public static class OpenCLMoeRunner
     /// <summary>Reads the input, runs the layer, writes the output, reports device and timing to <paramref name="log"/>.</summary>
     public static void Run(string path, int layerIndex, string inputPath, string outputPath, string? device, OpenCLMoePath kernels, TextWriter log)
     {
-        using var gguf = GgufFile.Open(path);
+        using var gguf = ModelFiles.Open(path);
         var hidden = gguf.GetMoeHyperParameters().EmbeddingLength;
         var x = RawFloats.ReadTokens(inputPath, hidden);
         var tokens = x.Length / hidden;

@@ -30,7 +30,7 @@ public static class RunCommand
                 throw new FileNotFoundException($"model file '{path}' not found");
             }
 
-            using var file = GgufFile.Open(path);
+            using var file = ModelFiles.Open(path);
             return Measurement.Run(file, new MeasurementOptions { Threads = DemoCommand.Threads(parse), PrefillTokens = tokens }, AnsiConsole.Console);
         }));
         return cmd;

@@ -46,7 +46,7 @@ public sealed class TextRunner : IDisposable
     /// <summary>Opens <paramref name="path"/> (memory-mapped) with <paramref name="threads"/> threads and a context of <paramref name="contextLength"/> tokens.</summary>
     public static TextRunner Open(string path, int threads, int contextLength)
     {
-        var file = GgufFile.Open(path);
+        var file = Commands.ModelFiles.Open(path);
         CpuWorkerPool? pool = null;
         MoeModel? model = null;
         try

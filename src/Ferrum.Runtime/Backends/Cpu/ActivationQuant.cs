@@ -6,6 +6,10 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// Pointer-based entry to <see cref="ActivationQuantizer"/> for the kernels: one token's activations quantized
 /// to the weight format's activation type (Q8_K, Q8_0, Q8_1) in ggml's byte layout, or copied for F32.
+/// <para>Non-finite values: ggml's rule is that NaN and ±∞ propagate to the result. The reference quantizers turn an
+/// ∞ into a scale of ±∞ over zero codes (a dot product then gives NaN) but skip a NaN when looking for the block
+/// maximum, so a NaN could vanish. Here every block that holds a NaN or ±∞ gets a NaN scale, so any dot product with
+/// it is NaN for every weight format alike (q4_K, q8_0, mxfp4...). Finite rows are quantized bit for bit as ggml.</para>
 /// </summary>
 public static unsafe class ActivationQuant
 {
@@ -31,5 +35,42 @@ public static unsafe class ActivationQuant
 
         long bytes = RowBytes(type, k);
         ActivationQuantizer.Quantize(type, new ReadOnlySpan<float>(x, k), new Span<byte>(dst, checked((int)bytes)));
+        PoisonNonFiniteBlocks(type, x, dst, k);
+    }
+
+    /// <summary>Sets the scale of every quantized block whose source holds a NaN or ±∞ to NaN (see the class remarks).</summary>
+    public static void PoisonNonFiniteBlocks(GgmlType type, float* x, byte* dst, int k)
+    {
+        int block = type == GgmlType.Q8_K ? 256 : 32;
+        long blockBytes = RowBytes(type, block);
+        for (int b = 0; b * block < k; b++)
+        {
+            float* xb = x + (long)b * block;
+            float acc = 0f;
+            for (int j = 0; j < block; j++)
+            {
+                acc += xb[j] * 0f;
+            }
+
+            if (acc == 0f)
+            {
+                continue;
+            }
+
+            byte* y = dst + b * blockBytes;
+            switch (type)
+            {
+                case GgmlType.Q8_K:
+                    *(float*)y = float.NaN;
+                    break;
+                case GgmlType.Q8_0:
+                    *(ushort*)y = 0x7E00; // f16 NaN
+                    break;
+                case GgmlType.Q8_1:
+                    *(ushort*)y = 0x7E00;
+                    *(ushort*)(y + 2) = 0x7E00;
+                    break;
+            }
+        }
     }
 }

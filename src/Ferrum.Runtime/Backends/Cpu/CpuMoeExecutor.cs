@@ -41,7 +41,7 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
     private readonly int _aRouter, _aGate, _aShGate, _aShInp;
     private readonly long _hRowMax;
 
-    private readonly void* _arena;
+    private readonly NativeArenaHandle _arena;
     private readonly float* _logits, _routeScratch, _weights, _shScale, _g, _u, _posWeight, _downTmp;
     private readonly int* _ids, _counts, _offsets, _posToken, _tasksA, _remaining, _active;
     private readonly bool _routerNeedsQuantizedX;
@@ -114,125 +114,139 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
             throw;
         }
 
-        kernels ??= CpuKernelSet.Default;
-        _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
-        _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
-        _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
-        _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
-        if (_hasShared)
+        // Failed construction releases what it took: the lease (it has no finalizer and would pin the mapping) and,
+        // through its SafeHandle, the arena; a pool that failed to start has stopped its own workers.
+        try
         {
-            _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
-            _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
-            _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
-        }
-
-        if (layer.SharedGateInput != null)
-        {
-            _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
-        }
-
-        var types = new List<GgmlType>();
-        int Slot(GgmlType t)
-        {
-            int i = types.IndexOf(t);
-            if (i < 0)
+            kernels ??= CpuKernelSet.Default;
+            _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
+            _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
+            _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
+            _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
+            if (_hasShared)
             {
-                types.Add(t);
-                i = types.Count - 1;
+                _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
+                _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
+                _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
             }
 
-            return i;
+            if (layer.SharedGateInput != null)
+            {
+                _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
+            }
+
+            var types = new List<GgmlType>();
+            int Slot(GgmlType t)
+            {
+                int i = types.IndexOf(t);
+                if (i < 0)
+                {
+                    types.Add(t);
+                    i = types.Count - 1;
+                }
+
+                return i;
+            }
+
+            _aRouter = Slot(_kRouter.ActivationType);
+            _aGate = Slot(_kGate.ActivationType);
+            _aShGate = _kShGate != null ? Slot(_kShGate.ActivationType) : -1;
+            _aShInp = _kShInp != null ? Slot(_kShInp.ActivationType) : -1;
+            _xTypes = types.ToArray();
+            _routerNeedsQuantizedX = _kRouter.ActivationType != GgmlType.F32;
+            _xRow = _xTypes.Select(t => Align(ActivationQuant.RowBytes(t, _hidden))).ToArray();
+            _hRowMax = Align(Math.Max(ActivationQuant.RowBytes(_kDown.ActivationType, _ffn),
+                _kShDown != null ? ActivationQuant.RowBytes(_kShDown.ActivationType, _ffnShared) : 0));
+
+            int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
+            long tk = (long)_maxTokens * _topK;
+            long positions = tk + (_hasShared ? _maxTokens : 0);
+            int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
+
+            // One arena for every scratch buffer, each 64-byte aligned.
+            var layout = new List<long>();
+            long Reserve(long bytes)
+            {
+                long at = layout.Count == 0 ? 0 : layout[^1];
+                layout.Add(at + Align(bytes));
+                return at;
+            }
+
+            var xOff = _xTypes.Select((_, i) => Reserve(_xRow[i] * _maxTokens)).ToArray();
+            long oLogits = Reserve(4L * _maxTokens * _experts);
+            long oRouteScratch = Reserve(4L * threads * 2 * _experts);
+            long oWeights = Reserve(4L * tk);
+            long oShScale = Reserve(4L * _maxTokens);
+            long oG = Reserve(4L * positions * _ffnMax);
+            long oU = Reserve(4L * positions * _ffnMax);
+            long oPosWeight = Reserve(4L * positions);
+            long oDownTmp = Reserve(4L * threads * _maxTokens * DownChunk);
+            long oIds = Reserve(4L * tk);
+            long oCounts = Reserve(4L * (_experts + 1));
+            long oOffsets = Reserve(4L * (_experts + 2));
+            long oPosToken = Reserve(4L * positions);
+            long oTasksA = Reserve(8L * maxTasksA);
+            long oRemaining = Reserve(4L * (_experts + 1));
+            long oActive = Reserve(4L * (_experts + 1));
+            long oHq = Reserve(_hRowMax * positions);
+            long total = layout[^1];
+            _arena = new NativeArenaHandle(total);
+            _ownsPool = options.Workers == null;
+            _pool = options.Workers ?? new CpuWorkerPool(threads);
+
+            byte* a = _arena.Pointer;
+            _xBuf = xOff.Select(o => (nint)(a + o)).ToArray();
+            _logits = (float*)(a + oLogits);
+            _routeScratch = (float*)(a + oRouteScratch);
+            _weights = (float*)(a + oWeights);
+            _shScale = (float*)(a + oShScale);
+            _g = (float*)(a + oG);
+            _u = (float*)(a + oU);
+            _posWeight = (float*)(a + oPosWeight);
+            _downTmp = (float*)(a + oDownTmp);
+            _ids = (int*)(a + oIds);
+            _counts = (int*)(a + oCounts);
+            _offsets = (int*)(a + oOffsets);
+            _posToken = (int*)(a + oPosToken);
+            _tasksA = (int*)(a + oTasksA);
+            _remaining = (int*)(a + oRemaining);
+            _active = (int*)(a + oActive);
+            _hq = a + oHq;
+            ScratchBytes = total;
+            _job = Job;
         }
-
-        _aRouter = Slot(_kRouter.ActivationType);
-        _aGate = Slot(_kGate.ActivationType);
-        _aShGate = _kShGate != null ? Slot(_kShGate.ActivationType) : -1;
-        _aShInp = _kShInp != null ? Slot(_kShInp.ActivationType) : -1;
-        _xTypes = types.ToArray();
-        _routerNeedsQuantizedX = _kRouter.ActivationType != GgmlType.F32;
-        _xRow = _xTypes.Select(t => Align(ActivationQuant.RowBytes(t, _hidden))).ToArray();
-        _hRowMax = Align(Math.Max(ActivationQuant.RowBytes(_kDown.ActivationType, _ffn),
-            _kShDown != null ? ActivationQuant.RowBytes(_kShDown.ActivationType, _ffnShared) : 0));
-
-        int threads = options.Workers?.Count ?? Math.Max(1, options.Threads);
-        long tk = (long)_maxTokens * _topK;
-        long positions = tk + (_hasShared ? _maxTokens : 0);
-        int maxTasksA = (_experts + 1) * ((_ffnMax + GateUpChunk - 1) / GateUpChunk);
-
-        // One arena for every scratch buffer, each 64-byte aligned.
-        var layout = new List<long>();
-        long Reserve(long bytes)
+        catch
         {
-            long at = layout.Count == 0 ? 0 : layout[^1];
-            layout.Add(at + Align(bytes));
-            return at;
+            _arena?.Dispose();
+            _lease?.Dispose();
+            throw;
         }
-
-        var xOff = _xTypes.Select((_, i) => Reserve(_xRow[i] * _maxTokens)).ToArray();
-        long oLogits = Reserve(4L * _maxTokens * _experts);
-        long oRouteScratch = Reserve(4L * threads * 2 * _experts);
-        long oWeights = Reserve(4L * tk);
-        long oShScale = Reserve(4L * _maxTokens);
-        long oG = Reserve(4L * positions * _ffnMax);
-        long oU = Reserve(4L * positions * _ffnMax);
-        long oPosWeight = Reserve(4L * positions);
-        long oDownTmp = Reserve(4L * threads * _maxTokens * DownChunk);
-        long oIds = Reserve(4L * tk);
-        long oCounts = Reserve(4L * (_experts + 1));
-        long oOffsets = Reserve(4L * (_experts + 2));
-        long oPosToken = Reserve(4L * positions);
-        long oTasksA = Reserve(8L * maxTasksA);
-        long oRemaining = Reserve(4L * (_experts + 1));
-        long oActive = Reserve(4L * (_experts + 1));
-        long oHq = Reserve(_hRowMax * positions);
-        long total = layout[^1];
-        _arena = NativeMemory.AlignedAlloc((nuint)total, 64);
-        NativeMemory.Clear(_arena, (nuint)total);
-        byte* a = (byte*)_arena;
-        _xBuf = xOff.Select(o => (nint)(a + o)).ToArray();
-        _logits = (float*)(a + oLogits);
-        _routeScratch = (float*)(a + oRouteScratch);
-        _weights = (float*)(a + oWeights);
-        _shScale = (float*)(a + oShScale);
-        _g = (float*)(a + oG);
-        _u = (float*)(a + oU);
-        _posWeight = (float*)(a + oPosWeight);
-        _downTmp = (float*)(a + oDownTmp);
-        _ids = (int*)(a + oIds);
-        _counts = (int*)(a + oCounts);
-        _offsets = (int*)(a + oOffsets);
-        _posToken = (int*)(a + oPosToken);
-        _tasksA = (int*)(a + oTasksA);
-        _remaining = (int*)(a + oRemaining);
-        _active = (int*)(a + oActive);
-        _hq = a + oHq;
-        ScratchBytes = total;
-
-        _ownsPool = options.Workers == null;
-        _pool = options.Workers ?? new CpuWorkerPool(threads);
-        _job = Job;
     }
 
     /// <summary>Threads that run the layer.</summary>
-    public int Threads => _pool.Count;
+    public int Threads => NotDisposed()._pool.Count;
+
+    /// <summary>True after <see cref="Dispose"/>.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
 
     /// <inheritdoc/>
     public string Backend => "cpu";
 
     /// <inheritdoc/>
-    public int Hidden => _hidden;
+    public int Hidden => NotDisposed()._hidden;
 
     /// <summary>Bytes of scratch memory allocated at construction.</summary>
     public long ScratchBytes { get; }
 
     /// <summary>The routing in use.</summary>
-    public MoeRouting Routing => _r;
+    public MoeRouting Routing => NotDisposed()._r;
 
     /// <summary>Which kernel ran for each matrix, e.g. "gate: q4_K·q8_K avx512 generic".</summary>
     public IReadOnlyList<string> KernelPaths
     {
         get
         {
+            NotDisposed();
             var list = new List<string> { $"router: {_kRouter.Path}", $"gate: {_kGate.Path}", $"up: {_kUp.Path}", $"down: {_kDown.Path}" };
             if (_kShGate != null)
             {
@@ -246,8 +260,17 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Thread safety: one call at a time per executor. A call made while another runs is refused with
+    /// <see cref="InvalidOperationException"/> before it touches any state, so the running call's output stays right.
+    /// A token whose input row holds a NaN or ±∞ gets an all-NaN output row (ggml propagates NaN); the other tokens
+    /// of the batch are unaffected.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">the executor is disposed.</exception>
+    /// <exception cref="ArgumentException">the input is not a whole number of rows, or the output is shorter than the input.</exception>
     public void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
         if (x.Length % _hidden != 0)
         {
             throw new ArgumentException($"input length {x.Length} is not a multiple of the hidden size {_hidden}", nameof(x));
@@ -279,6 +302,7 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
 
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
             throw new InvalidOperationException("this MoE executor is already running a Forward call on another thread; use one executor per concurrent caller");
         }
 
@@ -426,6 +450,21 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
                 {
                     logits[e] += _routerBias[e];
                 }
+            }
+
+            // ggml's rule: NaN and ±∞ propagate. A token with a non-finite input (or NaN router logits) gets NaN
+            // routing weights, so every output of that token is NaN whatever the weight format; valid expert ids
+            // keep the grouping in bounds.
+            if (!AllFinite(_x + (long)t * _hidden, _hidden) || !AllFinite(logits, _experts) && HasNaN(logits, _experts))
+            {
+                for (int s = 0; s < _topK; s++)
+                {
+                    _ids[t * _topK + s] = s;
+                    _weights[t * _topK + s] = float.NaN;
+                }
+
+                _shScale[t] = float.NaN;
+                continue;
             }
 
             MoeRouter.Route(_r, logits, _selectionBias, _ids + t * _topK, _weights + t * _topK, scratch, t);
@@ -650,9 +689,51 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
         }
     }
 
+    private static bool AllFinite(float* v, int n)
+    {
+        // x·0 is 0 for finite x and NaN for ±∞ and NaN.
+        var acc = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            acc += Vector256.Load(v + i) * Vector256<float>.Zero;
+        }
+
+        float s = Vector256.Sum(acc);
+        for (; i < n; i++)
+        {
+            s += v[i] * 0f;
+        }
+
+        return s == 0f;
+    }
+
+    private static bool HasNaN(float* v, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            if (float.IsNaN(v[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
-    /// <summary>Stops the worker threads, frees the scratch memory and releases the lease. Refused while a Forward call runs.</summary>
+    private CpuMoeExecutor NotDisposed()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        return this;
+    }
+
+    /// <summary>
+    /// Stops the worker threads, frees the scratch memory and releases the lease; harmless when repeated. Refused with
+    /// <see cref="InvalidOperationException"/> while a Forward call runs. Without it, the arena (a SafeHandle) and an
+    /// owned pool are released by their finalizers.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -665,13 +746,13 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
             throw new InvalidOperationException("cannot dispose the MoE executor while a Forward call is running");
         }
 
-        _disposed = true;
+        Volatile.Write(ref _disposed, true);
         if (_ownsPool)
         {
             _pool.Dispose();
         }
 
-        NativeMemory.AlignedFree(_arena);
+        _arena.Dispose();
         _lease?.Dispose();
     }
 }

@@ -4,51 +4,105 @@ namespace Ferrum.Backends.Cpu;
 /// A fixed set of worker threads, shareable by the layers of a model, that run one job together with the calling thread, plus a spinning barrier
 /// for phases inside the job. Workers spin briefly after a job (the next layer usually follows at once) and
 /// then sleep on a monitor. Running a job allocates nothing.
+/// <para>Lifetime: <see cref="Dispose"/> stops the workers; a pool that is dropped without it stops them from its
+/// finalizer (the workers reference only the pool's shared state, never the pool, so they do not keep it alive).
+/// Double Dispose is harmless; every member but <see cref="Dispose"/> throws <see cref="ObjectDisposedException"/> after it.</para>
 /// </summary>
 public sealed class CpuWorkerPool : IDisposable
 {
     private const int SpinIterations = 4000;
 
+    private readonly State _s;
     private readonly Thread[] _threads;
-    private readonly object _monitor = new();
-    private Action<int>? _job;
-    private int _generation;
-    private int _sleepers;
-    private int _running;
     private int _busy;
-    private volatile bool _disposed;
-    private Exception? _failure;
 
-    // Barrier state.
-    private int _arrived;
-    private volatile int _phase;
+    // Everything the worker threads touch; the pool object itself stays collectable.
+    private sealed class State
+    {
+        public readonly object Monitor = new();
+        public Action<int>? Job;
+        public int Generation;
+        public int Sleepers;
+        public int Running;
+        public volatile bool Disposed;
+        public Exception? Failure;
+        public int Arrived;
+        public volatile int Phase;
+
+        public void Stop()
+        {
+            Disposed = true;
+            lock (Monitor)
+            {
+                System.Threading.Monitor.PulseAll(Monitor);
+            }
+        }
+    }
 
     /// <summary>Starts <paramref name="threads"/> − 1 worker threads (the caller is the remaining participant).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">threads outside 1..<see cref="CpuMoeOptions.MaxThreads"/>.</exception>
+    /// <exception cref="InvalidOperationException">A worker thread could not be started; the ones already started are stopped.</exception>
     public CpuWorkerPool(int threads)
     {
-        if (threads < 1)
+        if (threads < 1 || threads > CpuMoeOptions.MaxThreads)
         {
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be at least 1");
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"thread count must be in 1..{CpuMoeOptions.MaxThreads}");
         }
 
         Count = threads;
+        _s = new State();
         _threads = new Thread[threads - 1];
-        for (int i = 0; i < _threads.Length; i++)
+        int started = 0;
+        try
         {
-            int id = i + 1;
-            _threads[i] = new Thread(() => Loop(id)) { IsBackground = true, Name = $"ferrum-moe-{id}" };
-            _threads[i].Start();
+            for (; started < _threads.Length; started++)
+            {
+                int id = started + 1;
+                var s = _s;
+                var t = new Thread(() => Loop(s, id)) { IsBackground = true, Name = $"ferrum-moe-{id}" };
+                if (FailThreadStartForTests?.Invoke(id) is { } injected)
+                {
+                    throw injected;
+                }
+
+                t.Start();
+                _threads[started] = t;
+            }
+        }
+        catch (Exception e) when (e is OutOfMemoryException or ThreadStartException or InvalidOperationException)
+        {
+            // Stop what was started, then say what failed (the runtime's own message is often just "out of memory").
+            _s.Stop();
+            for (int i = 0; i < started; i++)
+            {
+                _threads[i].Join();
+            }
+
+            GC.SuppressFinalize(this);
+            throw new InvalidOperationException($"could not start MoE worker thread {started + 1} of {threads - 1} ({e.GetType().Name}: {e.Message}); try fewer threads (--threads) or raise the process/thread limit", e);
         }
     }
+
+    /// <summary>Test seam: makes the start of worker <c>id</c> fail with the returned exception (per thread, so parallel tests are unaffected).</summary>
+    [ThreadStatic]
+    internal static Func<int, Exception?>? FailThreadStartForTests;
+
+    /// <summary>Stops the workers of a pool that was never disposed.</summary>
+    ~CpuWorkerPool() => _s?.Stop();
 
     /// <summary>Participants, the calling thread included.</summary>
     public int Count { get; }
 
+    /// <summary>True after <see cref="Dispose"/>.</summary>
+    public bool IsDisposed => _s.Disposed;
+
     /// <summary>Runs <paramref name="job"/>(threadIndex) on every participant and returns when all are done.</summary>
-    /// <remarks>One job at a time: layers that share a pool must run one after another, not concurrently.</remarks>
+    /// <remarks>One job at a time: a second concurrent call is refused with <see cref="InvalidOperationException"/>
+    /// before it touches any state (layers that share a pool run one after another).</remarks>
     public void Run(Action<int> job)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(job);
+        ObjectDisposedException.ThrowIf(_s.Disposed, this);
         if (Interlocked.Exchange(ref _busy, 1) != 0)
         {
             throw new InvalidOperationException("the worker pool is already running a job (a pool is shared by layers that run one after another)");
@@ -56,25 +110,28 @@ public sealed class CpuWorkerPool : IDisposable
 
         try
         {
+            ObjectDisposedException.ThrowIf(_s.Disposed, this);
             RunCore(job);
         }
         finally
         {
             Volatile.Write(ref _busy, 0);
+            GC.KeepAlive(this);
         }
     }
 
     private void RunCore(Action<int> job)
     {
-        _failure = null;
-        _job = job;
-        Volatile.Write(ref _running, Count - 1);
-        Interlocked.Increment(ref _generation);
-        if (Volatile.Read(ref _sleepers) > 0)
+        var s = _s;
+        s.Failure = null;
+        s.Job = job;
+        Volatile.Write(ref s.Running, Count - 1);
+        Interlocked.Increment(ref s.Generation);
+        if (Volatile.Read(ref s.Sleepers) > 0)
         {
-            lock (_monitor)
+            lock (s.Monitor)
             {
-                Monitor.PulseAll(_monitor);
+                Monitor.PulseAll(s.Monitor);
             }
         }
 
@@ -90,13 +147,13 @@ public sealed class CpuWorkerPool : IDisposable
 
         int spins = 0;
         var sw = default(SpinWait);
-        while (Volatile.Read(ref _running) > 0)
+        while (Volatile.Read(ref s.Running) > 0)
         {
             Pause(ref spins, ref sw);
         }
 
-        _job = null;
-        var failure = mine ?? _failure;
+        s.Job = null;
+        var failure = mine ?? s.Failure;
         if (failure != null)
         {
             throw new InvalidOperationException($"MoE worker failed: {failure.Message}", failure);
@@ -111,17 +168,18 @@ public sealed class CpuWorkerPool : IDisposable
             return;
         }
 
-        int phase = _phase;
-        if (Interlocked.Increment(ref _arrived) == Count)
+        var s = _s;
+        int phase = s.Phase;
+        if (Interlocked.Increment(ref s.Arrived) == Count)
         {
-            _arrived = 0;
-            _phase = phase + 1;
+            s.Arrived = 0;
+            s.Phase = phase + 1;
             return;
         }
 
         int spins = 0;
         var sw = default(SpinWait);
-        while (_phase == phase)
+        while (s.Phase == phase)
         {
             Pause(ref spins, ref sw);
         }
@@ -145,14 +203,15 @@ public sealed class CpuWorkerPool : IDisposable
         }
     }
 
-    // Generation 0 is "no job yet": a worker that starts late must still see the first job.
-    private void Loop(int id)
+    // Generation 0 is "no job yet": a worker that starts late must still see the first job. Static, over the
+    // shared state only, so a running worker never roots the pool.
+    private static void Loop(State s, int id)
     {
         int seen = 0;
         while (true)
         {
             int spins = 0;
-            while (Volatile.Read(ref _generation) == seen && !_disposed)
+            while (Volatile.Read(ref s.Generation) == seen && !s.Disposed)
             {
                 if (++spins < SpinIterations)
                 {
@@ -160,51 +219,58 @@ public sealed class CpuWorkerPool : IDisposable
                     continue;
                 }
 
-                Interlocked.Increment(ref _sleepers);
-                lock (_monitor)
+                Interlocked.Increment(ref s.Sleepers);
+                lock (s.Monitor)
                 {
-                    while (Volatile.Read(ref _generation) == seen && !_disposed)
+                    while (Volatile.Read(ref s.Generation) == seen && !s.Disposed)
                     {
-                        Monitor.Wait(_monitor);
+                        Monitor.Wait(s.Monitor);
                     }
                 }
 
-                Interlocked.Decrement(ref _sleepers);
+                Interlocked.Decrement(ref s.Sleepers);
             }
 
-            if (_disposed)
+            if (s.Disposed)
             {
                 return;
             }
 
-            seen = Volatile.Read(ref _generation);
+            seen = Volatile.Read(ref s.Generation);
             try
             {
-                _job!(id);
+                s.Job!(id);
             }
             catch (Exception e)
             {
-                _failure ??= e;
+                s.Failure ??= e;
             }
             finally
             {
-                Interlocked.Decrement(ref _running);
+                Interlocked.Decrement(ref s.Running);
             }
         }
     }
 
-    /// <summary>Stops the worker threads.</summary>
+    /// <summary>Stops the worker threads; harmless when repeated. Refused while a job runs.</summary>
     public void Dispose()
     {
-        _disposed = true;
-        lock (_monitor)
+        if (_s.Disposed)
         {
-            Monitor.PulseAll(_monitor);
+            return;
         }
 
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException("cannot dispose the worker pool while a job is running");
+        }
+
+        _s.Stop();
         foreach (var t in _threads)
         {
             t.Join();
         }
+
+        GC.SuppressFinalize(this);
     }
 }

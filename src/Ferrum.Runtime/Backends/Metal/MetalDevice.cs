@@ -3,11 +3,11 @@ namespace Ferrum.Backends.Metal;
 /// <summary>An MTLDevice (the system default GPU), and the objects it creates.</summary>
 public sealed unsafe class MetalDevice : IDisposable
 {
-    private nint _handle;
+    private readonly ObjCHandle _handle;
 
     private MetalDevice(nint handle)
     {
-        _handle = handle;
+        _handle = new ObjCHandle(handle, nameof(MetalDevice));
         Name = ObjC.ToManaged(ObjC.Id(handle, ObjC.Sel("name"))) ?? "unknown Metal device";
         MaxBufferLength = (long)ObjC.UInt(handle, ObjC.Sel("maxBufferLength"));
     }
@@ -27,7 +27,7 @@ public sealed unsafe class MetalDevice : IDisposable
     /// <summary>Page size for zero-copy buffers (16 KiB on Apple Silicon).</summary>
     public static long PageSize => Environment.SystemPageSize;
 
-    internal nint Handle => _handle != 0 ? _handle : throw new ObjectDisposedException(nameof(MetalDevice));
+    internal nint Handle => _handle.Value;
 
     /// <summary>The system default device; PlatformNotSupportedException off macOS, InvalidOperationException when there is no GPU.</summary>
     public static MetalDevice CreateSystemDefault()
@@ -91,24 +91,20 @@ public sealed unsafe class MetalDevice : IDisposable
         return q == 0 ? throw new InvalidOperationException("Metal could not create a command queue") : new MetalCommandQueue(q);
     }
 
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        ObjC.Release(_handle);
-        _handle = 0;
-    }
+    /// <summary>Releases the device (a SafeHandle: also released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>A compiled MTLLibrary.</summary>
 public sealed class MetalLibrary : IDisposable
 {
     private readonly MetalDevice _device;
-    private nint _handle;
+    private readonly ObjCHandle _handle;
 
     internal MetalLibrary(MetalDevice device, nint handle, string name)
     {
         _device = device;
-        _handle = handle;
+        _handle = new ObjCHandle(handle, nameof(MetalLibrary));
         Name = name;
     }
 
@@ -118,16 +114,12 @@ public sealed class MetalLibrary : IDisposable
     /// <summary>A compute pipeline for one kernel function (newFunctionWithName:, newComputePipelineStateWithFunction:error:).</summary>
     public unsafe MetalPipeline CreatePipeline(string function)
     {
-        if (_handle == 0)
-        {
-            throw new ObjectDisposedException(nameof(MetalLibrary));
-        }
-
+        var library = _handle.Value;
         var fname = ObjC.NewString(function);
         nint fn = 0;
         try
         {
-            fn = ObjC.Id(_handle, ObjC.Sel("newFunctionWithName:"), fname);
+            fn = ObjC.Id(library, ObjC.Sel("newFunctionWithName:"), fname);
             if (fn == 0)
             {
                 throw new InvalidOperationException($"kernel function '{function}' not found in {Name}");
@@ -149,20 +141,18 @@ public sealed class MetalLibrary : IDisposable
         }
     }
 
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        ObjC.Release(_handle);
-        _handle = 0;
-    }
+    /// <summary>Releases the library (a SafeHandle: also released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>An MTLComputePipelineState.</summary>
 public sealed class MetalPipeline : IDisposable
 {
+    private readonly ObjCHandle _handle;
+
     internal MetalPipeline(nint handle, string function)
     {
-        Handle = handle;
+        _handle = new ObjCHandle(handle, nameof(MetalPipeline));
         Function = function;
         MaxThreadsPerThreadgroup = (int)ObjC.UInt(handle, ObjC.Sel("maxTotalThreadsPerThreadgroup"));
         ThreadExecutionWidth = (int)ObjC.UInt(handle, ObjC.Sel("threadExecutionWidth"));
@@ -177,25 +167,23 @@ public sealed class MetalPipeline : IDisposable
     /// <summary>SIMD width (32 on Apple GPUs; the kernels assume it).</summary>
     public int ThreadExecutionWidth { get; }
 
-    internal nint Handle { get; private set; }
+    internal nint Handle => _handle.Value;
 
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        ObjC.Release(Handle);
-        Handle = 0;
-    }
+    /// <summary>Releases the object (a SafeHandle: also released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>An MTLBuffer, or a view of one at an offset (a zero-copy wrap starts at a page boundary).</summary>
 public sealed unsafe class MetalBuffer : IDisposable
 {
+    private readonly ObjCHandle _handle;
+
     /// <summary>MTLResourceStorageModeShared | MTLResourceCPUCacheModeDefaultCache.</summary>
     internal const nuint StorageModeShared = 0;
 
     internal MetalBuffer(nint handle, long offset, long length)
     {
-        Handle = handle;
+        _handle = new ObjCHandle(handle, nameof(MetalBuffer));
         Offset = offset;
         Length = length;
     }
@@ -209,22 +197,20 @@ public sealed unsafe class MetalBuffer : IDisposable
     /// <summary>CPU address of the caller's data (shared storage).</summary>
     public byte* Contents => (byte*)ObjC.Id(Handle, ObjC.Sel("contents")) + Offset;
 
-    internal nint Handle { get; private set; }
+    internal nint Handle => _handle.Value;
 
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        ObjC.Release(Handle);
-        Handle = 0;
-    }
+    /// <summary>Releases the object (a SafeHandle: also released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>An MTLCommandQueue.</summary>
 public sealed class MetalCommandQueue : IDisposable
 {
-    internal MetalCommandQueue(nint handle) => Handle = handle;
+    private readonly ObjCHandle _handle;
 
-    internal nint Handle { get; private set; }
+    internal MetalCommandQueue(nint handle) => _handle = new ObjCHandle(handle, nameof(MetalCommandQueue));
+
+    internal nint Handle => _handle.Value;
 
     /// <summary>A new command buffer (autoreleased: use it inside a <see cref="MetalAutoreleasePool"/>).</summary>
     public MetalCommandBuffer CommandBuffer()
@@ -233,12 +219,8 @@ public sealed class MetalCommandQueue : IDisposable
         return cb == 0 ? throw new InvalidOperationException("Metal could not create a command buffer") : new MetalCommandBuffer(cb);
     }
 
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        ObjC.Release(Handle);
-        Handle = 0;
-    }
+    /// <summary>Releases the object (a SafeHandle: also released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>An MTLCommandBuffer (autoreleased).</summary>

@@ -13,6 +13,8 @@ public sealed unsafe class OpenCLContext : IDisposable
 {
     private readonly CL _cl;
     private readonly ConcurrentDictionary<string, OpenCLProgram> _programs = new();
+    private readonly OpenCLHandle _context, _queue;
+    private readonly List<Task> _background = [];
     private bool _disposed;
 
     /// <summary>Creates a context on <paramref name="device"/>; <paramref name="cache"/> defaults to <see cref="OpenCLProgramCache.Default"/>.</summary>
@@ -23,19 +25,26 @@ public sealed unsafe class OpenCLContext : IDisposable
         _cl = OpenCLApi.Instance;
         int err;
         var handle = device.Handle;
-        Handle = _cl.CreateContext(null, 1, &handle, null, null, &err);
+        var context = _cl.CreateContext(null, 1, &handle, null, null, &err);
         OpenCLErrors.Check(err, $"clCreateContext on {device.DisplayName}");
-        Queue = _cl.CreateCommandQueue(Handle, device.Handle, (CommandQueueProperties)0, &err);
+        _context = new OpenCLHandle(context, OpenCLHandleKind.Context);
+        var queue = _cl.CreateCommandQueue(context, device.Handle, (CommandQueueProperties)0, &err);
+        if (err != 0)
+        {
+            _context.Dispose();
+        }
+
         OpenCLErrors.Check(err, $"clCreateCommandQueue on {device.DisplayName}");
+        _queue = new OpenCLHandle(queue, OpenCLHandleKind.Queue);
     }
 
     public OpenCLDevice Device { get; }
 
     public OpenCLProgramCache Cache { get; }
 
-    internal nint Handle { get; }
+    internal nint Handle => _context.Value;
 
-    internal nint Queue { get; }
+    internal nint Queue => _queue.Value;
 
     internal CL Api => _cl;
 
@@ -43,11 +52,41 @@ public sealed unsafe class OpenCLContext : IDisposable
     /// Builds (or loads from the binary cache) a program; the same (source, options) is built once per context.
     /// Throws <see cref="OpenCLException"/> with the build log when the source does not compile.
     /// </summary>
-    public OpenCLProgram BuildProgram(string name, string source, string options = "")
+    /// <remarks>
+    /// With a cancellable <paramref name="cancellationToken"/>, the build runs on a pool thread and the call returns
+    /// with <see cref="OperationCanceledException"/> as soon as the token fires: the driver's compile cannot be
+    /// interrupted, so it finishes in the background and lands in the caches (a later call for the same program is then
+    /// instant). The context stays usable; <see cref="Dispose"/> waits for such background builds.
+    /// </remarks>
+    public OpenCLProgram BuildProgram(string name, string source, string options = "", CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         var key = OpenCLProgramCache.Key(Device, source, options);
-        return _programs.GetOrAdd(key, _ => Build(name, source, options, key));
+        if (_programs.TryGetValue(key, out var built) || !cancellationToken.CanBeCanceled)
+        {
+            return built ?? _programs.GetOrAdd(key, _ => Build(name, source, options, key));
+        }
+
+        Task<OpenCLProgram> task;
+        lock (_background)
+        {
+            ThrowIfDisposed();
+            _background.RemoveAll(t => t.IsCompleted);
+            task = Task.Run(() => _programs.GetOrAdd(key, _ => Build(name, source, options, key)), CancellationToken.None);
+            _background.Add(task);
+        }
+
+        try
+        {
+            task.Wait(cancellationToken);
+            return task.Result;
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
     }
 
     /// <summary>A read-only device buffer with a copy of <paramref name="data"/>.</summary>
@@ -125,6 +164,7 @@ public sealed unsafe class OpenCLContext : IDisposable
     /// <summary>Waits until every queued command has finished.</summary>
     public void Finish() => OpenCLErrors.Check(_cl.Finish(Queue), "clFinish");
 
+    /// <summary>Releases the programs, the queue and the context (SafeHandles: an undisposed context is released by its finalizers); harmless when repeated.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -132,14 +172,30 @@ public sealed unsafe class OpenCLContext : IDisposable
             return;
         }
 
-        _disposed = true;
+        Task[] pending;
+        lock (_background)
+        {
+            _disposed = true;
+            pending = [.. _background];
+        }
+
+        // Builds left running by a cancelled BuildProgram use the context: let them end first.
+        try
+        {
+            Task.WaitAll(pending);
+        }
+        catch (AggregateException)
+        {
+            // Their errors went to nobody; the programs that did build are released below.
+        }
+
         foreach (var p in _programs.Values)
         {
             p.Release();
         }
 
-        _cl.ReleaseCommandQueue(Queue);
-        _cl.ReleaseContext(Handle);
+        _queue.Dispose();
+        _context.Dispose();
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
@@ -265,13 +321,12 @@ public sealed unsafe class OpenCLContext : IDisposable
 /// <summary>A device buffer; released on Dispose.</summary>
 public sealed class OpenCLBuffer : IDisposable
 {
-    private readonly OpenCLContext _context;
-    private bool _disposed;
+    private readonly OpenCLHandle _handle;
 
     internal OpenCLBuffer(OpenCLContext context, nint handle, long size, bool wrapsHostMemory)
     {
-        _context = context;
-        Handle = handle;
+        _ = context;
+        _handle = new OpenCLHandle(handle, OpenCLHandleKind.Memory);
         Size = size;
         WrapsHostMemory = wrapsHostMemory;
     }
@@ -282,29 +337,24 @@ public sealed class OpenCLBuffer : IDisposable
     /// <summary>True when the buffer is CL_MEM_USE_HOST_PTR over host memory (CPU devices) rather than a copy.</summary>
     public bool WrapsHostMemory { get; }
 
-    internal nint Handle { get; }
+    internal nint Handle => _handle.Value;
 
-    public void Dispose()
-    {
-        if (!_disposed)
-        {
-            _disposed = true;
-            _context.Api.ReleaseMemObject(Handle);
-        }
-    }
+    /// <summary>Releases the buffer (a SafeHandle: an undisposed buffer is released by its finalizer); harmless when repeated.</summary>
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>A built program; kernels are created on demand and cached.</summary>
 public sealed unsafe class OpenCLProgram
 {
     private readonly OpenCLContext _context;
-    private readonly ConcurrentDictionary<string, nint> _kernels = new();
+    private readonly ConcurrentDictionary<string, OpenCLHandle> _kernels = new();
+    private readonly OpenCLHandle _handle;
 
     internal OpenCLProgram(OpenCLContext context, string name, nint handle, bool loadedFromCache)
     {
         _context = context;
         Name = name;
-        Handle = handle;
+        _handle = new OpenCLHandle(handle, OpenCLHandleKind.Program);
         LoadedFromCache = loadedFromCache;
     }
 
@@ -313,25 +363,26 @@ public sealed unsafe class OpenCLProgram
     /// <summary>True when the program came from the on-disk binary cache instead of a source compile.</summary>
     public bool LoadedFromCache { get; }
 
-    internal nint Handle { get; }
+    internal nint Handle => _handle.Value;
 
     /// <summary>The kernel of that name; <see cref="OpenCLException"/> (CL_INVALID_KERNEL_NAME) when the program has none.</summary>
     internal nint Kernel(string kernelName) => _kernels.GetOrAdd(kernelName, n =>
     {
+        _context.ThrowIfDisposed();
         int err;
         var k = _context.Api.CreateKernel(Handle, n, &err);
         OpenCLErrors.Check(err, $"clCreateKernel '{n}' in program '{Name}'");
-        return k;
-    });
+        return new OpenCLHandle(k, OpenCLHandleKind.Kernel);
+    }).Value;
 
     internal void Release()
     {
         foreach (var k in _kernels.Values)
         {
-            _context.Api.ReleaseKernel(k);
+            k.Dispose();
         }
 
-        _context.Api.ReleaseProgram(Handle);
+        _handle.Dispose();
     }
 }
 
