@@ -51,10 +51,10 @@ public sealed class GenerateCommandTests : IDisposable
 
     [Theory]
     [InlineData("-n", "0", "-n must be in 1..")]
-    [InlineData("--temp", "NaN", "Temperature")]
-    [InlineData("--top-p", "1.5", "TopP")]
-    [InlineData("--ctx-size", "-4", "--ctx-size must be in 1..")]
-    [InlineData("--threads", "100000", "--threads must be in 1..1024")]
+    [InlineData("--temp", "NaN", "--temp NaN must be a finite")]
+    [InlineData("--top-p", "1.5", "--top-p 1.5 must be in 0..")]
+    [InlineData("--ctx-size", "-4", "--ctx-size -4 must be in 1..")]
+    [InlineData("--threads", "100000", "--threads 100000 must be in 1..1024")]
     public void Nonsense_arguments_are_one_line_errors(string option, string value, string message)
     {
         var r = FerrumProcess.Run("generate", "--model", Model(), "--prompt", "x", option, value);

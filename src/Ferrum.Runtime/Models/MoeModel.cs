@@ -13,11 +13,14 @@ namespace Ferrum.Models;
 /// residual → RMSNorm → MoE block (through <see cref="IMoeExecutor"/>) → residual, then the final norm and the output
 /// head (tied to the embedding when output.weight is absent), following llama.cpp's graphs.
 /// Weights are used in place over the file mapping; the file must stay open while the model lives.
-/// Sessions share the model's worker pool: evaluate one session at a time (a concurrent call is refused).
+/// Sessions share the model's layers and worker pool: sessions evaluating on several threads take turns.
 /// </summary>
 public sealed unsafe class MoeModel : IDisposable
 {
     private readonly GgufMappingLease _lease;
+
+    /// <summary>Held by the session that evaluates: one forward pass through the shared layers at a time.</summary>
+    internal object EvaluationTurn { get; } = new();
     private readonly List<MoeSession> _sessions = new();
     private bool _disposed;
 

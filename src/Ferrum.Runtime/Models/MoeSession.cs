@@ -98,7 +98,17 @@ public sealed unsafe class MoeSession : IInferenceSession
     }
 
     /// <inheritdoc />
+    /// <remarks>Sessions of one model take turns: a concurrent Evaluate on another session waits for the running one.</remarks>
     public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        lock (_m.EvaluationTurn)
+        {
+            EvaluateInTurn(tokens, logits, cancellationToken);
+        }
+    }
+
+    private void EvaluateInTurn(ReadOnlySpan<int> tokens, Span<float> logits, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         if (tokens.IsEmpty)

@@ -14,7 +14,8 @@ public sealed class CpuWorkerPool : IDisposable
 
     private readonly State _s;
     private readonly Thread[] _threads;
-    private int _busy;
+    private readonly object _turn = new();
+    private int _busy; // managed thread id of the caller whose job runs, 0 when idle
 
     // Everything the worker threads touch; the pool object itself stays collectable.
     private sealed class State
@@ -97,26 +98,34 @@ public sealed class CpuWorkerPool : IDisposable
     public bool IsDisposed => _s.Disposed;
 
     /// <summary>Runs <paramref name="job"/>(threadIndex) on every participant and returns when all are done.</summary>
-    /// <remarks>One job at a time: a second concurrent call is refused with <see cref="InvalidOperationException"/>
-    /// before it touches any state (layers that share a pool run one after another).</remarks>
+    /// <remarks>
+    /// One job at a time: concurrent callers (layers or models sharing the pool, on different threads) wait their turn
+    /// and run one after another. A job that calls <see cref="Run"/> again from its own thread is refused with
+    /// <see cref="InvalidOperationException"/> (it would wait for itself).
+    /// </remarks>
     public void Run(Action<int> job)
     {
         ArgumentNullException.ThrowIfNull(job);
         ObjectDisposedException.ThrowIf(_s.Disposed, this);
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        int me = Environment.CurrentManagedThreadId;
+        if (Volatile.Read(ref _busy) == me)
         {
-            throw new InvalidOperationException("the worker pool is already running a job (a pool is shared by layers that run one after another)");
+            throw new InvalidOperationException("the worker pool's job called Run again on the same pool");
         }
 
-        try
+        lock (_turn)
         {
-            ObjectDisposedException.ThrowIf(_s.Disposed, this);
-            RunCore(job);
-        }
-        finally
-        {
-            Volatile.Write(ref _busy, 0);
-            GC.KeepAlive(this);
+            Volatile.Write(ref _busy, me);
+            try
+            {
+                ObjectDisposedException.ThrowIf(_s.Disposed, this);
+                RunCore(job);
+            }
+            finally
+            {
+                Volatile.Write(ref _busy, 0);
+                GC.KeepAlive(this);
+            }
         }
     }
 
