@@ -7,8 +7,8 @@ using Ferrum.Quantization;
 namespace Ferrum.Cli.Tests;
 
 /// <summary>
-/// <c>ferrum bench</c> on a small two-layer qwen3moe file (q4_K gate/up; q4_K and q6_K down): Ferrum and ggml run
-/// side by side and agree; bad input gives one line and exit 1.
+/// <c>ferrum bench</c> on a small two-layer qwen3moe file (q4_K gate/up; q4_K and q6_K down): Ferrum, ggml's plain
+/// path and ggml's repacked (CPU_REPACK) path run side by side and agree; bad input gives one line and exit 1.
 /// </summary>
 public sealed class BenchCommandTests : IDisposable
 {
@@ -32,7 +32,7 @@ public sealed class BenchCommandTests : IDisposable
         return dst;
     }
 
-    private string WriteMoe(string arch = "qwen3moe", bool sharedExpert = false)
+    private string WriteMoe(string arch = "qwen3moe", bool sharedExpert = false, GgmlType? all = null)
     {
         var w = new GgufWriter()
             .AddMetadata("general.architecture", arch)
@@ -43,10 +43,11 @@ public sealed class BenchCommandTests : IDisposable
             .AddMetadata($"{arch}.expert_used_count", (uint)K);
         for (int l = 0; l < Layers; l++)
         {
-            var down = l == 0 ? GgmlType.Q4_K : GgmlType.Q6_K;
+            var down = all ?? (l == 0 ? GgmlType.Q4_K : GgmlType.Q6_K);
+            var gateUp = all ?? GgmlType.Q4_K;
             w.AddTensor($"blk.{l}.ffn_gate_inp.weight", GgmlType.F32, [H, E], Bytes(Random(H * E, 10 * l + 1, 0.1)))
-             .AddTensor($"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [H, F, E], Quantize(GgmlType.Q4_K, Random(H * F * E, 10 * l + 2, 0.1)))
-             .AddTensor($"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [H, F, E], Quantize(GgmlType.Q4_K, Random(H * F * E, 10 * l + 3, 0.1)))
+             .AddTensor($"blk.{l}.ffn_gate_exps.weight", gateUp, [H, F, E], Quantize(gateUp, Random(H * F * E, 10 * l + 2, 0.1)))
+             .AddTensor($"blk.{l}.ffn_up_exps.weight", gateUp, [H, F, E], Quantize(gateUp, Random(H * F * E, 10 * l + 3, 0.1)))
              .AddTensor($"blk.{l}.ffn_down_exps.weight", down, [F, H, E], Quantize(down, Random(F * H * E, 10 * l + 4, 0.1)));
             if (sharedExpert)
             {
@@ -56,7 +57,7 @@ public sealed class BenchCommandTests : IDisposable
             }
         }
 
-        var path = Path.Combine(_dir, $"{arch}{(sharedExpert ? "-shared" : "")}.gguf");
+        var path = Path.Combine(_dir, $"{arch}{(sharedExpert ? "-shared" : "")}{(all is { } t ? "-" + t : "")}.gguf");
         w.WriteTo(path);
         return path;
     }
@@ -80,11 +81,60 @@ public sealed class BenchCommandTests : IDisposable
         foreach (var row in rows)
         {
             Assert.InRange(row.GetProperty("nmse").GetDouble(), 0, 5e-4);
-            Assert.True(row.GetProperty("ratio").GetDouble() > 0);
+            Assert.True(row.GetProperty("ratio_ggml_plain").GetDouble() > 0);
+            Assert.True(row.GetProperty("ratio_ggml_repack").GetDouble() > 0);
+            Assert.InRange(row.GetProperty("nmse_repack").GetDouble(), 0, 5e-4);
+            Assert.InRange(row.GetProperty("nmse_plain_vs_repack").GetDouble(), 0, 5e-4);
             Assert.True(row.GetProperty("ferrum_ms_median").GetDouble() > 0);
             Assert.True(row.GetProperty("ggml_ms_min").GetDouble() > 0);
             Assert.True(row.GetProperty("expert_gb_s").GetDouble() > 0);
             Assert.True(row.GetProperty("ferrum_passes").GetInt32() >= 3);
+        }
+    }
+
+    // Expected placements from llama.cpp's ggml-cpu/repack.cpp (ggml_repack_get_optimal_repack_type): on x86 with
+    // AVX2, q4_K stacks whose row count is a multiple of 8 get the 8x8 interleaved layout; q6_K has none there (only
+    // ARM NEON layouts); the f32 router never has one. The mixed file's layer 0 has a q4_K down, layer 1 a q6_K one.
+    public static TheoryData<string, string[], string[]> RepackCases => new()
+    {
+        { "Q4_K", ["gate", "up", "down"], ["gate", "up", "down"] },
+        { "Q6_K", [], [] },
+        { "mixed", ["gate", "up", "down"], ["gate", "up"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(RepackCases))]
+    public void Plain_and_repacked_ggml_paths_run_in_one_run_and_all_three_agree(string formats, string[] layer0, string[] layer1)
+    {
+        Assert.True(GgmlLibrary.IsAvailable, "ggml natives are required for this test");
+        Assert.True(System.Runtime.Intrinsics.X86.Avx2.IsSupported, "the expected CPU_REPACK placements are those of an x86 CPU with AVX2");
+        GgmlType? all = formats == "mixed" ? null : Enum.Parse<GgmlType>(formats);
+        var path = WriteMoe(all: all);
+        var r = FerrumProcess.Run("bench", "--model", path, "--tokens", "1,5", "--threads", "2", "--json", "--seconds", "0.05");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("ggml").GetBoolean(), r.Stdout);
+        Assert.True(root.GetProperty("ggml_repack").GetBoolean(), r.Stdout);
+        Assert.Contains(root.GetProperty("ggml_repack_found_via").GetString(), new[] { "ggml_backend_dev_get_extra_bufts", "_Z35ggml_backend_cpu_repack_buffer_typev" });
+        var placed = root.GetProperty("repacked_weights").EnumerateArray().ToArray();
+        Assert.Equal([0, 1], placed.Select(p => p.GetProperty("layer").GetInt32()));
+        Assert.Equal(layer0, placed[0].GetProperty("weights").EnumerateArray().Select(x => x.GetString()));
+        Assert.Equal(layer1, placed[1].GetProperty("weights").EnumerateArray().Select(x => x.GetString()));
+        foreach (var row in root.GetProperty("rows").EnumerateArray())
+        {
+            // One ratio per ggml path; the repacked one is named so.
+            var ratios = row.EnumerateObject().Where(p => p.Name.Contains("ratio")).ToArray();
+            Assert.Equal(2, ratios.Length);
+            Assert.Single(ratios, p => p.Name.Contains("repack"));
+            Assert.All(ratios, p => Assert.True(p.Value.GetDouble() > 0, p.Name));
+            Assert.True(row.GetProperty("ggml_repack_ms_median").GetDouble() > 0);
+            Assert.True(row.GetProperty("ggml_repack_passes").GetInt32() >= 3);
+
+            // Same layer, same input: Ferrum vs plain, Ferrum vs repacked, repacked vs plain.
+            Assert.InRange(row.GetProperty("nmse").GetDouble(), 0, 5e-4);
+            Assert.InRange(row.GetProperty("nmse_repack").GetDouble(), 0, 5e-4);
+            Assert.InRange(row.GetProperty("nmse_plain_vs_repack").GetDouble(), 0, 5e-4);
         }
     }
 
@@ -102,7 +152,9 @@ public sealed class BenchCommandTests : IDisposable
         Assert.True(row.GetProperty("ferrum_ms_median").GetDouble() > 0);
         Assert.Equal(JsonValueKind.Null, row.GetProperty("ggml_ms_median").ValueKind);
         Assert.Equal(JsonValueKind.Null, row.GetProperty("nmse").ValueKind);
-        Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio").ValueKind);
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_ggml_plain").ValueKind);
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_ggml_repack").ValueKind);
+        Assert.False(root.GetProperty("ggml_repack").GetBoolean());
     }
 
     [Fact]
@@ -135,11 +187,15 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Table_lists_each_token_count()
     {
+        Assert.True(GgmlLibrary.IsAvailable, "ggml natives are required for this test");
+        Assert.True(System.Runtime.Intrinsics.X86.Avx2.IsSupported, "the expected CPU_REPACK placements are those of an x86 CPU with AVX2");
         var path = WriteMoe();
         var r = FerrumProcess.Run("bench", "--model", path, "--tokens", "3", "--threads", "1", "--seconds", "0.05");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("qwen3moe, 2 MoE layer(s) rotated", r.Stdout);
         Assert.Contains("| Ferrum median ms |", r.Stdout);
+        Assert.Contains("| Ferrum/ggml | Ferrum/repack |", r.Stdout);
+        Assert.Contains("repacked weights: layer 0: gate, up, down; layer 1: gate, up", r.Stdout);
         Assert.Matches(@"\|\s+3 \|\s+\d+\.\d{3} \|", r.Stdout);
     }
 

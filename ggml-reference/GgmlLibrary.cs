@@ -86,6 +86,28 @@ public static class GgmlLibrary
         }
     }
 
+    /// <summary>
+    /// The address of an exported symbol of one of the two libraries (e.g. a C++-mangled one that no header
+    /// declares), or null when the library does not export it.
+    /// </summary>
+    public static IntPtr TryGetExport(string library, string symbol)
+    {
+        if (library != Base && library != Cpu)
+        {
+            throw new ArgumentException($"ggml reference: unknown library '{library}'", nameof(library));
+        }
+
+        lock (Gate)
+        {
+            if (!Loaded.TryGetValue(library, out var h))
+            {
+                h = Resolve(library, typeof(GgmlLibrary).Assembly, null);
+            }
+
+            return NativeLibrary.TryGetExport(h, symbol, out var address) ? address : IntPtr.Zero;
+        }
+    }
+
     private static string LibFile(string name) =>
         OperatingSystem.IsWindows() ? name + ".dll" : OperatingSystem.IsMacOS() ? "lib" + name + ".dylib" : "lib" + name + ".so";
 

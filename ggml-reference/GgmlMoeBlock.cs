@@ -27,22 +27,48 @@ public sealed unsafe class GgmlMoeBlock : IDisposable
     private const float MinWeightSum = 6.103515625e-5f; // 2^-14, llama.cpp's clamp of the weight sum
     private const int MaxTypeId = 39; // GGML_TYPE_MXFP4, the last type of this ggml build (GGML_TYPE_COUNT 40)
     private void* _wctx, _ctx;
-    private readonly void* _x, _router, _gate, _up, _down;
+    private void* _x;
+    private readonly void* _router, _gate, _up, _down;
 
     /// <summary>Builds the graph for <paramref name="tokens"/> tokens; throws before calling ggml on an invalid shape.</summary>
     public GgmlMoeBlock(GgmlMoeSpec spec, int tokens, void* router, void* gate, void* up, void* down)
     {
         ArgumentNullException.ThrowIfNull(spec);
         Validate(spec, tokens, router, gate, up, down);
-        Spec = spec;
-        Tokens = tokens;
-        int h = spec.Hidden, f = spec.ExpertFfn, e = spec.Experts, k = spec.TopK;
+        int h = spec.Hidden, f = spec.ExpertFfn, e = spec.Experts;
         _wctx = GgmlNative.Init(new GgmlNative.GgmlInitParams { MemSize = 16 * GgmlNative.TensorOverhead(), MemBuffer = IntPtr.Zero, NoAlloc = 1 });
-        var r = _router = GgmlNative.NewTensor2d(_wctx, spec.RouterType, h, e);
-        var g = _gate = GgmlNative.NewTensor3d(_wctx, spec.GateType, h, f, e);
-        var u = _up = GgmlNative.NewTensor3d(_wctx, spec.UpType, h, f, e);
-        var d = _down = GgmlNative.NewTensor3d(_wctx, spec.DownType, f, h, e);
+        _router = GgmlNative.NewTensor2d(_wctx, spec.RouterType, h, e);
+        _gate = GgmlNative.NewTensor3d(_wctx, spec.GateType, h, f, e);
+        _up = GgmlNative.NewTensor3d(_wctx, spec.UpType, h, f, e);
+        _down = GgmlNative.NewTensor3d(_wctx, spec.DownType, f, h, e);
         SetWeights(router, gate, up, down);
+        (Spec, Tokens) = (spec, tokens);
+        Graph = Build(spec, tokens, out var output);
+        Output = output;
+    }
+
+    /// <summary>
+    /// Builds the graph for <paramref name="tokens"/> tokens on one layer's placed tensors (plain or repacked,
+    /// see <see cref="GgmlMoeWeights"/>); the block does not own them and <see cref="SetWeights"/> is not available.
+    /// </summary>
+    public GgmlMoeBlock(GgmlMoeWeights weights, int tokens)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var spec = weights.Spec;
+        Validate(spec, tokens, weights.Router, weights.Gate, weights.Up, weights.Down);
+        _router = weights.Router;
+        _gate = weights.Gate;
+        _up = weights.Up;
+        _down = weights.Down;
+        (Spec, Tokens) = (spec, tokens);
+        Graph = Build(spec, tokens, out var output);
+        Output = output;
+    }
+
+    private void* Build(GgmlMoeSpec spec, int tokens, out float* output)
+    {
+        int h = spec.Hidden, f = spec.ExpertFfn, e = spec.Experts, k = spec.TopK;
+        void* r = _router, g = _gate, u = _up, d = _down;
 
         // Every intermediate is allocated in the context: x, logits, probs, ids, weights (+ sums), gate/up/act
         // [F, K, T], down and weighted [H, K, T], K-1 partial sums [H, T]; plus tensor and graph headers.
@@ -73,9 +99,10 @@ public sealed unsafe class GgmlMoeBlock : IDisposable
             outp = GgmlNative.Add(_ctx, outp, GgmlNative.View2d(_ctx, ex, h, tokens, nb1, (nuint)(4L * h * i)));
         }
 
-        Output = (float*)GgmlNative.GetData(outp);
-        Graph = GgmlNative.NewGraph(_ctx);
-        GgmlNative.BuildForwardExpand(Graph, outp);
+        var graph = GgmlNative.NewGraph(_ctx);
+        GgmlNative.BuildForwardExpand(graph, outp);
+        output = (float*)GgmlNative.GetData(outp);
+        return graph;
     }
 
     /// <summary>The block's shape and types.</summary>
@@ -96,6 +123,11 @@ public sealed unsafe class GgmlMoeBlock : IDisposable
     /// </summary>
     public void SetWeights(void* router, void* gate, void* up, void* down)
     {
+        if (_wctx == null)
+        {
+            throw new InvalidOperationException("ggml MoE block: built on GgmlMoeWeights; make one block per layer instead of swapping weights");
+        }
+
         if (router == null || gate == null || up == null || down == null)
         {
             throw new ArgumentNullException(nameof(router), "ggml MoE block: a weight pointer is null");
@@ -138,7 +170,7 @@ public sealed unsafe class GgmlMoeBlock : IDisposable
     }
 
     // A ggml assert aborts the process: reject what ggml would assert on.
-    private static void Validate(GgmlMoeSpec s, int tokens, void* router, void* gate, void* up, void* down)
+    internal static void Validate(GgmlMoeSpec s, int tokens, void* router, void* gate, void* up, void* down)
     {
         if (tokens < 1)
         {
@@ -161,7 +193,7 @@ public sealed unsafe class GgmlMoeBlock : IDisposable
         CheckType("down", s.DownType, s.ExpertFfn);
     }
 
-    private static void CheckType(string what, int type, int columns)
+    internal static void CheckType(string what, int type, long columns)
     {
         if (type < 0 || type > MaxTypeId || GgmlNative.TypeSize(type) == 0)
         {

@@ -10,7 +10,8 @@ namespace Ferrum.Sample.Commands;
 
 /// <summary>
 /// <c>ferrum bench [--model FILE] [--tokens 1,8,32,512] [--threads N] [--json]</c>: Ferrum's CPU MoE block against
-/// ggml's (llama.cpp build_moe_ffn) on the same weights, inputs and thread count, when ggml's natives are found.
+/// ggml's (llama.cpp build_moe_ffn), plain and repacked (CPU_REPACK), on the same weights, inputs and thread count,
+/// when ggml's natives are found.
 /// </summary>
 public static class BenchCommand
 {
@@ -128,11 +129,16 @@ public static class BenchCommand
         o.WriteLine($"{Path.GetFileName(path)}: {hp.Architecture}, {b.LayerCount} MoE layer(s) rotated, hidden {hp.EmbeddingLength}, expert FFN {hp.ExpertFeedForwardLength}, {hp.ExpertCount} experts, top-{hp.ExpertUsedCount}, {b.ExpertBytesPerLayer / 1e6:F0} MB of experts per layer");
         o.WriteLine($"threads {b.Threads} (both sides), SIMD {CpuSimd.Level}, ggml {(b.GgmlRuns ? GgmlLibrary.Variant + " from " + GgmlLibrary.Folder : "-")}");
         o.WriteLine("kernels (first MoE layer): " + string.Join("; ", b.KernelPaths));
+        if (RepackLine(b) is { } repack)
+        {
+            o.WriteLine(repack);
+        }
+
         var text = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(text) });
-        console.Profile.Width = 160; // a redirected output would otherwise wrap the table at 80 columns
+        console.Profile.Width = 240; // a redirected output would otherwise wrap the table at 80 columns
         var table = new Table().Border(TableBorder.Markdown);
-        foreach (var c in new[] { "tokens", "Ferrum median ms", "Ferrum min ms", "ggml median ms", "ggml min ms", "Ferrum/ggml", "expert GB/s", "NMSE", "passes" })
+        foreach (var c in new[] { "tokens", "Ferrum median ms", "Ferrum min ms", "ggml median ms", "ggml min ms", "repack median ms", "repack min ms", "Ferrum/ggml", "Ferrum/repack", "expert GB/s", "NMSE F·g", "NMSE F·r", "NMSE r·g", "passes" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -145,10 +151,15 @@ public static class BenchCommand
                 F(r.FerrumMin, "F3"),
                 F(r.GgmlMedian, "F3"),
                 F(r.GgmlMin, "F3"),
-                F(r.Ratio, "F2"),
+                F(r.RepackMedian, "F3"),
+                F(r.RepackMin, "F3"),
+                F(r.RatioPlain, "F2"),
+                F(r.RatioRepack, "F2"),
                 F(r.ExpertGbPerSecond, "F1"),
                 F(r.Nmse, "E1"),
-                r.GgmlPasses > 0 ? $"{r.FerrumPasses}/{r.GgmlPasses}" : r.FerrumPasses.ToString(CultureInfo.InvariantCulture));
+                F(r.NmseRepack, "E1"),
+                F(r.NmsePlainRepack, "E1"),
+                string.Join("/", new[] { r.FerrumPasses, r.GgmlPasses, r.RepackPasses }.Where(p => p > 0)));
         }
 
         console.Write(table);
@@ -167,7 +178,25 @@ public static class BenchCommand
             o.WriteLine(note);
         }
 
-        o.WriteLine("Ferrum/ggml < 1: Ferrum is faster. expert GB/s: expected expert bytes read per pass / Ferrum median. NMSE: Ferrum vs ggml on the same input.");
+        o.WriteLine("ggml: its plain path (weights in place); repack: its CPU_REPACK path (llama.cpp's default placement). Ferrum/ggml, Ferrum/repack < 1: Ferrum is faster.");
+        o.WriteLine("expert GB/s: expected expert bytes read per pass / Ferrum median. NMSE on the same layer and input: F·g Ferrum vs plain, F·r Ferrum vs repacked, r·g repacked vs plain. passes: Ferrum/plain/repacked.");
+    }
+
+    // Which weights ggml actually repacked, per layer, or why the repacked path does not run.
+    private static string? RepackLine(BenchRunner b)
+    {
+        if (!b.GgmlRuns)
+        {
+            return null;
+        }
+
+        if (!b.RepackRuns)
+        {
+            return $"ggml repacked path: not run ({b.RepackUnavailable})";
+        }
+
+        var layers = b.RepackedWeights.Select(l => $"layer {l.Layer}: {(l.Weights.Count > 0 ? string.Join(", ", l.Weights) : "none")}");
+        return $"ggml {GgmlRepack.BufferTypeName} (found via {b.RepackFoundVia}); repacked weights: {string.Join("; ", layers)}";
     }
 
     private static string F(double? v, string format) => v is { } d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
@@ -192,6 +221,42 @@ public static class BenchCommand
                 w.WriteNull("ggml_note");
             }
 
+            w.WriteBoolean("ggml_repack", b.RepackRuns);
+            if (b.RepackRuns)
+            {
+                w.WriteString("ggml_repack_found_via", b.RepackFoundVia);
+                w.WriteNull("ggml_repack_note");
+            }
+            else
+            {
+                w.WriteNull("ggml_repack_found_via");
+                if (b.RepackUnavailable is { } why)
+                {
+                    w.WriteString("ggml_repack_note", why);
+                }
+                else
+                {
+                    w.WriteNull("ggml_repack_note");
+                }
+            }
+
+            // Per MoE layer, which of router, gate, up, down ggml put into CPU_REPACK buffers.
+            w.WriteStartArray("repacked_weights");
+            foreach (var (layer, weights) in b.RepackedWeights)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("layer", layer);
+                w.WriteStartArray("weights");
+                foreach (var name in weights)
+                {
+                    w.WriteStringValue(name);
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
             w.WriteStartArray("rows");
             foreach (var r in rows)
             {
@@ -201,11 +266,17 @@ public static class BenchCommand
                 w.WriteNumber("ferrum_ms_min", r.FerrumMin);
                 Number(w, "ggml_ms_median", r.GgmlMedian);
                 Number(w, "ggml_ms_min", r.GgmlMin);
-                Number(w, "ratio", r.Ratio);
+                Number(w, "ggml_repack_ms_median", r.RepackMedian);
+                Number(w, "ggml_repack_ms_min", r.RepackMin);
+                Number(w, "ratio_ggml_plain", r.RatioPlain);
+                Number(w, "ratio_ggml_repack", r.RatioRepack);
                 w.WriteNumber("expert_gb_s", r.ExpertGbPerSecond);
                 Number(w, "nmse", r.Nmse);
+                Number(w, "nmse_repack", r.NmseRepack);
+                Number(w, "nmse_plain_vs_repack", r.NmsePlainRepack);
                 w.WriteNumber("ferrum_passes", r.FerrumPasses);
                 w.WriteNumber("ggml_passes", r.GgmlPasses);
+                w.WriteNumber("ggml_repack_passes", r.RepackPasses);
                 w.WriteEndObject();
             }
 

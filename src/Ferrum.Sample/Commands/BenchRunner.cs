@@ -7,24 +7,36 @@ using Ferrum.Moe;
 
 namespace Ferrum.Sample.Commands;
 
-/// <summary>One row of <c>ferrum bench</c>: times per pass in milliseconds; ggml fields are null without ggml.</summary>
+/// <summary>
+/// One row of <c>ferrum bench</c>: times per pass in milliseconds for Ferrum, ggml's plain path and ggml's repacked
+/// (CPU_REPACK) path; a ggml path's fields are null when it does not run. NMSE: Ferrum vs plain, Ferrum vs repacked,
+/// repacked vs plain, each on the same layer and input.
+/// </summary>
 public sealed record BenchRow(int Tokens, double FerrumMedian, double FerrumMin, int FerrumPasses,
-    double? GgmlMedian, double? GgmlMin, int GgmlPasses, double ExpertGbPerSecond, double? Nmse)
+    double? GgmlMedian, double? GgmlMin, int GgmlPasses,
+    double? RepackMedian, double? RepackMin, int RepackPasses,
+    double ExpertGbPerSecond, double? Nmse, double? NmseRepack, double? NmsePlainRepack)
 {
-    /// <summary>Ferrum median / ggml median (below 1: Ferrum is faster).</summary>
-    public double? Ratio => GgmlMedian is { } g && g > 0 ? FerrumMedian / g : null;
+    /// <summary>Ferrum median / ggml plain median (below 1: Ferrum is faster).</summary>
+    public double? RatioPlain => GgmlMedian is { } g && g > 0 ? FerrumMedian / g : null;
+
+    /// <summary>Ferrum median / ggml repacked median (below 1: Ferrum is faster).</summary>
+    public double? RatioRepack => RepackMedian is { } g && g > 0 ? FerrumMedian / g : null;
 }
 
 /// <summary>
 /// Times Ferrum's <see cref="CpuMoeLayer"/> and ggml's build_moe_ffn graph (<see cref="GgmlMoeBlock"/>) on the MoE
 /// blocks of one GGUF file: same weights (the file's mapping), same seeded random inputs, same thread count. Passes
-/// rotate over all MoE layers so the experts stream from DRAM as in a real forward pass.
+/// rotate over all MoE layers so the experts stream from DRAM as in a real forward pass. ggml runs twice: its plain
+/// path (weights read in place from the file's mapping) and its repacked path (the weights that have an interleaved
+/// layout on this CPU copied into CPU_REPACK buffers, as llama.cpp places them; see <see cref="GgmlMoeWeights"/>).
 /// </summary>
 public sealed unsafe class BenchRunner : IDisposable
 {
     private const int Inputs = 8;
     private readonly GgufFile _file;
     private readonly List<MoeLayer> _layers = [];
+    private readonly List<GgmlMoeWeights> _repacked = [];
 
     /// <summary>Opens the file and loads every MoE layer; throws a clear exception for a missing, non-GGUF or non-MoE file.</summary>
     public BenchRunner(string path, int threads, double secondsPerSide)
@@ -58,6 +70,28 @@ public sealed unsafe class BenchRunner : IDisposable
         SecondsPerSide = secondsPerSide;
         GgmlUnsupported = GgmlSupport(_layers[0]);
         GgmlAvailable = GgmlLibrary.IsAvailable;
+        if (GgmlRuns)
+        {
+            if (!GgmlRepack.IsAvailable)
+            {
+                RepackUnavailable = GgmlRepack.Unavailable;
+                return;
+            }
+
+            try
+            {
+                // Repacked once per run (ggml copies and interleaves on upload), reused for every token count.
+                foreach (var l in _layers)
+                {
+                    _repacked.Add(new GgmlMoeWeights(SpecOf(l), l.Router.ExpertPointer(0), l.Gate.ExpertPointer(0), l.Up.ExpertPointer(0), l.Down.ExpertPointer(0), repack: true));
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
     }
 
     /// <summary>The file's MoE hyperparameters.</summary>
@@ -81,6 +115,19 @@ public sealed unsafe class BenchRunner : IDisposable
     /// <summary>True when the ggml side runs.</summary>
     public bool GgmlRuns => GgmlAvailable && GgmlUnsupported == null;
 
+    /// <summary>Why ggml's repacked path does not run although the plain one does (null otherwise).</summary>
+    public string? RepackUnavailable { get; }
+
+    /// <summary>True when ggml's repacked (CPU_REPACK) path runs.</summary>
+    public bool RepackRuns => _repacked.Count > 0;
+
+    /// <summary>How the CPU_REPACK buffer type was found (the proc address or the mangled export).</summary>
+    public string RepackFoundVia => RepackRuns ? GgmlRepack.FoundVia : "";
+
+    /// <summary>Per MoE layer (GGUF block index): which of router, gate, up, down ggml actually repacked.</summary>
+    public IReadOnlyList<(int Layer, IReadOnlyList<string> Weights)> RepackedWeights =>
+        [.. _repacked.Select((w, i) => (_layers[i].Index, w.Repacked))];
+
     /// <summary>Expert weight bytes of one layer (gate + up + down, all experts).</summary>
     public long ExpertBytesPerLayer
     {
@@ -103,6 +150,7 @@ public sealed unsafe class BenchRunner : IDisposable
         float* y = null;
         var ferrum = new List<CpuMoeExecutor>();
         var ggml = new Dictionary<GgmlMoeSpec, GgmlMoeBlock>();
+        var repacked = new List<GgmlMoeBlock>();
         GgmlCpuBackend? backend = null;
         try
         {
@@ -137,19 +185,29 @@ public sealed unsafe class BenchRunner : IDisposable
                     }
                 }
 
+                // The repacked path: one graph per layer, on that layer's own (repacked) tensors.
+                foreach (var w in _repacked)
+                {
+                    repacked.Add(new GgmlMoeBlock(w, tokens));
+                }
+
                 backend.Pause();
             }
 
             int layers = _layers.Count;
             var tf = Time(i => ferrum[i % layers].Forward(xs[i % Inputs], y, tokens));
-            (double Median, double Min, int Passes)? tg = null;
-            double? nmse = null;
+            (double Median, double Min, int Passes)? tg = null, tr = null;
+            double? nmse = null, nmseRepack = null, nmsePlainRepack = null;
             if (backend != null)
             {
                 backend.Resume();
                 tg = Time(i => GgmlForward(ggml, i % layers, backend, xs[i % Inputs]));
+                if (repacked.Count > 0)
+                {
+                    tr = Time(i => repacked[i % layers].Forward(backend, xs[i % Inputs]));
+                }
 
-                // Same layer, same input: the two outputs must agree (worst of the first layer of each type set).
+                // Same layer, same input: the outputs must agree pairwise (worst of the first layer of each type set).
                 nmse = 0;
                 var checkedSpecs = new HashSet<GgmlMoeSpec>();
                 for (int l = 0; l < layers; l++)
@@ -162,7 +220,14 @@ public sealed unsafe class BenchRunner : IDisposable
                     ferrum[l].Forward(xs[l % Inputs], y, tokens);
                     var g = GgmlForward(ggml, l, backend, xs[l % Inputs]);
                     nmse = Math.Max(nmse.Value, Nmse(y, g.Output, n));
+                    if (repacked.Count > 0)
+                    {
+                        repacked[l].Forward(backend, xs[l % Inputs]);
+                        nmseRepack = Math.Max(nmseRepack ?? 0, Nmse(y, repacked[l].Output, n));
+                        nmsePlainRepack = Math.Max(nmsePlainRepack ?? 0, Nmse(repacked[l].Output, g.Output, n));
+                    }
                 }
+
                 backend.Pause();
             }
 
@@ -171,13 +236,18 @@ public sealed unsafe class BenchRunner : IDisposable
             double distinct = e * (1 - Math.Pow(1 - (double)k / e, tokens));
             double bytes = distinct * ExpertBytesPerLayer / e;
             return new BenchRow(tokens, tf.Median, tf.Min, tf.Passes, tg?.Median, tg?.Min, tg?.Passes ?? 0,
-                bytes / tf.Median / 1e6, nmse);
+                tr?.Median, tr?.Min, tr?.Passes ?? 0, bytes / tf.Median / 1e6, nmse, nmseRepack, nmsePlainRepack);
         }
         finally
         {
             foreach (var g in ggml.Values)
             {
                 g.Dispose();
+            }
+
+            foreach (var r in repacked)
+            {
+                r.Dispose();
             }
 
             backend?.Dispose();
@@ -197,6 +267,12 @@ public sealed unsafe class BenchRunner : IDisposable
 
     public void Dispose()
     {
+        foreach (var w in _repacked)
+        {
+            w.Dispose();
+        }
+
+        _repacked.Clear();
         foreach (var l in _layers)
         {
             l.Dispose();
