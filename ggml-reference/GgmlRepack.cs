@@ -115,7 +115,7 @@ public static unsafe class GgmlRepack
             {
                 // A null-terminated array of the CPU device's extra buffer types.
                 var list = proc(_dev);
-                for (int i = 0; list != null && list[i] != null && i < 64; i++)
+                for (int i = 0; list != null && i < 64 && list[i] != null; i++)
                 {
                     if (GgmlNative.BuftName(list[i]) == BufferTypeName)
                     {
