@@ -162,4 +162,20 @@ internal sealed class GpuMoeSupport(MoeLayer layer, string backend)
         reason = _why.Count == 0 ? null : string.Join("; ", _why);
         return reason is null;
     }
+
+    /// <summary>
+    /// The matrices whose programs a GPU backend needs, with the shape each program is specialized for: gate (up shares
+    /// its program) and down, and the shared expert's gate and down when present.
+    /// </summary>
+    public static IReadOnlyList<(string Role, ExpertStack M, int Rows, int RowLength)> ProgramMatrices(MoeLayer layer)
+    {
+        var matrices = new List<(string Role, ExpertStack M, int Rows, int RowLength)> { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) };
+        if (layer.HasSharedExpert)
+        {
+            matrices.Add(("shared gate", layer.SharedGate!, layer.SharedFfn, layer.Hidden));
+            matrices.Add(("shared down", layer.SharedDown!, layer.Hidden, layer.SharedFfn));
+        }
+
+        return matrices;
+    }
 }

@@ -69,14 +69,7 @@ public sealed class MetalBackend : IMoeBackend, IDisposable
             check.Add($"{layer.Routing.ExpertGroupCount} expert groups: the Metal routing kernel holds at most {MetalMoePlan.MaxGroups}");
         }
 
-        var matrices = new List<(string Role, ExpertStack M, int Rows, int RowLength)> { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) };
-        if (layer.HasSharedExpert)
-        {
-            matrices.Add(("shared gate", layer.SharedGate!, layer.SharedFfn, layer.Hidden));
-            matrices.Add(("shared down", layer.SharedDown!, layer.Hidden, layer.SharedFfn));
-        }
-
-        foreach (var (role, m, rows, rowLength) in matrices)
+        foreach (var (role, m, rows, rowLength) in GpuMoeSupport.ProgramMatrices(layer))
         {
             var name = m.Info.Name;
             var multiple = Math.Max(m.Info.BlockSize, MetalMoePlan.Tile);

@@ -55,14 +55,7 @@ public sealed class OpenCLBackend(OpenCLContext context, MoeProgramSources? sour
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(sources);
         var check = new GpuMoeSupport(layer, "OpenCL").Common(MaxExperts, MaxTopK).SharedExperts().GateUpBiasPair();
-        var matrices = new List<(string Role, ExpertStack M, int Rows, int RowLength)> { ("gate", layer.Gate, layer.ExpertFfn, layer.Hidden), ("down", layer.Down, layer.Hidden, layer.ExpertFfn) };
-        if (layer.HasSharedExpert)
-        {
-            matrices.Add(("shared gate", layer.SharedGate!, layer.SharedFfn, layer.Hidden));
-            matrices.Add(("shared down", layer.SharedDown!, layer.Hidden, layer.SharedFfn));
-        }
-
-        foreach (var (role, m, rows, rowLength) in matrices)
+        foreach (var (role, m, rows, rowLength) in GpuMoeSupport.ProgramMatrices(layer))
         {
             var name = m.Info.Name;
             if (!SupportedFormats.Contains(m.Format))
