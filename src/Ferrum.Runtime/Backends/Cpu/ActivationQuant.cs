@@ -45,14 +45,7 @@ public static unsafe class ActivationQuant
         long blockBytes = RowBytes(type, block);
         for (int b = 0; b * block < k; b++)
         {
-            float* xb = x + (long)b * block;
-            float acc = 0f;
-            for (int j = 0; j < block; j++)
-            {
-                acc += xb[j] * 0f;
-            }
-
-            if (acc == 0f)
+            if (AllFinite(x + (long)b * block, block))
             {
                 continue;
             }
@@ -72,5 +65,36 @@ public static unsafe class ActivationQuant
                     break;
             }
         }
+    }
+
+    // A float is NaN or ±∞ exactly when its exponent bits are all ones; eight lanes at a time where the CPU has them.
+    private static bool AllFinite(float* x, int n)
+    {
+        int j = 0;
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            var exponent = System.Runtime.Intrinsics.Vector256.Create(0x7F800000);
+            var any = System.Runtime.Intrinsics.Vector256<int>.Zero;
+            for (; j + 8 <= n; j += 8)
+            {
+                var e = System.Runtime.Intrinsics.Vector256.Load((int*)x + j) & exponent;
+                any |= System.Runtime.Intrinsics.Vector256.Equals(e, exponent);
+            }
+
+            if (any != System.Runtime.Intrinsics.Vector256<int>.Zero)
+            {
+                return false;
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            if (!float.IsFinite(x[j]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }
