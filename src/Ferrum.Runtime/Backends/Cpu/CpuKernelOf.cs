@@ -1,3 +1,4 @@
+using Ferrum.Quantization;
 using Ferrum.Quantization.Formats;
 
 namespace Ferrum.Backends.Cpu;
@@ -16,8 +17,8 @@ public static class CpuKernelOf<TQuant>
     // The kernel each level resolves to (the best one at or below it), filled once.
     private static readonly CpuMatKernel[] ByLevel = Enum.GetValues<SimdLevel>().Select(Row.Best).ToArray();
 
-    /// <summary>The kernel at the best SIMD level this machine supports (<see cref="CpuSimd.Supported"/>).</summary>
-    public static CpuMatKernel Kernel { get; } = ByLevel[(int)CpuSimd.Supported];
+    /// <summary>The kernel chosen for this machine when first used (<see cref="CpuKernels.Get(GgmlType)"/>: pinned, measured or the best SIMD level).</summary>
+    public static CpuMatKernel Kernel { get; } = CpuKernels.Get(TQuant.Type);
 
     /// <summary>The kernel for <paramref name="level"/> (the best level at or below it that the format has a path for).</summary>
     public static CpuMatKernel At(SimdLevel level) =>
