@@ -28,14 +28,22 @@ public sealed unsafe class KernelVsGgmlTests
     [MemberData(nameof(Cases))]
     public void Kernel_matches_ggml_vec_dot(GgmlType type, SimdLevel level)
     {
+        var kernel = CpuKernels.Generic(type, level);
+        Assert.True(kernel.Level <= level);
+        AssertMatchesGgml(kernel);
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> on ggml-quantized weights and activations and compares every output with ggml's vec_dot.</summary>
+    internal static void AssertMatchesGgml(CpuMatKernel kernel)
+    {
         const int k = 512, rows = 24;
+        var type = kernel.WeightType;
+        var level = kernel.Level;
         var info = GgmlTypeInfo.Get(type);
         using var wf = NativeArray.FromFloats(TestData.Gaussian(k * rows, 1 + (int)type, 0.5f));
         using var w = new NativeArray(info.RowBytes(k) * rows);
         GgmlCpuOps.QuantizeRows((int)type, wf.Floats, w.Pointer, rows, k);
 
-        var kernel = CpuKernels.Generic(type, level);
-        Assert.True(kernel.Level <= level);
         int ggmlAct = GgmlCpuOps.VecDotType((int)type);
         Assert.Equal(ggmlAct, (int)(type is GgmlType.F16 or GgmlType.BF16 ? type : info.ActivationType));
 

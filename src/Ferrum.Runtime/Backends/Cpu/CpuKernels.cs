@@ -17,11 +17,24 @@ public static class CpuKernels
     public static bool Supports(GgmlType type) => CpuFormatTable.Find(type) is not null;
 
     /// <summary>
-    /// The best shape-generic kernel for <paramref name="type"/> on this machine (<see cref="CpuSimd.Level"/>).
+    /// The shape-generic kernel for <paramref name="type"/> chosen for this machine: pinned by
+    /// <see cref="CpuTuning.PinVariable"/>, else measured by <c>ferrum tune</c> (<see cref="CpuTuning"/>, read from
+    /// the cache once per process), else the highest SIMD level; never above <see cref="CpuSimd.Level"/>.
     /// Kernels specialized for a declared shape are not looked up: generated model types bind them at load
     /// (<see cref="CpuKernelSet"/>).
     /// </summary>
-    public static CpuMatKernel Get(GgmlType type) => Generic(type, CpuSimd.Level);
+    public static CpuMatKernel Get(GgmlType type) => Get(type, null);
+
+    /// <summary>
+    /// As <see cref="Get(GgmlType)"/>, with <paramref name="pins"/> (e.g. <see cref="CpuMoeOptions.KernelPins"/>)
+    /// taking precedence over the environment's pins and the measured decision.
+    /// </summary>
+    public static CpuMatKernel Get(GgmlType type, CpuKernelPins? pins)
+    {
+        var row = CpuFormatTable.Get(type);
+        var level = CpuTuning.Current.LevelFor(type, pins);
+        return row.Best(level < CpuSimd.Level ? level : CpuSimd.Level);
+    }
 
     /// <summary>The shape-generic kernel for a format at a SIMD level (lower levels than requested when a format has no such path).</summary>
     public static CpuMatKernel Generic(GgmlType type, SimdLevel level) => CpuFormatTable.Get(type).Best(level);
@@ -41,7 +54,7 @@ public static class CpuKernels
     public static CpuMatKernel? Specialize<TK>(GgmlType type)
         where TK : struct, IFixedRowLength
     {
-        if (CpuSimd.Level < SimdLevel.Avx512 || TK.Value <= 0 || TK.Value % GgmlTypeInfo.Get(type).BlockSize != 0)
+        if (CpuSimd.Level < SimdLevel.Avx512 || !Supports(type) || CpuTuning.Current.LevelFor(type) < SimdLevel.Avx512 || TK.Value <= 0 || TK.Value % GgmlTypeInfo.Get(type).BlockSize != 0)
         {
             return null;
         }

@@ -41,6 +41,9 @@ public sealed unsafe class CpuMatKernel
     /// <summary>Human-readable path, e.g. "q4_K·q8_K avx512 generic".</summary>
     public string Path { get; }
 
+    /// <summary>Address of the compiled product; two levels that share one dot implementation share it.</summary>
+    internal nint Code => (nint)_fn;
+
     /// <summary>Block-size granularity the row length must be a multiple of.</summary>
     public int BlockElements => WeightInfo.BlockSize;
 

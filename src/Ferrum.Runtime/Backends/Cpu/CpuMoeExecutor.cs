@@ -119,20 +119,20 @@ public sealed unsafe class CpuMoeExecutor : IMoeExecutor
         try
         {
             kernels ??= CpuKernelSet.Default;
-            _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden);
-            _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden);
-            _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden);
-            _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn);
+            _kRouter = kernels.Pick(kernels.Router, _router.Type, _hidden, options.KernelPins);
+            _kGate = kernels.Pick(kernels.Gate, _gate.Type, _hidden, options.KernelPins);
+            _kUp = kernels.Pick(kernels.Up, _up.Type, _hidden, options.KernelPins);
+            _kDown = kernels.Pick(kernels.Down, _down.Type, _ffn, options.KernelPins);
             if (_hasShared)
             {
-                _kShGate = kernels.Pick(null, _shGate.Type, _hidden);
-                _kShUp = kernels.Pick(null, _shUp.Type, _hidden);
-                _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared);
+                _kShGate = kernels.Pick(null, _shGate.Type, _hidden, options.KernelPins);
+                _kShUp = kernels.Pick(null, _shUp.Type, _hidden, options.KernelPins);
+                _kShDown = kernels.Pick(null, _shDown.Type, _ffnShared, options.KernelPins);
             }
 
             if (layer.SharedGateInput != null)
             {
-                _kShInp = kernels.Pick(null, _shInp.Type, _hidden);
+                _kShInp = kernels.Pick(null, _shInp.Type, _hidden, options.KernelPins);
             }
 
             var types = new List<GgmlType>();

@@ -15,6 +15,13 @@ public sealed record CpuMoeOptions
     /// <summary>A pool shared with other layers (its thread count wins over <see cref="Threads"/>); the layer does not dispose it.</summary>
     public CpuWorkerPool? Workers { get; init; }
 
+    /// <summary>
+    /// Kernels pinned for this layer (e.g. <c>CpuKernelPins.Parse("q4_K=scalar")</c>), ahead of the
+    /// FERRUM_CPU_KERNELS variable and the measured decisions; a pinned format also overrides kernels bound by a
+    /// generated model type. Null: no pins of its own.
+    /// </summary>
+    public CpuKernelPins? KernelPins { get; init; }
+
     /// <summary><see cref="ArgumentOutOfRangeException"/> naming the setting that is out of range.</summary>
     public void Validate()
     {
