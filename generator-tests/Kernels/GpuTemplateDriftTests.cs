@@ -1,0 +1,174 @@
+extern alias Generators;
+
+using System.Text.RegularExpressions;
+using Dialect = Generators::Ferrum.Generators.Emit.Kernels.GpuDialect;
+using FormatKernels = Generators::Ferrum.Generators.Emit.Kernels.FormatKernels;
+using MatrixShape = Generators::Ferrum.Generators.Emit.Kernels.MatrixShape;
+using MetalPrinter = Generators::Ferrum.Generators.Emit.Metal.MetalMoePrinter;
+using OpenCLPrinter = Generators::Ferrum.Generators.Emit.Kernels.OpenCLMoePrinter;
+using Templates = Generators::Ferrum.Generators.Emit.Kernels.GpuMoeTemplates;
+
+namespace Ferrum.Generators.Tests.Kernels;
+
+/// <summary>
+/// Drift check of the kernels written once for both GPU dialects (GpuMoeTemplates): the routing kernel found by name
+/// in every emitted OpenCL and MSL program has exactly the token stream of the one template with that dialect's
+/// values in its placeholders, so the two programs' routing kernels differ only where the GpuDialect object says.
+/// A change that reaches one dialect only (a printer that appends its own routing text, or edits it) fails here.
+/// </summary>
+public sealed partial class GpuTemplateDriftTests
+{
+    private static readonly (Dialect Dialect, string Kernel)[] Dialects =
+    [
+        (Dialect.OpenCL, "ferrum_moe_route"),
+        (Dialect.Metal, "kernel_moe_route"),
+    ];
+
+    /// <summary>Every OpenCL and MSL program: each format generic and specialized for one gate/up shape.</summary>
+    private static IEnumerable<(string Name, string Source, Dialect Dialect, string Kernel)> Programs()
+    {
+        foreach (var f in FormatKernels.All)
+        {
+            foreach (var shape in new MatrixShape?[] { null, new MatrixShape(512, 1024) })
+            {
+                yield return (OpenCLPrinter.ProgramName(f, shape), OpenCLPrinter.PrintFormatProgram(f, shape), Dialect.OpenCL, "ferrum_moe_route");
+                if (shape is null || MetalPrinter.Fits(f, shape.Rows, shape.RowLength))
+                {
+                    yield return (MetalPrinter.ProgramName(f, shape), MetalPrinter.PrintFormatProgram(f, shape), Dialect.Metal, "kernel_moe_route");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Every_programs_routing_kernel_is_the_one_template_in_its_dialect()
+    {
+        var checkedPrograms = 0;
+        foreach (var (name, source, dialect, kernel) in Programs())
+        {
+            var problem = RoutingDrift(source, dialect, kernel);
+            Assert.True(problem is null, $"{name} ({dialect.Name}): {problem}");
+            checkedPrograms++;
+        }
+
+        // 16 formats × (generic + specialized) OpenCL programs, and at least the 16 generic MSL ones.
+        Assert.True(checkedPrograms >= 48, $"only {checkedPrograms} programs checked");
+    }
+
+    [Fact]
+    public void The_two_dialects_routing_kernels_differ_only_in_placeholders()
+    {
+        // Template tokens outside the placeholders, compared between the two renderings position by position.
+        var template = Tokens(Templates.RouteTemplate);
+        var renderings = Dialects.Select(d => Tokens(Templates.Route(d.Dialect))).ToArray();
+        var positions = new int[renderings.Length];
+        var literal = 0;
+        foreach (var token in template)
+        {
+            var placeholder = Templates.Placeholders.FirstOrDefault(p => p.Placeholder == token);
+            for (var i = 0; i < renderings.Length; i++)
+            {
+                var expected = placeholder.Placeholder is null ? new List<string> { token } : Tokens(placeholder.Value(Dialects[i].Dialect));
+                Assert.Equal(expected, renderings[i].Skip(positions[i]).Take(expected.Count));
+                positions[i] += expected.Count;
+            }
+
+            literal += placeholder.Placeholder is null ? 1 : 0;
+        }
+
+        Assert.Equal(renderings.Select(r => r.Count), positions);
+        Assert.True(literal > 1000, $"the routing template has only {literal} shared tokens");
+    }
+
+    [Fact]
+    public void The_template_holds_no_dialect_specific_token()
+    {
+        // Words that belong to one dialect only; they may appear in the dialect object, never in the shared text.
+        string[] dialectWords =
+        [
+            "__kernel", "__global", "__local", "__attribute__", "barrier", "get_group_id", "get_local_id", "size_t",
+            "kernel", "device", "threadgroup", "threadgroup_barrier", "mem_flags", "ulong", "args", "constant", "[[",
+            "simd_sum", "simd_max", "simd_shuffle_xor", "tgpig", "tiitg",
+        ];
+        var shared = Tokens(Templates.RouteTemplate);
+        foreach (var word in dialectWords)
+        {
+            Assert.DoesNotContain(word, shared);
+        }
+    }
+
+    [Fact]
+    public void A_routing_change_that_reaches_one_dialect_only_is_caught()
+    {
+        var f = FormatKernels.All[0];
+        var opencl = OpenCLPrinter.PrintFormatProgram(f, null);
+        var metal = MetalPrinter.PrintFormatProgram(f, null);
+        Assert.Null(RoutingDrift(opencl, Dialect.OpenCL, "ferrum_moe_route"));
+        Assert.Null(RoutingDrift(metal, Dialect.Metal, "kernel_moe_route"));
+
+        // A tie rule changed in the OpenCL text only, and a renormalization floor changed in the MSL text only.
+        var plantedOpenCL = ReplaceOnce(opencl, "score > best_score", "score >= best_score");
+        var plantedMetal = ReplaceOnce(metal, "6.103515625e-5f", "1e-6f");
+        Assert.NotNull(RoutingDrift(plantedOpenCL, Dialect.OpenCL, "ferrum_moe_route"));
+        Assert.NotNull(RoutingDrift(plantedMetal, Dialect.Metal, "kernel_moe_route"));
+    }
+
+    /// <summary>Null when the routing kernel named <paramref name="kernel"/> in <paramref name="program"/> is the template in <paramref name="dialect"/>.</summary>
+    private static string? RoutingDrift(string program, Dialect dialect, string kernel)
+    {
+        var expected = KernelTokens(Tokens(Templates.Route(dialect)), dialect, kernel);
+        var tokens = Tokens(program);
+        if (tokens.Count(t => t == kernel) != 1)
+        {
+            return $"{kernel} is defined {tokens.Count(t => t == kernel)} times, not once";
+        }
+
+        var actual = KernelTokens(tokens, dialect, kernel);
+        var n = Math.Min(expected.Count, actual.Count);
+        for (var i = 0; i < n; i++)
+        {
+            if (expected[i] != actual[i])
+            {
+                return $"token {i} of {kernel} is '{actual[i]}' where the template says '{expected[i]}' (after '{string.Join(' ', actual.Skip(Math.Max(0, i - 8)).Take(Math.Min(8, i)))}')";
+            }
+        }
+
+        return expected.Count == actual.Count ? null : $"{kernel} has {actual.Count} tokens, the template {expected.Count}";
+    }
+
+    /// <summary>The kernel's tokens: from the first token of the dialect's head to the brace that closes its body.</summary>
+    private static List<string> KernelTokens(List<string> tokens, Dialect dialect, string kernel)
+    {
+        var head = Tokens(dialect.RouteHead);
+        var start = tokens.IndexOf(kernel) - head.IndexOf(kernel);
+        var open = tokens.IndexOf("{", start);
+        var depth = 0;
+        for (var i = open; i < tokens.Count; i++)
+        {
+            depth += tokens[i] == "{" ? 1 : tokens[i] == "}" ? -1 : 0;
+            if (depth == 0)
+            {
+                return tokens.GetRange(start, i + 1 - start);
+            }
+        }
+
+        throw new InvalidOperationException($"{kernel}: no closing brace");
+    }
+
+    private static string ReplaceOnce(string s, string from, string to)
+    {
+        var i = s.IndexOf(from, StringComparison.Ordinal);
+        Assert.True(i >= 0, $"'{from}' not found");
+        return s[..i] + to + s[(i + from.Length)..];
+    }
+
+    /// <summary>C-family tokens without comments or whitespace; a <c>{NAME}</c> placeholder is one token.</summary>
+    private static List<string> Tokens(string source) =>
+        TokenRegex().Matches(CommentRegex().Replace(source, " ")).Select(m => m.Value).ToList();
+
+    [GeneratedRegex(@"//[^\n]*|/\*.*?\*/", RegexOptions.Singleline)]
+    private static partial Regex CommentRegex();
+
+    [GeneratedRegex(@"\{[A-Z]+\}|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?[fF]?|\[\[|\]\]|::|->|&&|\|\||\+\+|--|[<>=!+\-*/&|]=|<<|>>|\S")]
+    private static partial Regex TokenRegex();
+}
