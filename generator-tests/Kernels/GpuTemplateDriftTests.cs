@@ -11,43 +11,51 @@ using Templates = Generators::Ferrum.Generators.Emit.Kernels.GpuMoeTemplates;
 namespace Ferrum.Generators.Tests.Kernels;
 
 /// <summary>
-/// Drift check of the kernels written once for both GPU dialects (GpuMoeTemplates): the routing kernel found by name
-/// in every emitted OpenCL and MSL program has exactly the token stream of the one template with that dialect's
-/// values in its placeholders, so the two programs' routing kernels differ only where the GpuDialect object says.
-/// A change that reaches one dialect only (a printer that appends its own routing text, or edits it) fails here.
+/// Drift check of the kernels written once for both GPU dialects (GpuMoeTemplates: routing, grouping, combine): each
+/// of them, found by name in every emitted OpenCL and MSL program, has exactly the token stream of its one template
+/// with that dialect's values in the placeholders, so the two programs' copies differ only where the GpuDialect object
+/// says. A change that reaches one dialect only (a printer that appends its own kernel text, or edits it) fails here.
 /// </summary>
 public sealed partial class GpuTemplateDriftTests
 {
-    private static readonly (Dialect Dialect, string Kernel)[] Dialects =
+    private static readonly Dialect[] Dialects = [Dialect.OpenCL, Dialect.Metal];
+
+    /// <summary>Each shared template with its kernel's name in each dialect and the head that names it.</summary>
+    private static readonly (string Template, string OpenCL, string Metal, Func<Dialect, string> Head)[] Kernels =
     [
-        (Dialect.OpenCL, "ferrum_moe_route"),
-        (Dialect.Metal, "kernel_moe_route"),
+        (Templates.RouteTemplate, "ferrum_moe_route", "kernel_moe_route", d => d.RouteHead),
+        (Templates.GroupTemplate, "ferrum_moe_group", "kernel_moe_map0", d => d.GroupHead),
+        (Templates.CombineTemplate, "ferrum_moe_combine", "kernel_moe_combine", d => d.CombineHead),
     ];
 
     /// <summary>Every OpenCL and MSL program: each format generic and specialized for one gate/up shape.</summary>
-    private static IEnumerable<(string Name, string Source, Dialect Dialect, string Kernel)> Programs()
+    private static IEnumerable<(string Name, string Source, Dialect Dialect)> Programs()
     {
         foreach (var f in FormatKernels.All)
         {
             foreach (var shape in new MatrixShape?[] { null, new MatrixShape(512, 1024) })
             {
-                yield return (OpenCLPrinter.ProgramName(f, shape), OpenCLPrinter.PrintFormatProgram(f, shape), Dialect.OpenCL, "ferrum_moe_route");
+                yield return (OpenCLPrinter.ProgramName(f, shape), OpenCLPrinter.PrintFormatProgram(f, shape), Dialect.OpenCL);
                 if (shape is null || MetalPrinter.Fits(f, shape.Rows, shape.RowLength))
                 {
-                    yield return (MetalPrinter.ProgramName(f, shape), MetalPrinter.PrintFormatProgram(f, shape), Dialect.Metal, "kernel_moe_route");
+                    yield return (MetalPrinter.ProgramName(f, shape), MetalPrinter.PrintFormatProgram(f, shape), Dialect.Metal);
                 }
             }
         }
     }
 
     [Fact]
-    public void Every_programs_routing_kernel_is_the_one_template_in_its_dialect()
+    public void Every_programs_shared_kernels_are_the_one_template_in_its_dialect()
     {
         var checkedPrograms = 0;
-        foreach (var (name, source, dialect, kernel) in Programs())
+        foreach (var (name, source, dialect) in Programs())
         {
-            var problem = RoutingDrift(source, dialect, kernel);
-            Assert.True(problem is null, $"{name} ({dialect.Name}): {problem}");
+            foreach (var k in Kernels)
+            {
+                var problem = Drift(source, dialect, k.Template, dialect == Dialect.OpenCL ? k.OpenCL : k.Metal, k.Head(dialect));
+                Assert.True(problem is null, $"{name} ({dialect.Name}): {problem}");
+            }
+
             checkedPrograms++;
         }
 
@@ -56,11 +64,11 @@ public sealed partial class GpuTemplateDriftTests
     }
 
     [Fact]
-    public void The_two_dialects_routing_kernels_differ_only_in_placeholders()
+    public void The_two_dialects_renderings_differ_only_in_placeholders()
     {
         // Template tokens outside the placeholders, compared between the two renderings position by position.
-        var template = Tokens(Templates.RouteTemplate);
-        var renderings = Dialects.Select(d => Tokens(Templates.Route(d.Dialect))).ToArray();
+        var template = Templates.All.SelectMany(Tokens).ToList();
+        var renderings = Dialects.Select(d => Tokens(Templates.FormatIndependent(d))).ToArray();
         var positions = new int[renderings.Length];
         var literal = 0;
         foreach (var token in template)
@@ -68,7 +76,7 @@ public sealed partial class GpuTemplateDriftTests
             var placeholder = Templates.Placeholders.FirstOrDefault(p => p.Placeholder == token);
             for (var i = 0; i < renderings.Length; i++)
             {
-                var expected = placeholder.Placeholder is null ? new List<string> { token } : Tokens(placeholder.Value(Dialects[i].Dialect));
+                var expected = placeholder.Placeholder is null ? new List<string> { token } : Tokens(placeholder.Value(Dialects[i]));
                 Assert.Equal(expected, renderings[i].Skip(positions[i]).Take(expected.Count));
                 positions[i] += expected.Count;
             }
@@ -77,7 +85,7 @@ public sealed partial class GpuTemplateDriftTests
         }
 
         Assert.Equal(renderings.Select(r => r.Count), positions);
-        Assert.True(literal > 1000, $"the routing template has only {literal} shared tokens");
+        Assert.True(literal > 1000, $"the templates have only {literal} shared tokens");
     }
 
     [Fact]
@@ -88,9 +96,9 @@ public sealed partial class GpuTemplateDriftTests
         [
             "__kernel", "__global", "__local", "__attribute__", "barrier", "get_group_id", "get_local_id", "size_t",
             "kernel", "device", "threadgroup", "threadgroup_barrier", "mem_flags", "ulong", "args", "constant", "[[",
-            "simd_sum", "simd_max", "simd_shuffle_xor", "tgpig", "tiitg",
+            "simd_sum", "simd_max", "simd_shuffle_xor", "tgpig", "tiitg", "gid", "get_global_id",
         ];
-        var shared = Tokens(Templates.RouteTemplate);
+        var shared = Templates.All.SelectMany(Tokens).ToList();
         foreach (var word in dialectWords)
         {
             Assert.DoesNotContain(word, shared);
@@ -98,32 +106,38 @@ public sealed partial class GpuTemplateDriftTests
     }
 
     [Fact]
-    public void A_routing_change_that_reaches_one_dialect_only_is_caught()
+    public void A_change_that_reaches_one_dialect_only_is_caught()
     {
         var f = FormatKernels.All[0];
         var opencl = OpenCLPrinter.PrintFormatProgram(f, null);
         var metal = MetalPrinter.PrintFormatProgram(f, null);
-        Assert.Null(RoutingDrift(opencl, Dialect.OpenCL, "ferrum_moe_route"));
-        Assert.Null(RoutingDrift(metal, Dialect.Metal, "kernel_moe_route"));
+        var route = Kernels[0];
+        var combine = Kernels[2];
+        Assert.Null(Drift(opencl, Dialect.OpenCL, route.Template, route.OpenCL, route.Head(Dialect.OpenCL)));
+        Assert.Null(Drift(metal, Dialect.Metal, route.Template, route.Metal, route.Head(Dialect.Metal)));
+        Assert.Null(Drift(metal, Dialect.Metal, combine.Template, combine.Metal, combine.Head(Dialect.Metal)));
 
-        // A tie rule changed in the OpenCL text only, and a renormalization floor changed in the MSL text only.
+        // A tie rule changed in the OpenCL text only, a renormalization floor changed in the MSL text only, and the
+        // combine's bounds check dropped from the MSL text only.
         var plantedOpenCL = ReplaceOnce(opencl, "score > best_score", "score >= best_score");
         var plantedMetal = ReplaceOnce(metal, "6.103515625e-5f", "1e-6f");
-        Assert.NotNull(RoutingDrift(plantedOpenCL, Dialect.OpenCL, "ferrum_moe_route"));
-        Assert.NotNull(RoutingDrift(plantedMetal, Dialect.Metal, "kernel_moe_route"));
+        var plantedCombine = ReplaceOnce(metal, "if (hh >= h || t >= n_tokens)", "if (hh >= h)");
+        Assert.NotNull(Drift(plantedOpenCL, Dialect.OpenCL, route.Template, route.OpenCL, route.Head(Dialect.OpenCL)));
+        Assert.NotNull(Drift(plantedMetal, Dialect.Metal, route.Template, route.Metal, route.Head(Dialect.Metal)));
+        Assert.NotNull(Drift(plantedCombine, Dialect.Metal, combine.Template, combine.Metal, combine.Head(Dialect.Metal)));
     }
 
-    /// <summary>Null when the routing kernel named <paramref name="kernel"/> in <paramref name="program"/> is the template in <paramref name="dialect"/>.</summary>
-    private static string? RoutingDrift(string program, Dialect dialect, string kernel)
+    /// <summary>Null when the kernel named <paramref name="kernel"/> in <paramref name="program"/> is <paramref name="template"/> in <paramref name="dialect"/>.</summary>
+    private static string? Drift(string program, Dialect dialect, string template, string kernel, string head)
     {
-        var expected = KernelTokens(Tokens(Templates.Route(dialect)), dialect, kernel);
+        var expected = KernelTokens(Tokens(Templates.Render(template, dialect)), head, kernel);
         var tokens = Tokens(program);
         if (tokens.Count(t => t == kernel) != 1)
         {
             return $"{kernel} is defined {tokens.Count(t => t == kernel)} times, not once";
         }
 
-        var actual = KernelTokens(tokens, dialect, kernel);
+        var actual = KernelTokens(tokens, head, kernel);
         var n = Math.Min(expected.Count, actual.Count);
         for (var i = 0; i < n; i++)
         {
@@ -136,11 +150,10 @@ public sealed partial class GpuTemplateDriftTests
         return expected.Count == actual.Count ? null : $"{kernel} has {actual.Count} tokens, the template {expected.Count}";
     }
 
-    /// <summary>The kernel's tokens: from the first token of the dialect's head to the brace that closes its body.</summary>
-    private static List<string> KernelTokens(List<string> tokens, Dialect dialect, string kernel)
+    /// <summary>The kernel's tokens: from the first token of its head to the brace that closes its body.</summary>
+    private static List<string> KernelTokens(List<string> tokens, string head, string kernel)
     {
-        var head = Tokens(dialect.RouteHead);
-        var start = tokens.IndexOf(kernel) - head.IndexOf(kernel);
+        var start = tokens.IndexOf(kernel) - Tokens(head).IndexOf(kernel);
         var open = tokens.IndexOf("{", start);
         var depth = 0;
         for (var i = open; i < tokens.Count; i++)
@@ -169,6 +182,6 @@ public sealed partial class GpuTemplateDriftTests
     [GeneratedRegex(@"//[^\n]*|/\*.*?\*/", RegexOptions.Singleline)]
     private static partial Regex CommentRegex();
 
-    [GeneratedRegex(@"\{[A-Z]+\}|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?[fF]?|\[\[|\]\]|::|->|&&|\|\||\+\+|--|[<>=!+\-*/&|]=|<<|>>|\S")]
+    [GeneratedRegex(@"\{[A-Z_]+\}|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?[fF]?|\[\[|\]\]|::|->|&&|\|\||\+\+|--|[<>=!+\-*/&|]=|<<|>>|\S")]
     private static partial Regex TokenRegex();
 }

@@ -534,7 +534,8 @@ internal static class OpenCL_Q4_0_256x512_B4
             weights[(size_t)t * topk + j] = scaled ? w[j] * scale : w[j];
         }
     }
-    // Groups (token, slot) pairs by expert: lists[e][0..counts[e]) = pair indices in order. One work-item per expert.
+    // Groups (token, slot) pairs by expert (ggml's map0): lists[e][0 .. counts[e]) = pair indices in order.
+    // One thread per expert: n_experts threads in all.
     __kernel void ferrum_moe_group(
         const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
         __global int* counts, __global int* lists)
@@ -555,8 +556,8 @@ internal static class OpenCL_Q4_0_256x512_B4
         }
         counts[e] = c;
     }
-
     // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
+    // Grid (h, n_tokens) threads.
     __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
     {
         const int hh = get_global_id(0);

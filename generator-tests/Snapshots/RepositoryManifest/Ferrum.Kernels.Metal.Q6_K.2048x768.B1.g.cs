@@ -722,8 +722,8 @@ internal static class Metal_Q6_K_2048x768_B1
             weights[(ulong)t * topk + j] = scaled ? w[j] * scale : w[j];
         }
     }
-    // ggml's map0: groups (token, slot) pairs by expert, lists[e][0 .. counts[e]) = pair indices in order.
-    // One thread per expert: grid (n_experts, 1, 1) threads.
+    // Groups (token, slot) pairs by expert (ggml's map0): lists[e][0 .. counts[e]) = pair indices in order.
+    // One thread per expert: n_experts threads in all.
     kernel void kernel_moe_map0(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const int* ids [[buffer(1)]],
@@ -732,24 +732,24 @@ internal static class Metal_Q6_K_2048x768_B1
         uint gid [[thread_position_in_grid]])
     {
         const int e = (int)gid;
-        if (e >= args.n_experts)
+        const int n_experts = args.n_experts;
+        const int n_pairs = args.n_tokens * args.topk;
+        const int max_per_expert = args.max_per_expert;
+        if (e >= n_experts)
         {
             return;
         }
-        const int n_pairs = args.n_tokens * args.topk;
-        device int* list = lists + (ulong)e * args.max_per_expert;
         int c = 0;
         for (int p = 0; p < n_pairs; p++)
         {
-            if (ids[p] == e && c < args.max_per_expert)
+            if (ids[p] == e && c < max_per_expert)
             {
-                list[c] = p;
+                lists[(ulong)e * max_per_expert + c] = p;
                 c++;
             }
         }
         counts[e] = c;
     }
-
     // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
     // Grid (h, n_tokens) threads.
     kernel void kernel_moe_combine(
@@ -760,16 +760,19 @@ internal static class Metal_Q6_K_2048x768_B1
     {
         const int hh = (int)gid.x;
         const int t = (int)gid.y;
-        if (hh >= args.h || t >= args.n_tokens)
+        const int h = args.h;
+        const int topk = args.topk;
+        const int n_tokens = args.n_tokens;
+        if (hh >= h || t >= n_tokens)
         {
             return;
         }
         float acc = 0.0f;
-        for (int k = 0; k < args.topk; k++)
+        for (int k = 0; k < topk; k++)
         {
-            acc += y[((ulong)t * args.topk + k) * args.h + hh];
+            acc += y[((ulong)t * topk + k) * h + hh];
         }
-        out[(ulong)t * args.h + hh] = acc;
+        out[(ulong)t * h + hh] = acc;
     }
     // The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]).
     // Grid (rows, batch) threads, one per output.

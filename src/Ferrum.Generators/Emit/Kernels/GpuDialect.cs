@@ -1,7 +1,8 @@
 namespace Ferrum.Generators.Emit.Kernels;
 
 /// <summary>
-/// What differs between OpenCL C and MSL in the kernels that are written once for both (<see cref="GpuMoeTemplates"/>):
+/// What differs between OpenCL C and MSL in the format-independent kernels (routing, grouping, combine), which are
+/// written once for both (<see cref="GpuMoeTemplates"/>):
 /// address-space qualifiers, the size type, the threadgroup barrier, and each kernel's head (qualifiers, attributes,
 /// parameter passing) with the prologue that binds the template's plain names (scalars, thread and group ids).
 /// Everything else in a shared kernel body is the same text in both dialects.
@@ -32,6 +33,18 @@ internal sealed record GpuDialect
     /// <summary>Binds the routing body's names (t, lid and the scalar arguments).</summary>
     public required string RoutePrologue { get; init; }
 
+    /// <summary>Head of the grouping kernel (pairs listed by expert, ggml's map0).</summary>
+    public required string GroupHead { get; init; }
+
+    /// <summary>Binds the grouping body's names (e, n_experts, n_pairs, max_per_expert).</summary>
+    public required string GroupPrologue { get; init; }
+
+    /// <summary>Head of the combine kernel (sum over slots).</summary>
+    public required string CombineHead { get; init; }
+
+    /// <summary>Binds the combine body's names (hh, t, h, topk, n_tokens).</summary>
+    public required string CombinePrologue { get; init; }
+
     /// <summary>OpenCL C 1.2: scalar kernel arguments, ids from get_group_id/get_local_id.</summary>
     public static GpuDialect OpenCL { get; } = new()
     {
@@ -53,6 +66,21 @@ internal sealed record GpuDialect
         RoutePrologue = """
                 const int t = get_group_id(0);
                 const int lid = get_local_id(0);
+            """,
+        GroupHead = """
+            __kernel void ferrum_moe_group(
+                const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
+                __global int* counts, __global int* lists)
+            """,
+        GroupPrologue = """
+                const int e = get_global_id(0);
+            """,
+        CombineHead = """
+            __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
+            """,
+        CombinePrologue = """
+                const int hh = get_global_id(0);
+                const int t = get_global_id(1);
             """,
     };
 
@@ -93,6 +121,34 @@ internal sealed record GpuDialect
                 const int has_router_bias = args.has_router_bias;
                 const int has_selection_bias = args.has_selection_bias;
                 const int has_shexp_inp = args.has_shexp_inp;
+            """,
+        GroupHead = """
+            kernel void kernel_moe_map0(
+                constant ferrum_moe_args& args [[buffer(0)]],
+                device const int* ids [[buffer(1)]],
+                device int* counts [[buffer(2)]],
+                device int* lists [[buffer(3)]],
+                uint gid [[thread_position_in_grid]])
+            """,
+        GroupPrologue = """
+                const int e = (int)gid;
+                const int n_experts = args.n_experts;
+                const int n_pairs = args.n_tokens * args.topk;
+                const int max_per_expert = args.max_per_expert;
+            """,
+        CombineHead = """
+            kernel void kernel_moe_combine(
+                constant ferrum_moe_args& args [[buffer(0)]],
+                device const float* y [[buffer(1)]],
+                device float* out [[buffer(2)]],
+                uint2 gid [[thread_position_in_grid]])
+            """,
+        CombinePrologue = """
+                const int hh = (int)gid.x;
+                const int t = (int)gid.y;
+                const int h = args.h;
+                const int topk = args.topk;
+                const int n_tokens = args.n_tokens;
             """,
     };
 }

@@ -6,16 +6,21 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// <summary>
 /// MoE kernels written once for OpenCL C and MSL: the template text names what differs through placeholders that a
 /// <see cref="GpuDialect"/> fills (<c>{G}</c> device memory, <c>{L}</c> work-group memory, <c>{SIZE}</c> the offset
-/// type, <c>{BARRIER}</c>, <c>{THREADS}</c> the routing work-group size, <c>{HEAD}</c> and <c>{PROLOGUE}</c> the
-/// kernel's signature and the binding of its plain names). Both printers append <see cref="Route"/>'s rendering.
+/// type, <c>{BARRIER}</c>, <c>{THREADS}</c> the routing work-group size, <c>{ROUTE_HEAD}</c>, <c>{ROUTE_PROLOGUE}</c> and
+/// the like the kernels' signatures and the binding of their plain names). Both printers append
+/// <see cref="FormatIndependent"/>'s rendering: routing, grouping (ggml's map0) and combine.
 /// </summary>
 internal static class GpuMoeTemplates
 {
     /// <summary>Every placeholder of the shared templates, each filled by one <see cref="GpuDialect"/> member.</summary>
     public static IReadOnlyList<(string Placeholder, Func<GpuDialect, string> Value)> Placeholders { get; } =
     [
-        ("{HEAD}", d => d.RouteHead),
-        ("{PROLOGUE}", d => d.RoutePrologue),
+        ("{ROUTE_HEAD}", d => d.RouteHead),
+        ("{ROUTE_PROLOGUE}", d => d.RoutePrologue),
+        ("{GROUP_HEAD}", d => d.GroupHead),
+        ("{GROUP_PROLOGUE}", d => d.GroupPrologue),
+        ("{COMBINE_HEAD}", d => d.CombineHead),
+        ("{COMBINE_PROLOGUE}", d => d.CombinePrologue),
         ("{G}", d => d.Global),
         ("{L}", d => d.Local),
         ("{SIZE}", d => d.Size),
@@ -23,8 +28,12 @@ internal static class GpuMoeTemplates
         ("{THREADS}", d => d.RouteThreads),
     ];
 
-    /// <summary>The routing kernel in <paramref name="dialect"/>.</summary>
-    public static string Route(GpuDialect dialect) => Render(RouteTemplate, dialect);
+    /// <summary>The shared templates, in the order the programs carry them.</summary>
+    public static IReadOnlyList<string> All { get; } = [RouteTemplate, GroupTemplate, CombineTemplate];
+
+    /// <summary>The routing, grouping and combine kernels in <paramref name="dialect"/>.</summary>
+    public static string FormatIndependent(GpuDialect dialect) =>
+        Render(RouteTemplate, dialect) + Render(GroupTemplate, dialect) + Render(CombineTemplate, dialect);
 
     /// <summary>Fills every placeholder of <paramref name="template"/> from <paramref name="dialect"/>.</summary>
     public static string Render(string template, GpuDialect dialect)
@@ -58,12 +67,12 @@ internal static class GpuMoeTemplates
         // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
         // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
         // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
-        {HEAD}
+        {ROUTE_HEAD}
         {
             {L} float logit[FERRUM_MAX_EXPERTS];
             {L} float prob[FERRUM_MAX_EXPERTS];
             {L} uchar taken[FERRUM_MAX_EXPERTS];
-        {PROLOGUE}
+        {ROUTE_PROLOGUE}
             const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
             const int n_sel = min(topk, FERRUM_MAX_TOPK);
             const {G} float* xt = x + ({SIZE})t * h;
@@ -236,6 +245,52 @@ internal static class GpuMoeTemplates
                 ids[({SIZE})t * topk + j] = sel[j];
                 weights[({SIZE})t * topk + j] = scaled ? w[j] * scale : w[j];
             }
+        }
+
+        """;
+
+    /// <summary>Groups (token, slot) pairs by expert (ggml's map0), one thread per expert.</summary>
+    public const string GroupTemplate = """
+        // Groups (token, slot) pairs by expert (ggml's map0): lists[e][0 .. counts[e]) = pair indices in order.
+        // One thread per expert: n_experts threads in all.
+        {GROUP_HEAD}
+        {
+        {GROUP_PROLOGUE}
+            if (e >= n_experts)
+            {
+                return;
+            }
+            int c = 0;
+            for (int p = 0; p < n_pairs; p++)
+            {
+                if (ids[p] == e && c < max_per_expert)
+                {
+                    lists[({SIZE})e * max_per_expert + c] = p;
+                    c++;
+                }
+            }
+            counts[e] = c;
+        }
+
+        """;
+
+    /// <summary>out[t][h] = sum over slots of y[t·topk + slot][h], one thread per output element.</summary>
+    public const string CombineTemplate = """
+        // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
+        // Grid (h, n_tokens) threads.
+        {COMBINE_HEAD}
+        {
+        {COMBINE_PROLOGUE}
+            if (hh >= h || t >= n_tokens)
+            {
+                return;
+            }
+            float acc = 0.0f;
+            for (int k = 0; k < topk; k++)
+            {
+                acc += y[(({SIZE})t * topk + k) * h + hh];
+            }
+            out[({SIZE})t * h + hh] = acc;
         }
 
         """;

@@ -15,8 +15,8 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// each weight is read and decoded once per token tile.</item>
 /// <item><c>ferrum_dequant_{fmt}</c>: plain dequantization (tests).</item>
 /// </list>
-/// and the format-independent <c>ferrum_moe_route</c> (the routing template shared with MSL, <see cref="GpuMoeTemplates"/>
-/// in <see cref="GpuDialect.OpenCL"/>), <c>ferrum_moe_group</c>, <c>ferrum_moe_combine</c>.
+/// and the format-independent <c>ferrum_moe_route</c>, <c>ferrum_moe_group</c>, <c>ferrum_moe_combine</c>: the templates
+/// shared with MSL (<see cref="GpuMoeTemplates"/>) in <see cref="GpuDialect.OpenCL"/>.
 /// Sizes are kernel arguments in every variant; a program specialized for one weight matrix shape (rows × row
 /// length: gate/up F×H, down H×F) defines them as constants instead (the argument is then ignored), so the host
 /// launches both the same way. Work-group geometry comes from -D options with defaults here.
@@ -73,8 +73,7 @@ internal static class OpenCLMoePrinter
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
         sb.Append(Common);
-        sb.Append(GpuMoeTemplates.Route(GpuDialect.OpenCL));
-        sb.Append(GroupAndCombine);
+        sb.Append(GpuMoeTemplates.FormatIndependent(GpuDialect.OpenCL));
         if (denseEntryPoint is not null)
         {
             AppendDense(sb, format, shape, denseEntryPoint, batch);
@@ -493,48 +492,6 @@ internal static class OpenCLMoePrinter
         #ifndef FERRUM_MAX_TOPK
         #define FERRUM_MAX_TOPK 64
         #endif
-
-        """;
-
-    private const string GroupAndCombine = """
-        // Groups (token, slot) pairs by expert: lists[e][0..counts[e]) = pair indices in order. One work-item per expert.
-        __kernel void ferrum_moe_group(
-            const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
-            __global int* counts, __global int* lists)
-        {
-            const int e = get_global_id(0);
-            if (e >= n_experts)
-            {
-                return;
-            }
-            int c = 0;
-            for (int p = 0; p < n_pairs; p++)
-            {
-                if (ids[p] == e && c < max_per_expert)
-                {
-                    lists[(size_t)e * max_per_expert + c] = p;
-                    c++;
-                }
-            }
-            counts[e] = c;
-        }
-
-        // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
-        __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
-        {
-            const int hh = get_global_id(0);
-            const int t = get_global_id(1);
-            if (hh >= h || t >= n_tokens)
-            {
-                return;
-            }
-            float acc = 0.0f;
-            for (int k = 0; k < topk; k++)
-            {
-                acc += y[((size_t)t * topk + k) * h + hh];
-            }
-            out[(size_t)t * h + hh] = acc;
-        }
 
         """;
 }
