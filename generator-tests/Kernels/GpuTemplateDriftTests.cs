@@ -11,7 +11,8 @@ using Templates = Generators::Ferrum.Generators.Emit.Kernels.GpuMoeTemplates;
 namespace Ferrum.Generators.Tests.Kernels;
 
 /// <summary>
-/// Drift check of the kernels written once for both GPU dialects (GpuMoeTemplates: routing, grouping, combine): each
+/// Drift check of the kernels written once for both GPU dialects (GpuMoeTemplates: routing, grouping, combine,
+/// dequantization): each
 /// of them, found by name in every emitted OpenCL and MSL program, has exactly the token stream of its one template
 /// with that dialect's values in the placeholders, so the two programs' copies differ only where the GpuDialect object
 /// says. A change that reaches one dialect only (a printer that appends its own kernel text, or edits it) fails here.
@@ -26,19 +27,20 @@ public sealed partial class GpuTemplateDriftTests
         (Templates.RouteTemplate, "ferrum_moe_route", "kernel_moe_route", d => d.RouteHead),
         (Templates.GroupTemplate, "ferrum_moe_group", "kernel_moe_map0", d => d.GroupHead),
         (Templates.CombineTemplate, "ferrum_moe_combine", "kernel_moe_combine", d => d.CombineHead),
+        (Templates.DequantTemplate, "ferrum_dequant_{F}", "kernel_moe_dequant_{F}", d => d.DequantHead),
     ];
 
     /// <summary>Every OpenCL and MSL program: each format generic and specialized for one gate/up shape.</summary>
-    private static IEnumerable<(string Name, string Source, Dialect Dialect)> Programs()
+    private static IEnumerable<(string Name, string Source, Dialect Dialect, string Format)> Programs()
     {
         foreach (var f in FormatKernels.All)
         {
             foreach (var shape in new MatrixShape?[] { null, new MatrixShape(512, 1024) })
             {
-                yield return (OpenCLPrinter.ProgramName(f, shape), OpenCLPrinter.PrintFormatProgram(f, shape), Dialect.OpenCL);
+                yield return (OpenCLPrinter.ProgramName(f, shape), OpenCLPrinter.PrintFormatProgram(f, shape), Dialect.OpenCL, f.Name);
                 if (shape is null || MetalPrinter.Fits(f, shape.Rows, shape.RowLength))
                 {
-                    yield return (MetalPrinter.ProgramName(f, shape), MetalPrinter.PrintFormatProgram(f, shape), Dialect.Metal);
+                    yield return (MetalPrinter.ProgramName(f, shape), MetalPrinter.PrintFormatProgram(f, shape), Dialect.Metal, f.Name);
                 }
             }
         }
@@ -48,11 +50,12 @@ public sealed partial class GpuTemplateDriftTests
     public void Every_programs_shared_kernels_are_the_one_template_in_its_dialect()
     {
         var checkedPrograms = 0;
-        foreach (var (name, source, dialect) in Programs())
+        foreach (var (name, source, dialect, format) in Programs())
         {
             foreach (var k in Kernels)
             {
-                var problem = Drift(source, dialect, k.Template, dialect == Dialect.OpenCL ? k.OpenCL : k.Metal, k.Head(dialect));
+                var kernel = (dialect == Dialect.OpenCL ? k.OpenCL : k.Metal).Replace("{F}", format);
+                var problem = Drift(source, dialect, k.Template, kernel, k.Head(dialect).Replace("{F}", format), format);
                 Assert.True(problem is null, $"{name} ({dialect.Name}): {problem}");
             }
 
@@ -68,7 +71,7 @@ public sealed partial class GpuTemplateDriftTests
     {
         // Template tokens outside the placeholders, compared between the two renderings position by position.
         var template = Templates.All.SelectMany(Tokens).ToList();
-        var renderings = Dialects.Select(d => Tokens(Templates.FormatIndependent(d))).ToArray();
+        var renderings = Dialects.Select(d => Templates.All.SelectMany(t => Tokens(Templates.Render(t, d))).ToList()).ToArray();
         var positions = new int[renderings.Length];
         var literal = 0;
         foreach (var token in template)
@@ -128,9 +131,9 @@ public sealed partial class GpuTemplateDriftTests
     }
 
     /// <summary>Null when the kernel named <paramref name="kernel"/> in <paramref name="program"/> is <paramref name="template"/> in <paramref name="dialect"/>.</summary>
-    private static string? Drift(string program, Dialect dialect, string template, string kernel, string head)
+    private static string? Drift(string program, Dialect dialect, string template, string kernel, string head, string format = "")
     {
-        var expected = KernelTokens(Tokens(Templates.Render(template, dialect)), head, kernel);
+        var expected = KernelTokens(Tokens(Templates.Render(template, dialect).Replace("{F}", format)), head, kernel);
         var tokens = Tokens(program);
         if (tokens.Count(t => t == kernel) != 1)
         {

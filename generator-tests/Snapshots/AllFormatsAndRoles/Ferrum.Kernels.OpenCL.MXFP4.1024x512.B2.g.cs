@@ -321,7 +321,7 @@ internal static class OpenCL_MXFP4_1024x512_B2
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_mxfp4(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);

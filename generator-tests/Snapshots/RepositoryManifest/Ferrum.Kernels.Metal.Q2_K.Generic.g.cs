@@ -487,16 +487,18 @@ internal static class Metal_Q2_K_Generic
         }
     }
 
-    // Dequantizes args.k elements (a multiple of QK) of src: one thread per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     kernel void kernel_moe_dequant_q2_K(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* src [[buffer(1)]],
         device float* dst [[buffer(2)]],
         uint gid [[thread_position_in_grid]])
     {
-        if ((int)gid < args.k)
+        const int k = (int)gid;
+        const int n = args.k;
+        if (k < n)
         {
-            dst[gid] = ferrum_decode_q2_K(src, (int)gid);
+            dst[k] = ferrum_decode_q2_K(src, k);
         }
     }
     // Format-independent kernels: every program carries them, so one library per format is all the host compiles.

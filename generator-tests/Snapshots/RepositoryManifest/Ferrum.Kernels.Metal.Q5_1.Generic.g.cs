@@ -481,16 +481,18 @@ internal static class Metal_Q5_1_Generic
         }
     }
 
-    // Dequantizes args.k elements (a multiple of QK) of src: one thread per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     kernel void kernel_moe_dequant_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* src [[buffer(1)]],
         device float* dst [[buffer(2)]],
         uint gid [[thread_position_in_grid]])
     {
-        if ((int)gid < args.k)
+        const int k = (int)gid;
+        const int n = args.k;
+        if (k < n)
         {
-            dst[gid] = ferrum_decode_q5_1(src, (int)gid);
+            dst[k] = ferrum_decode_q5_1(src, k);
         }
     }
     // Format-independent kernels: every program carries them, so one library per format is all the host compiles.

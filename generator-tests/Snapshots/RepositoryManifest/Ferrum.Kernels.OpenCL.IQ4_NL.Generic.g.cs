@@ -318,7 +318,7 @@ internal static class OpenCL_IQ4_NL_Generic
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_iq4_nl(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);

@@ -332,7 +332,7 @@ internal static class OpenCL_Q4_K_768x2048_B1
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_q4_K(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);

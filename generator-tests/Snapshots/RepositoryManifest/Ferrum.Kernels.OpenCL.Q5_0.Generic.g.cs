@@ -317,7 +317,7 @@ internal static class OpenCL_Q5_0_Generic
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_q5_0(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);

@@ -320,7 +320,7 @@ internal static class OpenCL_Q6_K_2048x768_B32
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_q6_K(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);

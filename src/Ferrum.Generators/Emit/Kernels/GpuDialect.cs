@@ -1,8 +1,8 @@
 namespace Ferrum.Generators.Emit.Kernels;
 
 /// <summary>
-/// What differs between OpenCL C and MSL in the format-independent kernels (routing, grouping, combine), which are
-/// written once for both (<see cref="GpuMoeTemplates"/>):
+/// What differs between OpenCL C and MSL in the format-independent kernels (routing, grouping, combine) and the
+/// dequantization kernel, which are written once for both (<see cref="GpuMoeTemplates"/>):
 /// address-space qualifiers, the size type, the threadgroup barrier, and each kernel's head (qualifiers, attributes,
 /// parameter passing) with the prologue that binds the template's plain names (scalars, thread and group ids).
 /// Everything else in a shared kernel body is the same text in both dialects.
@@ -45,6 +45,12 @@ internal sealed record GpuDialect
     /// <summary>Binds the combine body's names (hh, t, h, topk, n_tokens).</summary>
     public required string CombinePrologue { get; init; }
 
+    /// <summary>Head of the dequantization kernel (<c>{F}</c> stands for the format's name).</summary>
+    public required string DequantHead { get; init; }
+
+    /// <summary>Binds the dequantization body's names (k, n).</summary>
+    public required string DequantPrologue { get; init; }
+
     /// <summary>OpenCL C 1.2: scalar kernel arguments, ids from get_group_id/get_local_id.</summary>
     public static GpuDialect OpenCL { get; } = new()
     {
@@ -81,6 +87,12 @@ internal sealed record GpuDialect
         CombinePrologue = """
                 const int hh = get_global_id(0);
                 const int t = get_global_id(1);
+            """,
+        DequantHead = """
+            __kernel void ferrum_dequant_{F}(const __global uchar* src, __global float* dst, const int n)
+            """,
+        DequantPrologue = """
+                const int k = get_global_id(0);
             """,
     };
 
@@ -149,6 +161,17 @@ internal sealed record GpuDialect
                 const int h = args.h;
                 const int topk = args.topk;
                 const int n_tokens = args.n_tokens;
+            """,
+        DequantHead = """
+            kernel void kernel_moe_dequant_{F}(
+                constant ferrum_moe_args& args [[buffer(0)]],
+                device const uchar* src [[buffer(1)]],
+                device float* dst [[buffer(2)]],
+                uint gid [[thread_position_in_grid]])
+            """,
+        DequantPrologue = """
+                const int k = (int)gid;
+                const int n = args.k;
             """,
     };
 }

@@ -21,6 +21,8 @@ internal static class GpuMoeTemplates
         ("{GROUP_PROLOGUE}", d => d.GroupPrologue),
         ("{COMBINE_HEAD}", d => d.CombineHead),
         ("{COMBINE_PROLOGUE}", d => d.CombinePrologue),
+        ("{DEQUANT_HEAD}", d => d.DequantHead),
+        ("{DEQUANT_PROLOGUE}", d => d.DequantPrologue),
         ("{G}", d => d.Global),
         ("{L}", d => d.Local),
         ("{SIZE}", d => d.Size),
@@ -28,8 +30,11 @@ internal static class GpuMoeTemplates
         ("{THREADS}", d => d.RouteThreads),
     ];
 
-    /// <summary>The shared templates, in the order the programs carry them.</summary>
-    public static IReadOnlyList<string> All { get; } = [RouteTemplate, GroupTemplate, CombineTemplate];
+    /// <summary>The shared templates (the dequantization one still holds <c>{F}</c>, the format's name).</summary>
+    public static IReadOnlyList<string> All { get; } = [RouteTemplate, GroupTemplate, CombineTemplate, DequantTemplate];
+
+    /// <summary>The dequantization kernel of format <paramref name="format"/> in <paramref name="dialect"/>.</summary>
+    public static string Dequant(GpuDialect dialect, string format) => Render(DequantTemplate, dialect).Replace("{F}", format);
 
     /// <summary>The routing, grouping and combine kernels in <paramref name="dialect"/>.</summary>
     public static string FormatIndependent(GpuDialect dialect) =>
@@ -291,6 +296,21 @@ internal static class GpuMoeTemplates
                 acc += y[(({SIZE})t * topk + k) * h + hh];
             }
             out[({SIZE})t * h + hh] = acc;
+        }
+
+        """;
+
+    /// <summary>Plain dequantization through the format's <c>ferrum_decode_{F}</c>, one thread per element.</summary>
+    public const string DequantTemplate = """
+
+        // Dequantizes n elements (a multiple of QK) of src: one thread per element.
+        {DEQUANT_HEAD}
+        {
+        {DEQUANT_PROLOGUE}
+            if (k < n)
+            {
+                dst[k] = ferrum_decode_{F}(src, k);
+            }
         }
 
         """;

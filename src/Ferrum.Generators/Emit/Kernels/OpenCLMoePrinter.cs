@@ -72,6 +72,7 @@ internal static class OpenCLMoePrinter
         AppendUnitDecode(sb, format);
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
+        sb.Append(GpuMoeTemplates.Dequant(GpuDialect.OpenCL, f));
         sb.Append(Common);
         sb.Append(GpuMoeTemplates.FormatIndependent(GpuDialect.OpenCL));
         if (denseEntryPoint is not null)
@@ -467,16 +468,6 @@ internal static class OpenCLMoePrinter
             {
                 const int p = list[j];
                 y[(size_t)p * N_ROWS + r] = weights[p] * (acc + (has_bias ? down_b[(size_t)e * N_ROWS + r] : 0.0f));
-            }
-        }
-
-        // Dequantizes n elements (a multiple of QK): one work-item per element.
-        __kernel void ferrum_dequant_{F}(const __global uchar* src, __global float* dst, const int n)
-        {
-            const int k = get_global_id(0);
-            if (k < n)
-            {
-                dst[k] = ferrum_decode_{F}(src, k);
             }
         }
 

@@ -89,6 +89,7 @@ internal static class MetalMoePrinter
         AppendDecodeRun(sb, format);
         AppendDecode(sb, format);
         sb.Append(MetalMoeTemplates.FormatKernels.Replace("{F}", f));
+        sb.Append(GpuMoeTemplates.Dequant(GpuDialect.Metal, f));
         sb.Append("// Format-independent kernels: every program carries them, so one library per format is all the host compiles.\n");
         sb.Append(MetalMoeTemplates.Common);
         sb.Append(GpuMoeTemplates.FormatIndependent(GpuDialect.Metal));

@@ -432,19 +432,6 @@ internal static class MetalMoeTemplates
             }
         }
 
-        // Dequantizes args.k elements (a multiple of QK) of src: one thread per element.
-        kernel void kernel_moe_dequant_{F}(
-            constant ferrum_moe_args& args [[buffer(0)]],
-            device const uchar* src [[buffer(1)]],
-            device float* dst [[buffer(2)]],
-            uint gid [[thread_position_in_grid]])
-        {
-            if ((int)gid < args.k)
-            {
-                dst[gid] = ferrum_decode_{F}(src, (int)gid);
-            }
-        }
-
         """;
 
     /// <summary>Body of the generator's dense mat-vec entry point (after rows, row_length and batch are declared).</summary>
