@@ -490,16 +490,18 @@ internal static class Metal_Q4_K_Generic
         }
     }
 
-    // Dequantizes args.k elements (a multiple of QK) of src: one thread per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     kernel void kernel_moe_dequant_q4_K(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* src [[buffer(1)]],
         device float* dst [[buffer(2)]],
         uint gid [[thread_position_in_grid]])
     {
-        if ((int)gid < args.k)
+        const int k = (int)gid;
+        const int n = args.k;
+        if (k < n)
         {
-            dst[gid] = ferrum_decode_q4_K(src, (int)gid);
+            dst[k] = ferrum_decode_q4_K(src, k);
         }
     }
     // Format-independent kernels: every program carries them, so one library per format is all the host compiles.
@@ -515,17 +517,19 @@ internal static class Metal_Q4_K_Generic
     #ifndef FERRUM_ROUTE_NSG
     #define FERRUM_ROUTE_NSG 4
     #endif
-
     // Gating functions (llama-hparams.h llama_expert_gating_func_type).
-    constant constexpr int GATING_SOFTMAX = 1;
-    constant constexpr int GATING_SIGMOID = 2;
-    constant constexpr int GATING_SOFTMAX_WEIGHT = 3;
+    #define FERRUM_GATING_SOFTMAX 1
+    #define FERRUM_GATING_SIGMOID 2
+    #define FERRUM_GATING_SOFTMAX_WEIGHT 3
 
-    // Routing, one threadgroup (32*FERRUM_ROUTE_NSG threads) per token: grid (n_tokens, 1, 1).
-    // logits = router . x (+ router_bias) with simd_sum per expert; then simdgroup 0 alone: gating, top-k on
-    // prob (+ selection_bias) with ties to the smaller expert index, weights = prob of the selected experts
-    // (SOFTMAX_WEIGHT: softmax over the selected logits), renormalization with the sum clamped to 6.103515625e-5
-    // as ggml does, and the scale when it is not 0 and not 1. Lane l owns experts l, l+32, ...
+    // Routing (one template for OpenCL C and MSL), one work-group per token: router logits (F32 router
+    // [n_experts][h], plus the router bias when has_router_bias), one expert per thread; then thread 0 alone:
+    // gating, top-k on prob (+ selection bias when has_selection_bias) with ties to the smaller expert index,
+    // limited to the best groups_used of n_groups expert groups when groups_used < n_groups (a group scores the
+    // sum of its two best selection scores), weights = prob of the selected experts (SOFTMAX_WEIGHT: softmax over
+    // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
+    // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
+    // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
     kernel void kernel_moe_route(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const float* x [[buffer(1)]],
@@ -537,103 +541,113 @@ internal static class Metal_Q4_K_Generic
         device const float* shexp_inp [[buffer(7)]],
         device float* shared_w [[buffer(8)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
+        uint tiitg [[thread_index_in_threadgroup]])
     {
         threadgroup float logit[FERRUM_MAX_EXPERTS];
+        threadgroup float prob[FERRUM_MAX_EXPERTS];
+        threadgroup uchar taken[FERRUM_MAX_EXPERTS];
         const int t = (int)tgpig.x;
-        const int n_e = min(args.n_experts, FERRUM_MAX_EXPERTS);
-        const int topk = min(args.topk, FERRUM_MAX_TOPK);
-        device const float* xt = x + (ulong)t * args.h;
-        for (int e = (int)sgitg; e < n_e; e += FERRUM_ROUTE_NSG)
+        const int lid = (int)tiitg;
+        const int h = args.h;
+        const int n_experts = args.n_experts;
+        const int topk = args.topk;
+        const int gating = args.gating;
+        const int norm = args.norm;
+        const float scale = args.scale;
+        const int n_groups = args.n_groups;
+        const int groups_used = args.groups_used;
+        const int has_router_bias = args.has_router_bias;
+        const int has_selection_bias = args.has_selection_bias;
+        const int has_shexp_inp = args.has_shexp_inp;
+        const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
+        const int n_sel = min(topk, FERRUM_MAX_TOPK);
+        const device float* xt = x + (ulong)t * h;
+        for (int e = lid; e < n_e; e += (32 * FERRUM_ROUTE_NSG))
         {
-            device const float* w = router + (ulong)e * args.h;
-            float acc = 0.0f;
-            for (int k = (int)tiisg; k < args.h; k += 32)
+            const device float* w = router + (ulong)e * h;
+            float acc = has_router_bias ? router_bias[e] : 0.0f;
+            for (int k = 0; k < h; k++)
             {
                 acc += w[k] * xt[k];
             }
-            acc = simd_sum(acc);
-            if (tiisg == 0)
-            {
-                logit[e] = args.has_router_bias != 0 ? acc + router_bias[e] : acc;
-            }
+            logit[e] = acc;
+            taken[e] = 0;
         }
-        if ((int)sgitg == FERRUM_ROUTE_NSG - 1)
+        if (lid == (32 * FERRUM_ROUTE_NSG) - 1)
         {
-            // The shared expert's gate: sigmoid(ffn_gate_inp_shexp . x) (qwen2moe), or 1.
             float g = 0.0f;
-            if (args.has_shexp_inp != 0)
+            if (has_shexp_inp)
             {
-                for (int k = (int)tiisg; k < args.h; k += 32)
+                for (int k = 0; k < h; k++)
                 {
                     g += shexp_inp[k] * xt[k];
                 }
             }
-            g = simd_sum(g);
-            if (tiisg == 0)
-            {
-                shared_w[t] = args.has_shexp_inp != 0 ? 1.0f / (1.0f + exp(-g)) : 1.0f;
-            }
+            shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
-        if (sgitg != 0)
+        if (lid != 0)
         {
             return;
         }
-        const int lane = (int)tiisg;
-        float m = -INFINITY;
-        for (int e = lane; e < n_e; e += 32)
+        if (gating == FERRUM_GATING_SOFTMAX)
         {
-            m = max(m, logit[e]);
-        }
-        m = simd_max(m);
-        float sum = 0.0f;
-        for (int e = lane; e < n_e; e += 32)
-        {
-            sum += exp(logit[e] - m);
-        }
-        sum = simd_sum(sum);
-        // prob[] of this lane's experts, in place over logit[] (only the owning lane reads them until the barrier).
-        for (int e = lane; e < n_e; e += 32)
-        {
-            const float l = logit[e];
-            logit[e] = args.gating == GATING_SOFTMAX ? exp(l - m) / sum
-                : args.gating == GATING_SIGMOID ? 1.0f / (1.0f + exp(-l))
-                : l;
-        }
-        simdgroup_barrier(mem_flags::mem_threadgroup);
-        int sel[FERRUM_MAX_TOPK];
-        float w[FERRUM_MAX_TOPK];
-        bool taken[FERRUM_MAX_EXPERTS / 32];   // taken[e / 32]: this lane's expert e is already selected
-        for (int i = 0; i < FERRUM_MAX_EXPERTS / 32; i++)
-        {
-            taken[i] = false;
-        }
-        if (args.n_groups > 1 && args.groups_used < args.n_groups)
-        {
-            // Group-limited selection (DeepSeek-V3): a group scores the sum of its two best selection scores;
-            // every lane ranks the groups alike (ties to the smaller group) and marks its experts outside the best
-            // groups_used as taken, so they leave the race.
-            const int n_g = min(args.n_groups, FERRUM_MAX_GROUPS);
-            const int per = n_e / n_g;
-            bool keep[FERRUM_MAX_GROUPS];
-            for (int g = 0; g < n_g; g++)
+            float m = -INFINITY;
+            for (int e = 0; e < n_e; e++)
             {
-                keep[g] = false;
+                m = fmax(m, logit[e]);
             }
-            for (int j = 0; j < args.groups_used; j++)
+            float sum = 0.0f;
+            for (int e = 0; e < n_e; e++)
+            {
+                prob[e] = exp(logit[e] - m);
+                sum += prob[e];
+            }
+            for (int e = 0; e < n_e; e++)
+            {
+                prob[e] /= sum;
+            }
+        }
+        else if (gating == FERRUM_GATING_SIGMOID)
+        {
+            for (int e = 0; e < n_e; e++)
+            {
+                prob[e] = 1.0f / (1.0f + exp(-logit[e]));
+            }
+        }
+        else
+        {
+            for (int e = 0; e < n_e; e++)
+            {
+                prob[e] = logit[e];
+            }
+        }
+        // Selection scores replace the logits, which are no longer needed.
+        for (int e = 0; e < n_e; e++)
+        {
+            logit[e] = has_selection_bias ? prob[e] + selection_bias[e] : prob[e];
+        }
+        if (n_groups > 1 && groups_used < n_groups && n_groups <= n_e)
+        {
+            // Group-limited selection: experts outside the best groups_used groups (ties to the smaller group)
+            // leave the race; taken[] doubles as the mask.
+            const int per = n_e / n_groups;
+            uchar keep[FERRUM_MAX_EXPERTS];
+            for (int g = 0; g < n_groups; g++)
+            {
+                keep[g] = 0;
+            }
+            for (int j = 0; j < groups_used; j++)
             {
                 int best_g = -1;
                 float best_gs = 0.0f;
-                for (int g = 0; g < n_g; g++)
+                for (int g = 0; g < n_groups; g++)
                 {
                     float a = -INFINITY;
                     float b = -INFINITY;
                     for (int i = 0; i < per; i++)
                     {
-                        const int e = g * per + i;
-                        const float v = args.has_selection_bias != 0 ? logit[e] + selection_bias[e] : logit[e];
+                        const float v = logit[g * per + i];
                         if (v > a)
                         {
                             b = a;
@@ -651,84 +665,75 @@ internal static class Metal_Q4_K_Generic
                         best_gs = gs;
                     }
                 }
-                keep[best_g] = true;
+                keep[best_g] = 1;
             }
-            for (int e = lane; e < n_e; e += 32)
+            for (int e = 0; e < n_e; e++)
             {
-                taken[e / 32] = !keep[e / per];
+                taken[e] = keep[e / per] ? 0 : 1;
             }
         }
-        for (int j = 0; j < topk; j++)
+        int sel[FERRUM_MAX_TOPK];
+        float w[FERRUM_MAX_TOPK];
+        for (int j = 0; j < n_sel; j++)
         {
-            float best = -INFINITY;
-            int best_e = 0x7fffffff;
-            for (int e = lane; e < n_e; e += 32)
+            int best = -1;
+            float best_score = 0.0f;
+            for (int e = 0; e < n_e; e++)
             {
-                const float score = args.has_selection_bias != 0 ? logit[e] + selection_bias[e] : logit[e];
-                if (!taken[e / 32] && (score > best || best_e == 0x7fffffff))
+                const float score = logit[e];
+                if (!taken[e] && (best < 0 || score > best_score))
                 {
-                    best = score;
-                    best_e = e;
+                    best = e;
+                    best_score = score;
                 }
             }
-            for (ushort off = 16; off > 0; off >>= 1)
+            if (best >= 0)
             {
-                const float ob = simd_shuffle_xor(best, off);
-                const int oe = simd_shuffle_xor(best_e, off);
-                if (oe != 0x7fffffff && (best_e == 0x7fffffff || ob > best || (ob == best && oe < best_e)))
-                {
-                    best = ob;
-                    best_e = oe;
-                }
+                taken[best] = 1;
             }
-            if (best_e != 0x7fffffff && best_e % 32 == lane)
-            {
-                taken[best_e / 32] = true;
-            }
-            sel[j] = best_e != 0x7fffffff ? best_e : -1;
-            w[j] = best_e != 0x7fffffff ? logit[best_e] : NAN;
+            sel[j] = best;
+            w[j] = best >= 0 ? prob[best] : NAN;
         }
-        if (args.gating == GATING_SOFTMAX_WEIGHT)
+        if (gating == FERRUM_GATING_SOFTMAX_WEIGHT)
         {
-            float wm = -INFINITY;
-            for (int j = 0; j < topk; j++)
+            float m = -INFINITY;
+            for (int j = 0; j < n_sel; j++)
             {
-                wm = max(wm, w[j]);
+                m = fmax(m, w[j]);
             }
-            float ws = 0.0f;
-            for (int j = 0; j < topk; j++)
+            float sum = 0.0f;
+            for (int j = 0; j < n_sel; j++)
             {
-                w[j] = exp(w[j] - wm);
-                ws += w[j];
+                w[j] = exp(w[j] - m);
+                sum += w[j];
             }
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
-                w[j] /= ws;
+                w[j] /= sum;
             }
         }
-        if (args.norm != 0)
+        if (norm)
         {
-            float ws = 0.0f;
-            for (int j = 0; j < topk; j++)
+            float sum = 0.0f;
+            for (int j = 0; j < n_sel; j++)
             {
-                ws += w[j];
+                sum += w[j];
             }
-            ws = max(ws, 6.103515625e-5f);
-            for (int j = 0; j < topk; j++)
+            sum = fmax(sum, 6.103515625e-5f);
+            for (int j = 0; j < n_sel; j++)
             {
-                w[j] /= ws;
+                w[j] /= sum;
             }
         }
-        const bool scaled = args.scale != 0.0f && args.scale != 1.0f;
-        for (int j = lane; j < topk; j += 32)
+        const int scaled = scale != 0.0f && scale != 1.0f;
+        for (int j = 0; j < n_sel; j++)
         {
-            ids[(ulong)t * args.topk + j] = sel[j];
-            weights[(ulong)t * args.topk + j] = scaled ? w[j] * args.scale : w[j];
+            ids[(ulong)t * topk + j] = sel[j];
+            weights[(ulong)t * topk + j] = scaled ? w[j] * scale : w[j];
         }
     }
-
-    // ggml's map0: groups (token, slot) pairs by expert, lists[e][0 .. counts[e]) = pair indices in order.
-    // One thread per expert: grid (n_experts, 1, 1) threads.
+    // Groups (token, slot) pairs by expert (ggml's map0): lists[e][0 .. counts[e]) = pair indices in order.
+    // One thread per expert: n_experts threads in all.
     kernel void kernel_moe_map0(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const int* ids [[buffer(1)]],
@@ -737,24 +742,24 @@ internal static class Metal_Q4_K_Generic
         uint gid [[thread_position_in_grid]])
     {
         const int e = (int)gid;
-        if (e >= args.n_experts)
+        const int n_experts = args.n_experts;
+        const int n_pairs = args.n_tokens * args.topk;
+        const int max_per_expert = args.max_per_expert;
+        if (e >= n_experts)
         {
             return;
         }
-        const int n_pairs = args.n_tokens * args.topk;
-        device int* list = lists + (ulong)e * args.max_per_expert;
         int c = 0;
         for (int p = 0; p < n_pairs; p++)
         {
-            if (ids[p] == e && c < args.max_per_expert)
+            if (ids[p] == e && c < max_per_expert)
             {
-                list[c] = p;
+                lists[(ulong)e * max_per_expert + c] = p;
                 c++;
             }
         }
         counts[e] = c;
     }
-
     // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
     // Grid (h, n_tokens) threads.
     kernel void kernel_moe_combine(
@@ -765,16 +770,19 @@ internal static class Metal_Q4_K_Generic
     {
         const int hh = (int)gid.x;
         const int t = (int)gid.y;
-        if (hh >= args.h || t >= args.n_tokens)
+        const int h = args.h;
+        const int topk = args.topk;
+        const int n_tokens = args.n_tokens;
+        if (hh >= h || t >= n_tokens)
         {
             return;
         }
         float acc = 0.0f;
-        for (int k = 0; k < args.topk; k++)
+        for (int k = 0; k < topk; k++)
         {
-            acc += y[((ulong)t * args.topk + k) * args.h + hh];
+            acc += y[((ulong)t * topk + k) * h + hh];
         }
-        out[(ulong)t * args.h + hh] = acc;
+        out[(ulong)t * h + hh] = acc;
     }
     // The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]).
     // Grid (rows, batch) threads, one per output.

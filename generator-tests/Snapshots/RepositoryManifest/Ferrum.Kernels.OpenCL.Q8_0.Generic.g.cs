@@ -317,7 +317,7 @@ internal static class OpenCL_Q8_0_Generic
         }
     }
 
-    // Dequantizes n elements (a multiple of QK): one work-item per element.
+    // Dequantizes n elements (a multiple of QK) of src: one thread per element.
     __kernel void ferrum_dequant_q8_0(const __global uchar* src, __global float* dst, const int n)
     {
         const int k = get_global_id(0);
@@ -335,22 +335,23 @@ internal static class OpenCL_Q8_0_Generic
     #ifndef FERRUM_MAX_TOPK
     #define FERRUM_MAX_TOPK 64
     #endif
-
     // Gating functions (llama-hparams.h llama_expert_gating_func_type).
     #define FERRUM_GATING_SOFTMAX 1
     #define FERRUM_GATING_SIGMOID 2
     #define FERRUM_GATING_SOFTMAX_WEIGHT 3
 
-    // One group per token: router logits (F32 router [n_experts][h], plus the router bias when has_router_bias),
-    // gating, top-k on prob (+ selection bias), limited to the best groups_used of n_groups expert groups when
-    // groups_used < n_groups (a group scores the sum of its two best selection scores), weights = prob of the
-    // selected experts (SOFTMAX_WEIGHT: softmax over the selected logits), optional renormalization (sum clamped
-    // to 6.103515625e-5 as ggml does) and scale (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp·x)
-    // when has_shexp_inp (qwen2moe's gated shared expert), else 1.
+    // Routing (one template for OpenCL C and MSL), one work-group per token: router logits (F32 router
+    // [n_experts][h], plus the router bias when has_router_bias), one expert per thread; then thread 0 alone:
+    // gating, top-k on prob (+ selection bias when has_selection_bias) with ties to the smaller expert index,
+    // limited to the best groups_used of n_groups expert groups when groups_used < n_groups (a group scores the
+    // sum of its two best selection scores), weights = prob of the selected experts (SOFTMAX_WEIGHT: softmax over
+    // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
+    // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
+    // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
     __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
     void ferrum_moe_route(
-        const __global float* x, const __global float* router, const __global float* bias, const int has_bias,
-        const __global float* router_b, const int has_router_bias, const __global float* shexp_inp, const int has_shexp_inp,
+        const __global float* x, const __global float* router, const __global float* selection_bias, const int has_selection_bias,
+        const __global float* router_bias, const int has_router_bias, const __global float* shexp_inp, const int has_shexp_inp,
         __global int* ids, __global float* weights, __global float* shared_w,
         const int h, const int n_experts, const int topk, const int gating, const int norm, const float scale,
         const int n_groups, const int groups_used)
@@ -360,11 +361,13 @@ internal static class OpenCL_Q8_0_Generic
         __local uchar taken[FERRUM_MAX_EXPERTS];
         const int t = get_group_id(0);
         const int lid = get_local_id(0);
+        const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
+        const int n_sel = min(topk, FERRUM_MAX_TOPK);
         const __global float* xt = x + (size_t)t * h;
-        for (int e = lid; e < n_experts; e += FERRUM_ROUTE_WG)
+        for (int e = lid; e < n_e; e += FERRUM_ROUTE_WG)
         {
             const __global float* w = router + (size_t)e * h;
-            float acc = has_router_bias ? router_b[e] : 0.0f;
+            float acc = has_router_bias ? router_bias[e] : 0.0f;
             for (int k = 0; k < h; k++)
             {
                 acc += w[k] * xt[k];
@@ -392,45 +395,45 @@ internal static class OpenCL_Q8_0_Generic
         if (gating == FERRUM_GATING_SOFTMAX)
         {
             float m = -INFINITY;
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 m = fmax(m, logit[e]);
             }
             float sum = 0.0f;
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 prob[e] = exp(logit[e] - m);
                 sum += prob[e];
             }
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 prob[e] /= sum;
             }
         }
         else if (gating == FERRUM_GATING_SIGMOID)
         {
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 prob[e] = 1.0f / (1.0f + exp(-logit[e]));
             }
         }
         else
         {
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 prob[e] = logit[e];
             }
         }
         // Selection scores replace the logits, which are no longer needed.
-        for (int e = 0; e < n_experts; e++)
+        for (int e = 0; e < n_e; e++)
         {
-            logit[e] = prob[e] + (has_bias ? bias[e] : 0.0f);
+            logit[e] = has_selection_bias ? prob[e] + selection_bias[e] : prob[e];
         }
-        if (n_groups > 1 && groups_used < n_groups)
+        if (n_groups > 1 && groups_used < n_groups && n_groups <= n_e)
         {
             // Group-limited selection: experts outside the best groups_used groups (ties to the smaller group)
             // leave the race; taken[] doubles as the mask.
-            const int per = n_experts / n_groups;
+            const int per = n_e / n_groups;
             uchar keep[FERRUM_MAX_EXPERTS];
             for (int g = 0; g < n_groups; g++)
             {
@@ -466,18 +469,18 @@ internal static class OpenCL_Q8_0_Generic
                 }
                 keep[best_g] = 1;
             }
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 taken[e] = keep[e / per] ? 0 : 1;
             }
         }
         int sel[FERRUM_MAX_TOPK];
         float w[FERRUM_MAX_TOPK];
-        for (int j = 0; j < topk; j++)
+        for (int j = 0; j < n_sel; j++)
         {
             int best = -1;
             float best_score = 0.0f;
-            for (int e = 0; e < n_experts; e++)
+            for (int e = 0; e < n_e; e++)
             {
                 const float score = logit[e];
                 if (!taken[e] && (best < 0 || score > best_score))
@@ -486,24 +489,27 @@ internal static class OpenCL_Q8_0_Generic
                     best_score = score;
                 }
             }
-            taken[best] = 1;
+            if (best >= 0)
+            {
+                taken[best] = 1;
+            }
             sel[j] = best;
-            w[j] = prob[best];
+            w[j] = best >= 0 ? prob[best] : NAN;
         }
         if (gating == FERRUM_GATING_SOFTMAX_WEIGHT)
         {
             float m = -INFINITY;
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
                 m = fmax(m, w[j]);
             }
             float sum = 0.0f;
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
                 w[j] = exp(w[j] - m);
                 sum += w[j];
             }
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
                 w[j] /= sum;
             }
@@ -511,25 +517,25 @@ internal static class OpenCL_Q8_0_Generic
         if (norm)
         {
             float sum = 0.0f;
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
                 sum += w[j];
             }
             sum = fmax(sum, 6.103515625e-5f);
-            for (int j = 0; j < topk; j++)
+            for (int j = 0; j < n_sel; j++)
             {
                 w[j] /= sum;
             }
         }
         const int scaled = scale != 0.0f && scale != 1.0f;
-        for (int j = 0; j < topk; j++)
+        for (int j = 0; j < n_sel; j++)
         {
             ids[(size_t)t * topk + j] = sel[j];
             weights[(size_t)t * topk + j] = scaled ? w[j] * scale : w[j];
         }
     }
-
-    // Groups (token, slot) pairs by expert: lists[e][0..counts[e]) = pair indices in order. One work-item per expert.
+    // Groups (token, slot) pairs by expert (ggml's map0): lists[e][0 .. counts[e]) = pair indices in order.
+    // One thread per expert: n_experts threads in all.
     __kernel void ferrum_moe_group(
         const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
         __global int* counts, __global int* lists)
@@ -550,8 +556,8 @@ internal static class OpenCL_Q8_0_Generic
         }
         counts[e] = c;
     }
-
     // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
+    // Grid (h, n_tokens) threads.
     __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
     {
         const int hh = get_global_id(0);

@@ -15,7 +15,8 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// each weight is read and decoded once per token tile.</item>
 /// <item><c>ferrum_dequant_{fmt}</c>: plain dequantization (tests).</item>
 /// </list>
-/// and the format-independent <c>ferrum_moe_route</c>, <c>ferrum_moe_group</c>, <c>ferrum_moe_combine</c>.
+/// and the format-independent <c>ferrum_moe_route</c>, <c>ferrum_moe_group</c>, <c>ferrum_moe_combine</c>: the templates
+/// shared with MSL (<see cref="GpuMoeTemplates"/>) in <see cref="GpuDialect.OpenCL"/>.
 /// Sizes are kernel arguments in every variant; a program specialized for one weight matrix shape (rows × row
 /// length: gate/up F×H, down H×F) defines them as constants instead (the argument is then ignored), so the host
 /// launches both the same way. Work-group geometry comes from -D options with defaults here.
@@ -71,7 +72,9 @@ internal static class OpenCLMoePrinter
         AppendUnitDecode(sb, format);
         AppendDecode(sb, format);
         sb.Append(FormatKernels.Replace("{F}", f));
+        sb.Append(GpuMoeTemplates.Dequant(GpuDialect.OpenCL, f));
         sb.Append(Common);
+        sb.Append(GpuMoeTemplates.FormatIndependent(GpuDialect.OpenCL));
         if (denseEntryPoint is not null)
         {
             AppendDense(sb, format, shape, denseEntryPoint, batch);
@@ -468,16 +471,6 @@ internal static class OpenCLMoePrinter
             }
         }
 
-        // Dequantizes n elements (a multiple of QK): one work-item per element.
-        __kernel void ferrum_dequant_{F}(const __global uchar* src, __global float* dst, const int n)
-        {
-            const int k = get_global_id(0);
-            if (k < n)
-            {
-                dst[k] = ferrum_decode_{F}(src, k);
-            }
-        }
-
         """;
 
     private const string Common = """
@@ -490,238 +483,6 @@ internal static class OpenCLMoePrinter
         #ifndef FERRUM_MAX_TOPK
         #define FERRUM_MAX_TOPK 64
         #endif
-
-        // Gating functions (llama-hparams.h llama_expert_gating_func_type).
-        #define FERRUM_GATING_SOFTMAX 1
-        #define FERRUM_GATING_SIGMOID 2
-        #define FERRUM_GATING_SOFTMAX_WEIGHT 3
-
-        // One group per token: router logits (F32 router [n_experts][h], plus the router bias when has_router_bias),
-        // gating, top-k on prob (+ selection bias), limited to the best groups_used of n_groups expert groups when
-        // groups_used < n_groups (a group scores the sum of its two best selection scores), weights = prob of the
-        // selected experts (SOFTMAX_WEIGHT: softmax over the selected logits), optional renormalization (sum clamped
-        // to 6.103515625e-5 as ggml does) and scale (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp·x)
-        // when has_shexp_inp (qwen2moe's gated shared expert), else 1.
-        __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
-        void ferrum_moe_route(
-            const __global float* x, const __global float* router, const __global float* bias, const int has_bias,
-            const __global float* router_b, const int has_router_bias, const __global float* shexp_inp, const int has_shexp_inp,
-            __global int* ids, __global float* weights, __global float* shared_w,
-            const int h, const int n_experts, const int topk, const int gating, const int norm, const float scale,
-            const int n_groups, const int groups_used)
-        {
-            __local float logit[FERRUM_MAX_EXPERTS];
-            __local float prob[FERRUM_MAX_EXPERTS];
-            __local uchar taken[FERRUM_MAX_EXPERTS];
-            const int t = get_group_id(0);
-            const int lid = get_local_id(0);
-            const __global float* xt = x + (size_t)t * h;
-            for (int e = lid; e < n_experts; e += FERRUM_ROUTE_WG)
-            {
-                const __global float* w = router + (size_t)e * h;
-                float acc = has_router_bias ? router_b[e] : 0.0f;
-                for (int k = 0; k < h; k++)
-                {
-                    acc += w[k] * xt[k];
-                }
-                logit[e] = acc;
-                taken[e] = 0;
-            }
-            if (lid == FERRUM_ROUTE_WG - 1)
-            {
-                float g = 0.0f;
-                if (has_shexp_inp)
-                {
-                    for (int k = 0; k < h; k++)
-                    {
-                        g += shexp_inp[k] * xt[k];
-                    }
-                }
-                shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (lid != 0)
-            {
-                return;
-            }
-            if (gating == FERRUM_GATING_SOFTMAX)
-            {
-                float m = -INFINITY;
-                for (int e = 0; e < n_experts; e++)
-                {
-                    m = fmax(m, logit[e]);
-                }
-                float sum = 0.0f;
-                for (int e = 0; e < n_experts; e++)
-                {
-                    prob[e] = exp(logit[e] - m);
-                    sum += prob[e];
-                }
-                for (int e = 0; e < n_experts; e++)
-                {
-                    prob[e] /= sum;
-                }
-            }
-            else if (gating == FERRUM_GATING_SIGMOID)
-            {
-                for (int e = 0; e < n_experts; e++)
-                {
-                    prob[e] = 1.0f / (1.0f + exp(-logit[e]));
-                }
-            }
-            else
-            {
-                for (int e = 0; e < n_experts; e++)
-                {
-                    prob[e] = logit[e];
-                }
-            }
-            // Selection scores replace the logits, which are no longer needed.
-            for (int e = 0; e < n_experts; e++)
-            {
-                logit[e] = prob[e] + (has_bias ? bias[e] : 0.0f);
-            }
-            if (n_groups > 1 && groups_used < n_groups)
-            {
-                // Group-limited selection: experts outside the best groups_used groups (ties to the smaller group)
-                // leave the race; taken[] doubles as the mask.
-                const int per = n_experts / n_groups;
-                uchar keep[FERRUM_MAX_EXPERTS];
-                for (int g = 0; g < n_groups; g++)
-                {
-                    keep[g] = 0;
-                }
-                for (int j = 0; j < groups_used; j++)
-                {
-                    int best_g = -1;
-                    float best_gs = 0.0f;
-                    for (int g = 0; g < n_groups; g++)
-                    {
-                        float a = -INFINITY;
-                        float b = -INFINITY;
-                        for (int i = 0; i < per; i++)
-                        {
-                            const float v = logit[g * per + i];
-                            if (v > a)
-                            {
-                                b = a;
-                                a = v;
-                            }
-                            else if (v > b)
-                            {
-                                b = v;
-                            }
-                        }
-                        const float gs = per >= 2 ? a + b : a;
-                        if (!keep[g] && (best_g < 0 || gs > best_gs))
-                        {
-                            best_g = g;
-                            best_gs = gs;
-                        }
-                    }
-                    keep[best_g] = 1;
-                }
-                for (int e = 0; e < n_experts; e++)
-                {
-                    taken[e] = keep[e / per] ? 0 : 1;
-                }
-            }
-            int sel[FERRUM_MAX_TOPK];
-            float w[FERRUM_MAX_TOPK];
-            for (int j = 0; j < topk; j++)
-            {
-                int best = -1;
-                float best_score = 0.0f;
-                for (int e = 0; e < n_experts; e++)
-                {
-                    const float score = logit[e];
-                    if (!taken[e] && (best < 0 || score > best_score))
-                    {
-                        best = e;
-                        best_score = score;
-                    }
-                }
-                taken[best] = 1;
-                sel[j] = best;
-                w[j] = prob[best];
-            }
-            if (gating == FERRUM_GATING_SOFTMAX_WEIGHT)
-            {
-                float m = -INFINITY;
-                for (int j = 0; j < topk; j++)
-                {
-                    m = fmax(m, w[j]);
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < topk; j++)
-                {
-                    w[j] = exp(w[j] - m);
-                    sum += w[j];
-                }
-                for (int j = 0; j < topk; j++)
-                {
-                    w[j] /= sum;
-                }
-            }
-            if (norm)
-            {
-                float sum = 0.0f;
-                for (int j = 0; j < topk; j++)
-                {
-                    sum += w[j];
-                }
-                sum = fmax(sum, 6.103515625e-5f);
-                for (int j = 0; j < topk; j++)
-                {
-                    w[j] /= sum;
-                }
-            }
-            const int scaled = scale != 0.0f && scale != 1.0f;
-            for (int j = 0; j < topk; j++)
-            {
-                ids[(size_t)t * topk + j] = sel[j];
-                weights[(size_t)t * topk + j] = scaled ? w[j] * scale : w[j];
-            }
-        }
-
-        // Groups (token, slot) pairs by expert: lists[e][0..counts[e]) = pair indices in order. One work-item per expert.
-        __kernel void ferrum_moe_group(
-            const __global int* ids, const int n_pairs, const int n_experts, const int max_per_expert,
-            __global int* counts, __global int* lists)
-        {
-            const int e = get_global_id(0);
-            if (e >= n_experts)
-            {
-                return;
-            }
-            int c = 0;
-            for (int p = 0; p < n_pairs; p++)
-            {
-                if (ids[p] == e && c < max_per_expert)
-                {
-                    lists[(size_t)e * max_per_expert + c] = p;
-                    c++;
-                }
-            }
-            counts[e] = c;
-        }
-
-        // out[t][h] = sum over slots of y[t*topk + slot][h] (prefill: the tile kernels already applied the weights).
-        __kernel void ferrum_moe_combine(const __global float* y, __global float* out, const int h, const int topk, const int n_tokens)
-        {
-            const int hh = get_global_id(0);
-            const int t = get_global_id(1);
-            if (hh >= h || t >= n_tokens)
-            {
-                return;
-            }
-            float acc = 0.0f;
-            for (int k = 0; k < topk; k++)
-            {
-                acc += y[((size_t)t * topk + k) * h + hh];
-            }
-            out[(size_t)t * h + hh] = acc;
-        }
 
         """;
 }

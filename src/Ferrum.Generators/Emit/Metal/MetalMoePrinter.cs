@@ -22,9 +22,9 @@ namespace Ferrum.Generators.Emit.Metal;
 /// A program specialized for one weight matrix shape (rows × row length; gate/up F×H, down H×F, as the generator's
 /// kernel items are) bakes it in as <c>constant constexpr int N_ROWS, N_K</c>; a generic one reads them from the
 /// <c>ferrum_moe_args</c> constant buffer every kernel takes at index 0, so the host binds both the same way. Every
-/// program also carries the format-independent kernels: <c>kernel_moe_route</c> (router logits, softmax / sigmoid,
-/// top-k with ties to the smaller index, renormalization), <c>kernel_moe_map0</c> (pairs grouped by expert) and
-/// <c>kernel_moe_combine</c>.
+/// program also carries the format-independent kernels: <c>kernel_moe_route</c>, <c>kernel_moe_map0</c> (pairs grouped
+/// by expert) and <c>kernel_moe_combine</c>: the templates shared with OpenCL (<see cref="GpuMoeTemplates"/>) in
+/// <see cref="GpuDialect.Metal"/>.
 /// </summary>
 internal static class MetalMoePrinter
 {
@@ -89,8 +89,10 @@ internal static class MetalMoePrinter
         AppendDecodeRun(sb, format);
         AppendDecode(sb, format);
         sb.Append(MetalMoeTemplates.FormatKernels.Replace("{F}", f));
+        sb.Append(GpuMoeTemplates.Dequant(GpuDialect.Metal, f));
         sb.Append("// Format-independent kernels: every program carries them, so one library per format is all the host compiles.\n");
         sb.Append(MetalMoeTemplates.Common);
+        sb.Append(GpuMoeTemplates.FormatIndependent(GpuDialect.Metal));
         return sb.ToString();
     }
 
