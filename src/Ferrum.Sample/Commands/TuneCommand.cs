@@ -121,19 +121,7 @@ public static class TuneCommand
                 {
                     foreach (var c in d.Candidates)
                     {
-                        w.WriteStartObject();
-                        w.WriteString("level", CpuKernelPins.Name(c.Level));
-                        w.WriteNumber("us_1_token", Math.Round(c.Microseconds1, 2));
-                        if (c.Microseconds8 is { } v)
-                        {
-                            w.WriteNumber("us_8_tokens", Math.Round(v, 2));
-                        }
-                        else
-                        {
-                            w.WriteNull("us_8_tokens");
-                        }
-
-                        w.WriteEndObject();
+                        CpuTuningFile.WriteTiming(w, c);
                     }
                 }
 

@@ -41,19 +41,7 @@ public static class CpuTuningFile
                 w.WriteStartArray("candidates");
                 foreach (var c in d.Candidates)
                 {
-                    w.WriteStartObject();
-                    w.WriteString("level", CpuKernelPins.Name(c.Level));
-                    w.WriteNumber("us_1_token", Math.Round(c.Microseconds1, 2));
-                    if (c.Microseconds8 is { } t8)
-                    {
-                        w.WriteNumber("us_8_tokens", Math.Round(t8, 2));
-                    }
-                    else
-                    {
-                        w.WriteNull("us_8_tokens");
-                    }
-
-                    w.WriteEndObject();
+                    WriteTiming(w, c);
                 }
 
                 w.WriteEndArray();
@@ -148,5 +136,25 @@ public static class CpuTuningFile
             ignored = $"corrupt: {e.Message}";
             return null;
         }
+    }
+
+    /// <summary>One candidate's timings as a JSON object (the cache file and <c>ferrum tune --json</c> share the form).</summary>
+    public static void WriteTiming(System.Text.Json.Utf8JsonWriter w, CpuKernelTiming c)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(c);
+        w.WriteStartObject();
+        w.WriteString("level", CpuKernelPins.Name(c.Level));
+        w.WriteNumber("us_1_token", Math.Round(c.Microseconds1, 2));
+        if (c.Microseconds8 is { } t8)
+        {
+            w.WriteNumber("us_8_tokens", Math.Round(t8, 2));
+        }
+        else
+        {
+            w.WriteNull("us_8_tokens");
+        }
+
+        w.WriteEndObject();
     }
 }
