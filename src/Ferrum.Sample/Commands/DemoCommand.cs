@@ -67,9 +67,6 @@ public static class DemoCommand
     /// <summary>The demo's prompt (its weights are random, so the text is too; the numbers are what it shows).</summary>
     public const string DemoPrompt = "The MoE layer routes each token to";
 
-    public static int Threads(ParseResult parse)
-    {
-        var t = parse.GetValue(ThreadsOption);
-        return t >= 1 ? t : throw new ArgumentException($"--threads must be at least 1, got {t}");
-    }
+    /// <summary>The --threads value (its range is checked up front by <see cref="CliValidation"/>).</summary>
+    public static int Threads(ParseResult parse) => parse.GetValue(ThreadsOption);
 }

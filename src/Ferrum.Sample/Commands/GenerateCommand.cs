@@ -51,8 +51,8 @@ public static class GenerateCommand
                 parse.GetValue(chat));
             request.Sampling.Validate();
             var path = parse.GetValue(model) ?? DemoModel.EnsureBuiltWithProgress(Console.Error);
-            var ctx = Positive(parse.GetValue(context), "--ctx-size", 1 << 20);
-            using var runner = TextRunner.Open(path, Positive(parse.GetValue(threads), "--threads", Backends.Cpu.CpuMoeOptions.MaxThreads), ctx);
+            // --threads and --ctx-size ranges are checked up front by CliValidation.
+            using var runner = TextRunner.Open(path, parse.GetValue(threads), parse.GetValue(context));
             if (parse.GetValue(json))
             {
                 var result = runner.Generate(request, null, CancellationToken.None);

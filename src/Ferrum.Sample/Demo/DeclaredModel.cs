@@ -12,44 +12,26 @@ namespace Ferrum.Sample.Demo;
 /// </summary>
 public static class DeclaredModel
 {
-    /// <summary>An executor for <paramref name="layer"/> of <paramref name="file"/> on <paramref name="backend"/>, and what to dispose with it.</summary>
-    public static (IMoeExecutor Executor, IDisposable? Owner) Create(GgufFile file, MoeLayer layer, IMoeBackend backend)
-    {
-        if (Matches(layer))
-        {
-            var typed = Qwen3_30B_A3B.Load(file, layer.Index, backend);
-            return (typed.Executor, typed);
-        }
-
-        return (backend.Create(layer), null);
-    }
-
     /// <summary>
-    /// One executor that owns everything behind it: the generated layer, or the backend's executor and (when
-    /// <paramref name="ownsLayer"/>) <paramref name="layer"/> itself. For a whole model's MoE block factory.
+    /// An executor for <paramref name="layer"/> of <paramref name="file"/> on <paramref name="backend"/>; disposing it
+    /// disposes the generated layer behind it. It holds its own lease on the mapping, so <paramref name="layer"/> may be
+    /// disposed right away.
     /// </summary>
-    public static IMoeExecutor Create(GgufFile file, MoeLayer layer, IMoeBackend backend, bool ownsLayer)
-    {
-        try
-        {
-            var (executor, owner) = Create(file, layer, backend);
-            IDisposable? layerOwner = ownsLayer ? layer : null;
-            return new Owning(executor, owner, layerOwner);
-        }
-        catch
-        {
-            if (ownsLayer)
-            {
-                layer.Dispose();
-            }
+    public static IMoeExecutor Create(GgufFile file, MoeLayer layer, IMoeBackend backend) =>
+        Matches(layer) ? new Owning(Qwen3_30B_A3B.Load(file, layer.Index, backend)) : backend.Create(layer);
 
-            throw;
-        }
-    }
+    /// <summary>True when <paramref name="layer"/> has the shape and formats kernels.yaml declares for qwen3-30b-a3b.</summary>
+    public static bool Matches(MoeLayer layer) =>
+        layer.Architecture == Qwen3_30B_A3B.Arch && layer.Hidden == Qwen3_30B_A3B.Hidden && layer.ExpertFfn == Qwen3_30B_A3B.ExpertFfn
+        && layer.Experts == Qwen3_30B_A3B.Experts && layer.TopK == Qwen3_30B_A3B.TopK
+        && Qwen3_30B_A3B.GateFormats.Contains(layer.Gate.Format) && Qwen3_30B_A3B.UpFormats.Contains(layer.Up.Format)
+        && Qwen3_30B_A3B.DownFormats.Contains(layer.Down.Format);
 
-    // Forwards to an executor and disposes it with whatever it depends on.
-    private sealed unsafe class Owning(IMoeExecutor inner, IDisposable? owner, IDisposable? layer) : IMoeExecutor
+    // The generated layer's executor, disposed with the layer that owns it.
+    private sealed unsafe class Owning(Qwen3_30B_A3B.Layer typed) : IMoeExecutor
     {
+        private readonly IMoeExecutor inner = typed.Executor;
+
         public string Backend => inner.Backend;
 
         public int Hidden => inner.Hidden;
@@ -60,17 +42,6 @@ public static class DeclaredModel
 
         public void Forward(float* x, float* y, int tokens) => inner.Forward(x, y, tokens);
 
-        public void Dispose()
-        {
-            (owner ?? inner).Dispose();
-            layer?.Dispose();
-        }
+        public void Dispose() => typed.Dispose();
     }
-
-    /// <summary>True when <paramref name="layer"/> has the shape and formats kernels.yaml declares for qwen3-30b-a3b.</summary>
-    public static bool Matches(MoeLayer layer) =>
-        layer.Architecture == Qwen3_30B_A3B.Arch && layer.Hidden == Qwen3_30B_A3B.Hidden && layer.ExpertFfn == Qwen3_30B_A3B.ExpertFfn
-        && layer.Experts == Qwen3_30B_A3B.Experts && layer.TopK == Qwen3_30B_A3B.TopK
-        && Qwen3_30B_A3B.GateFormats.Contains(layer.Gate.Format) && Qwen3_30B_A3B.UpFormats.Contains(layer.Up.Format)
-        && Qwen3_30B_A3B.DownFormats.Contains(layer.Down.Format);
 }

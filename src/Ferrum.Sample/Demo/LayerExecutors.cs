@@ -8,7 +8,6 @@ namespace Ferrum.Sample.Demo;
 public sealed unsafe class LayerExecutors : IDisposable
 {
     private readonly IMoeExecutor[] _executors;
-    private readonly IDisposable?[] _owners;
     private readonly IDisposable? _owned;
 
     /// <summary>
@@ -17,7 +16,7 @@ public sealed unsafe class LayerExecutors : IDisposable
     /// </summary>
     public LayerExecutors(IMoeBackend backend, GgufFile file, IReadOnlyList<MoeLayer> layers, string device, IDisposable? owned = null)
     {
-        var made = new List<(IMoeExecutor Executor, IDisposable? Owner)>();
+        var made = new List<IMoeExecutor>();
         try
         {
             foreach (var layer in layers)
@@ -27,13 +26,12 @@ public sealed unsafe class LayerExecutors : IDisposable
         }
         catch
         {
-            made.ForEach(e => (e.Owner ?? e.Executor).Dispose());
+            made.ForEach(e => e.Dispose());
             owned?.Dispose();
             throw;
         }
 
-        _executors = made.Select(m => m.Executor).ToArray();
-        _owners = made.Select(m => m.Owner).ToArray();
+        _executors = made.ToArray();
         _owned = owned;
         Name = backend.Name;
         Device = device;
@@ -63,9 +61,9 @@ public sealed unsafe class LayerExecutors : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        for (var i = 0; i < _executors.Length; i++)
+        foreach (var e in _executors)
         {
-            (_owners[i] ?? _executors[i]).Dispose();
+            e.Dispose();
         }
 
         _owned?.Dispose();

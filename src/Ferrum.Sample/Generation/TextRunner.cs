@@ -58,7 +58,11 @@ public sealed class TextRunner : IDisposable
             model = MoeModel.Load(file, new MoeModelOptions
             {
                 Threads = threads,
-                MoeBlockFactory = (f, layer) => DeclaredModel.Create(f, MoeLayer.Load(f, layer), backend, ownsLayer: true),
+                MoeBlockFactory = (f, layer) =>
+                {
+                    using var description = MoeLayer.Load(f, layer);
+                    return DeclaredModel.Create(f, description, backend);
+                },
             });
             var session = model.CreateSession(contextLength);
             return new TextRunner(file, tokenizer, model, session, pool);
