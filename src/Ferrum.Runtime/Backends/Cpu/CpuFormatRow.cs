@@ -5,12 +5,13 @@ namespace Ferrum.Backends.Cpu;
 
 /// <summary>
 /// The CPU column of one <see cref="FormatRow"/> (ggml's type_traits_cpu in spirit): the shape-generic kernel at
-/// each SIMD level the format has a path for, the batched AVX-512 kernel that can be specialized for a row length,
+/// each SIMD level the format has a path for, the batched (×4) kernels that can be specialized for a row length,
 /// and the activation quantizer. Built once by <see cref="CpuFormatTable"/>.
 /// </summary>
 internal sealed unsafe class CpuFormatRow
 {
     private readonly CpuMatKernel?[] _byLevel = new CpuMatKernel?[(int)SimdLevel.Avx512 + 1];
+    private readonly IFixedKernelMaker?[] _batchedByLevel = new IFixedKernelMaker?[(int)SimdLevel.Avx512 + 1];
 
     public CpuFormatRow(GgmlType type) => Format = FormatRow.Get(type);
 
@@ -23,8 +24,11 @@ internal sealed unsafe class CpuFormatRow
     /// <summary>What activations are quantized to before the dot (F32: copied).</summary>
     public GgmlType ActivationType => Format.ActivationType;
 
-    /// <summary>Makes the AVX-512 ×4 kernel specialized for a row length; null when the format has none.</summary>
-    public IFixedKernelMaker? Batched { get; private set; }
+    /// <summary>
+    /// Makes the ×4 kernel written for exactly <paramref name="level"/> specialized for a row length; null when the
+    /// format has no batched kernel at that level.
+    /// </summary>
+    public IFixedKernelMaker? BatchedAt(SimdLevel level) => _batchedByLevel[(int)level];
 
     /// <summary>The levels this row has a kernel of its own at, lowest first.</summary>
     public IReadOnlyList<SimdLevel> Levels => Enum.GetValues<SimdLevel>().Where(l => _byLevel[(int)l] is not null).ToList();
@@ -54,13 +58,11 @@ internal sealed unsafe class CpuFormatRow
 
     /// <summary>Adds the batched AVX-512 kernel (four activation rows per weight decode).</summary>
     public CpuFormatRow Avx512x4<T>()
-        where T : struct, IRowDot4
-    {
-        Check<T>(SimdLevel.Avx512);
-        _byLevel[(int)SimdLevel.Avx512] = new CpuMatKernel(Type, SimdLevel.Avx512, PathOf(SimdLevel.Avx512, "×4 generic"), &MatDriver.Run4<T>);
-        Batched = new Fixed4<T>(this);
-        return this;
-    }
+        where T : struct, IRowDot4 => AddBatched<T>(SimdLevel.Avx512);
+
+    /// <summary>Adds the batched AVX2 kernel (four activation rows per weight decode).</summary>
+    public CpuFormatRow Avx2x4<T>()
+        where T : struct, IRowDot4 => AddBatched<T>(SimdLevel.Avx2);
 
     /// <summary>Adds the AVX2 kernel.</summary>
     public CpuFormatRow Avx2<T>()
@@ -79,6 +81,15 @@ internal sealed unsafe class CpuFormatRow
     {
         Check<T>(level);
         _byLevel[(int)level] = new CpuMatKernel(Type, level, PathOf(level, " generic"), &MatDriver.Run<T>);
+        return this;
+    }
+
+    private CpuFormatRow AddBatched<T>(SimdLevel level)
+        where T : struct, IRowDot4
+    {
+        Check<T>(level);
+        _byLevel[(int)level] = new CpuMatKernel(Type, level, PathOf(level, "×4 generic"), &MatDriver.Run4<T>);
+        _batchedByLevel[(int)level] = new Fixed4<T>(this, level);
         return this;
     }
 
@@ -108,11 +119,11 @@ internal sealed unsafe class CpuFormatRow
             where TK : struct, IFixedRowLength;
     }
 
-    private sealed class Fixed4<T>(CpuFormatRow row) : IFixedKernelMaker
+    private sealed class Fixed4<T>(CpuFormatRow row, SimdLevel level) : IFixedKernelMaker
         where T : struct, IRowDot4
     {
         public CpuMatKernel Make<TK>()
             where TK : struct, IFixedRowLength =>
-            new(row.Type, SimdLevel.Avx512, $"{row.Format.Name}·{GgmlTypeInfo.Get(row.ActivationType).Name} avx512×4 specialized k={TK.Value}", &MatDriver.RunFixed4<T, TK>, TK.Value);
+            new(row.Type, level, row.PathOf(level, $"×4 specialized k={TK.Value}"), &MatDriver.RunFixed4<T, TK>, TK.Value);
     }
 }

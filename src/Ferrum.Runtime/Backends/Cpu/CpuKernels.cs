@@ -47,18 +47,22 @@ public static class CpuKernels
         where TQuant : IQuantFormat => CpuKernelOf<TQuant>.At(level);
 
     /// <summary>
-    /// A kernel specialized for the row length <typeparamref name="TK"/> (a JIT-time constant), for the formats that
-    /// have a batched AVX-512 kernel on this machine; null otherwise. Generated kernels for the shapes declared in
-    /// kernels.yaml are made this way.
+    /// A kernel specialized for the row length <typeparamref name="TK"/> (a JIT-time constant), for the formats whose
+    /// chosen SIMD level on this machine has a batched (×4) kernel; null otherwise. Generated kernels for the shapes
+    /// declared in kernels.yaml are made this way.
     /// </summary>
     public static CpuMatKernel? Specialize<TK>(GgmlType type)
         where TK : struct, IFixedRowLength
     {
-        if (CpuSimd.Level < SimdLevel.Avx512 || !Supports(type) || CpuTuning.Current.LevelFor(type) < SimdLevel.Avx512 || TK.Value <= 0 || TK.Value % GgmlTypeInfo.Get(type).BlockSize != 0)
+        if (!Supports(type) || TK.Value <= 0 || TK.Value % GgmlTypeInfo.Get(type).BlockSize != 0)
         {
             return null;
         }
 
-        return CpuFormatTable.Find(type)?.Batched?.Make<TK>();
+        // The level the generic kernel would run at (tuned choice, capped by CpuSimd.Limit), then that level's ×4 kernel.
+        var row = CpuFormatTable.Get(type);
+        var chosen = CpuTuning.Current.LevelFor(type);
+        var runs = row.Best(chosen < CpuSimd.Level ? chosen : CpuSimd.Level);
+        return row.BatchedAt(runs.Level)?.Make<TK>();
     }
 }
