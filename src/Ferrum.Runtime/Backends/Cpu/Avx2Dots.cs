@@ -12,14 +12,14 @@ namespace Ferrum.Backends.Cpu;
 /// come from the layout constants (Quantization/Formats/BlockOffsets.cs), which the JIT folds like literals.
 /// Also the AVX-512 machine's path for formats without a 512-bit kernel.
 /// </summary>
-internal static unsafe class Avx2Dots
+internal static unsafe partial class Avx2Dots
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Bcast(ulong bytes, int i) => Vector256.Create((short)((bytes >> (8 * i)) & 0xFF));
+    internal static Vector256<short> Bcast(ulong bytes, int i) => Vector256.Create((short)((bytes >> (8 * i)) & 0xFF));
 
     // Signed 32×int8 dot: |x| · sign(y, x), pairs → s16 → s32 (8 lanes).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotSigned(Vector256<sbyte> x, Vector256<sbyte> y, Vector256<short> weights16)
+    internal static Vector256<int> DotSigned(Vector256<sbyte> x, Vector256<sbyte> y, Vector256<short> weights16)
     {
         var p = Avx2.MultiplyAddAdjacent(Avx2.Abs(x), Avx2.Sign(y, x));
         return Avx2.MultiplyAddAdjacent(p, weights16);
@@ -27,7 +27,7 @@ internal static unsafe class Avx2Dots
 
     // 32 nibbles of 16 bytes: low nibbles then high nibbles (the 32-element block order).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Nibbles32(byte* qs)
+    internal static Vector256<byte> Nibbles32(byte* qs)
     {
         var q = Sse2.LoadVector128(qs);
         var v = Vector256.Create(q, Sse2.ShiftRightLogical(q.AsUInt16(), 4).AsByte());
@@ -36,7 +36,7 @@ internal static unsafe class Avx2Dots
 
     // Bit j of qh (j = 0..31) → byte j = 0x10 if set.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> HighBits32(uint qh)
+    internal static Vector256<byte> HighBits32(uint qh)
     {
         var v = Vector256.Create(qh).AsByte();
         var sel = Avx2.Shuffle(v, Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
