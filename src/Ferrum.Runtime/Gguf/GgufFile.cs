@@ -146,7 +146,7 @@ public sealed unsafe class GgufFile : IDisposable
                     throw new GgufFormatException(path, 0, "the file is empty (0 bytes); nothing to read");
                 }
 
-                copy = new Backends.Cpu.NativeArenaHandle(size);
+                copy = new Backends.Cpu.NativeArenaHandle(size, hugePages: true);
                 long done = 0;
                 while (done < size)
                 {

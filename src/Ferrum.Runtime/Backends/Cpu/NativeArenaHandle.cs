@@ -8,17 +8,24 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 public sealed unsafe class NativeArenaHandle : SafeHandle
 {
-    /// <summary>Allocates <paramref name="bytes"/> zeroed bytes, 64-byte aligned.</summary>
+    /// <summary>
+    /// Allocates <paramref name="bytes"/> zeroed bytes, 64-byte aligned; with <paramref name="hugePages"/>, 2 MiB
+    /// aligned and advised for transparent huge pages before the first touch (weights copied into memory).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">bytes not positive.</exception>
     /// <exception cref="OutOfMemoryException">the allocation failed (the message says how much was asked for).</exception>
-    public NativeArenaHandle(long bytes)
+    public NativeArenaHandle(long bytes, bool hugePages = false)
         : base(IntPtr.Zero, ownsHandle: true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         void* p;
         try
         {
-            p = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+            p = NativeMemory.AlignedAlloc((nuint)bytes, hugePages ? (nuint)HugePages.Size : 64);
+            if (hugePages)
+            {
+                HugePages.Advise(p, bytes);
+            }
         }
         catch (OutOfMemoryException e)
         {
