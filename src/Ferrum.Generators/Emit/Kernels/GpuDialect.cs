@@ -29,9 +29,6 @@ internal sealed record GpuDialect
     /// <summary>Work-group barrier over work-group memory.</summary>
     public required string Barrier { get; init; }
 
-    /// <summary>Private (per-thread) address space of a pointer parameter: <c>__private</c> / <c>thread</c>.</summary>
-    public required string Private { get; init; }
-
     /// <summary>Program-scope constant tables: <c>__constant</c> / <c>constant</c>.</summary>
     public required string Constant { get; init; }
 
@@ -127,7 +124,6 @@ internal sealed record GpuDialect
         Local = "__local",
         Size = "size_t",
         Barrier = "barrier(CLK_LOCAL_MEM_FENCE)",
-        Private = "__private",
         Constant = "__constant",
         Inline = "inline",
         ExprPrinter = (b, e, s, l) => new OpenCLExprPrinter(b, e, s, l),
@@ -299,7 +295,6 @@ internal sealed record GpuDialect
         Local = "threadgroup",
         Size = "ulong",
         Barrier = "threadgroup_barrier(mem_flags::mem_threadgroup)",
-        Private = "thread",
         Constant = "constant",
         Inline = "static inline",
         ExprPrinter = (b, e, s, l) => new MetalExprPrinter(b, e, s, l),

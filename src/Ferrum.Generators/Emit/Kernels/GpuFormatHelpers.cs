@@ -24,36 +24,43 @@ internal static class GpuFormatHelpers
         return sb.ToString();
     }
 
-    /// <summary>Scale·Σq·x + Offset·Σx over UNIT elements whose x values the thread holds in registers.</summary>
+    /// <summary>Scale·Σq·x + Offset·Σx over UNIT elements, x read from device memory.</summary>
     private static void UnitDot(StringBuilder sb, GpuDialect d, FormatKernel format)
     {
         var p = d.ExprPrinter("b", "i", "s", "");
-        sb.Append("// Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),\n")
-            .Append("// whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.\n");
+        sb.Append("// Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:\n")
+            .Append("// Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.\n");
         sb.Append(d.Inline).Append(" float ferrum_unit_dot_").Append(format.Name)
-            .Append("(const ").Append(d.Global).Append(" uchar* row, const int k0, const ").Append(d.Private).Append(" float* xl, const float sx)\n{\n");
-        if (format.Offset is null)
-        {
-            sb.Append("    (void)sx;\n");
-        }
-
+            .Append("(const ").Append(d.Global).Append(" uchar* row, const int k0, const ").Append(d.Global).Append(" float* x)\n{\n");
         if (format.IsPlainFloat)
         {
             sb.Append("    float sq = 0.0f;\n    for (int j = 0; j < UNIT; j++)\n    {\n");
             sb.Append("        const ").Append(d.Global).Append(" uchar* b = row + (").Append(d.Size).Append(")(k0 + j) * BB;\n");
-            sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * xl[j];\n    }\n    return sq;\n}\n\n");
+            sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * x[k0 + j];\n    }\n    return sq;\n}\n\n");
             return;
         }
 
         BlockLets(sb, d, p, format, "k0", "i0");
+        var hasOffset = format.Offset is not null;
         sb.Append("    float sq = 0.0f;\n");
+        if (hasOffset)
+        {
+            sb.Append("    float sx = 0.0f;\n");
+        }
+
         sb.Append("    for (int j = 0; j < UNIT; j++)\n    {\n        const int i = i0 + j;\n");
         sb.Append(p.PrintLets(format, DecodeScope.Element, "        "));
-        sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * xl[j];\n");
-        sb.Append("    }\n    return ").Append(p.Print(format.Scale)).Append(" * sq");
-        if (format.Offset is not null)
+        sb.Append("        const float xv = x[k0 + j];\n");
+        sb.Append("        sq += ").Append(p.PrintQuantAsFloat(format)).Append(" * xv;\n");
+        if (hasOffset)
         {
-            sb.Append(" + ").Append(p.Print(format.Offset)).Append(" * sx");
+            sb.Append("        sx += xv;\n");
+        }
+
+        sb.Append("    }\n    return ").Append(p.Print(format.Scale)).Append(" * sq");
+        if (hasOffset)
+        {
+            sb.Append(" + ").Append(p.Print(format.Offset!)).Append(" * sx");
         }
 
         sb.Append(";\n}\n\n");

@@ -58,14 +58,15 @@ internal static class GpuFormatTemplates
         // FERRUM_ROW_SUM(v): sum of v over the FERRUM_TPR threads of a row block; every thread of the work-group calls it.
         {ROW_SUM}
 
+
         """;
 
     /// <summary>gate||up for every (token, slot) pair.</summary>
     public const string GateUpVecTemplate = """
         // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
         // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-        // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-        // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+        // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+        // its FERRUM_NR rows; the block's threads then sum their parts.
         {GATE_UP_VEC_HEAD}
         {
         {ROW_SCRATCH}
@@ -89,18 +90,11 @@ internal static class GpuFormatTemplates
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = xt[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
                     const {SIZE} off = ({SIZE})min(r0 + r, N_ROWS - 1) * row_bytes;
-                    g[r] += ferrum_unit_dot_{F}(gbase + off, k0, xl, sx);
-                    u[r] += ferrum_unit_dot_{F}(ubase + off, k0, xl, sx);
+                    g[r] += ferrum_unit_dot_{F}(gbase + off, k0, xt);
+                    u[r] += ferrum_unit_dot_{F}(ubase + off, k0, xt);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -154,16 +148,9 @@ internal static class GpuFormatTemplates
                 }
                 for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
                 {
-                    float xl[UNIT];
-                    float sx = 0.0f;
-                    for (int j = 0; j < UNIT; j++)
-                    {
-                        xl[j] = a[k0 + j];
-                        sx += xl[j];
-                    }
                     for (int r = 0; r < FERRUM_NR; r++)
                     {
-                        part[r] += ferrum_unit_dot_{F}(base + ({SIZE})min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                        part[r] += ferrum_unit_dot_{F}(base + ({SIZE})min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                     }
                 }
                 for (int r = 0; r < FERRUM_NR; r++)
@@ -321,14 +308,7 @@ internal static class GpuFormatTemplates
             const int whole = row_length / UNIT * UNIT;
             for (int k0 = 0; k0 < whole; k0 += UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = x[k0 + j];
-                    sx += xl[j];
-                }
-                sum += ferrum_unit_dot_{F}(row, k0, xl, sx);
+                sum += ferrum_unit_dot_{F}(row, k0, x);
             }
             for (int k = whole; k < row_length; k++)
             {
