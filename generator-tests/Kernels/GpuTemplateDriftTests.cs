@@ -172,6 +172,22 @@ public sealed partial class GpuTemplateDriftTests
         Assert.NotNull(Drift(plantedOpenCL, Dialect.OpenCL, route.Template, route.OpenCL, route.Head(Dialect.OpenCL)));
         Assert.NotNull(Drift(plantedMetal, Dialect.Metal, route.Template, route.Metal, route.Head(Dialect.Metal)));
         Assert.NotNull(Drift(plantedCombine, Dialect.Metal, combine.Template, combine.Metal, combine.Head(Dialect.Metal)));
+
+        // Format kernels: the down bias added by every lane in the MSL mat-vec only, the tile's K step changed in the
+        // OpenCL prefill tile only, and a helper's sub-block index changed in one program only.
+        var down = Kernels.Single(k => k.Template == FormatTemplates.DownVecTemplate);
+        var tile = Kernels.Single(k => k.Template == FormatTemplates.GateUpTileTemplate);
+        var name = f.Name;
+        Assert.Null(Drift(metal, Dialect.Metal, down.Template, down.Metal.Replace("{F}", name), down.Head(Dialect.Metal).Replace("{F}", name), name));
+        Assert.Null(Drift(opencl, Dialect.OpenCL, tile.Template, tile.OpenCL.Replace("{F}", name), tile.Head(Dialect.OpenCL).Replace("{F}", name), name));
+        var plantedDown = ReplaceOnce(metal, "has_bias && lane == 0 ?", "has_bias ?");
+        var plantedTile = ReplaceOnce(opencl, "k0 += FERRUM_KC)", "k0 += FERRUM_KC / 2)");
+        Assert.NotNull(Drift(plantedDown, Dialect.Metal, down.Template, down.Metal.Replace("{F}", name), down.Head(Dialect.Metal).Replace("{F}", name), name));
+        Assert.NotNull(Drift(plantedTile, Dialect.OpenCL, tile.Template, tile.OpenCL.Replace("{F}", name), tile.Head(Dialect.OpenCL).Replace("{F}", name), name));
+        var helper = "ferrum_unit_dot_" + name;
+        var plantedHelper = ReplaceOnce(opencl, "for (int j = 0; j < UNIT; j++)", "for (int j = 1; j < UNIT; j++)");
+        Assert.True(FunctionTokens(Tokens(Helpers.Print(Dialect.OpenCL, f)), helper).SequenceEqual(FunctionTokens(Tokens(opencl), helper)));
+        Assert.False(FunctionTokens(Tokens(Helpers.Print(Dialect.OpenCL, f)), helper).SequenceEqual(FunctionTokens(Tokens(plantedHelper), helper)));
     }
 
     /// <summary>Null when the kernel named <paramref name="kernel"/> in <paramref name="program"/> is <paramref name="template"/> in <paramref name="dialect"/>.</summary>

@@ -55,7 +55,7 @@ public sealed class OpenCLSourceTests
         try
         {
             var f = FormatKernels.All.Single(k => k.Name == "q4_K");
-            var source = Printer.PrintFormatProgram(f, null).Replace("xl[j] = xt[k0 + j];", "xl[j] = xt[k0 + j] * undeclared_name;");
+            var source = Printer.PrintFormatProgram(f, null).Replace("const float xv = x[k0 + j];", "const float xv = x[k0 + j] * undeclared_name;");
             var path = Path.Combine(dir.FullName, "planted.cl");
             File.WriteAllText(path, source);
             var (code, output) = Clang([path]);

@@ -107,19 +107,23 @@ internal static class Metal_Q5_1_512x256_B1
     #error "FERRUM_TPR must be 32, the SIMD width simd_sum reduces over"
     #endif
     #define FERRUM_ROW_SUM(v) simd_sum(v)
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    static inline float ferrum_unit_dot_q5_1(const device uchar* row, const int k0, const thread float* xl, const float sx)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    static inline float ferrum_unit_dot_q5_1(const device uchar* row, const int k0, const device float* x)
     {
         const device uchar* b = row + (ulong)(k0 / QK) * BB;
         const int i0 = k0 % QK;
         const float d = ((float)*(device const half*)(b + 0));
         const float m = ((float)*(device const half*)(b + 2));
         float sq = 0.0f;
+        float sx = 0.0f;
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4))) * xl[j];
+            const float xv = x[k0 + j];
+            sq += ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4))) * xv;
+            sx += xv;
         }
         return d * sq + m * sx;
     }
@@ -152,8 +156,8 @@ internal static class Metal_Q5_1_512x256_B1
 
     // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
     // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-    // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     kernel void kernel_moe_mv_id_gate_up_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* gate [[buffer(1)]],
@@ -193,18 +197,11 @@ internal static class Metal_Q5_1_512x256_B1
         }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
             for (int r = 0; r < FERRUM_NR; r++)
             {
                 const ulong off = (ulong)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_q5_1(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_q5_1(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_q5_1(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_q5_1(ubase + off, k0, xt);
             }
         }
         for (int r = 0; r < FERRUM_NR; r++)
@@ -268,16 +265,9 @@ internal static class Metal_Q5_1_512x256_B1
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    part[r] += ferrum_unit_dot_q5_1(base + (ulong)min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_q5_1(base + (ulong)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -766,14 +756,7 @@ internal static class Metal_Q5_1_512x256_B1
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_q5_1(row, k0, xl, sx);
+            sum += ferrum_unit_dot_q5_1(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {

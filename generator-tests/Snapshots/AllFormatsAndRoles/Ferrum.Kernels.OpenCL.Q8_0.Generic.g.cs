@@ -93,11 +93,11 @@ internal static class OpenCL_Q8_0_Generic
     #endif
     }
     #define FERRUM_ROW_SUM(v) ferrum_row_sum(red, lid, lane, (v))
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    inline float ferrum_unit_dot_q8_0(const __global uchar* row, const int k0, const __private float* xl, const float sx)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    inline float ferrum_unit_dot_q8_0(const __global uchar* row, const int k0, const __global float* x)
     {
-        (void)sx;
         const __global uchar* b = row + (size_t)(k0 / QK) * BB;
         const int i0 = k0 % QK;
         const float d = vload_half(0, (const __global half*)(b + 0));
@@ -105,7 +105,8 @@ internal static class OpenCL_Q8_0_Generic
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)((int)(char)b[(2 + i)])) * xl[j];
+            const float xv = x[k0 + j];
+            sq += ((float)((int)(char)b[(2 + i)])) * xv;
         }
         return d * sq;
     }
@@ -135,8 +136,8 @@ internal static class OpenCL_Q8_0_Generic
 
     // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
     // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-    // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_gate_up_vec_q8_0(
         const __global uchar* gate, const ulong gate_offset,
@@ -171,18 +172,11 @@ internal static class OpenCL_Q8_0_Generic
         }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
             for (int r = 0; r < FERRUM_NR; r++)
             {
                 const size_t off = (size_t)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_q8_0(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_q8_0(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_q8_0(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_q8_0(ubase + off, k0, xt);
             }
         }
         for (int r = 0; r < FERRUM_NR; r++)
@@ -240,16 +234,9 @@ internal static class OpenCL_Q8_0_Generic
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    part[r] += ferrum_unit_dot_q8_0(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_q8_0(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -684,14 +671,7 @@ internal static class OpenCL_Q8_0_Generic
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_q8_0(row, k0, xl, sx);
+            sum += ferrum_unit_dot_q8_0(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {

@@ -107,16 +107,16 @@ internal static class Metal_BF16_Generic
     #error "FERRUM_TPR must be 32, the SIMD width simd_sum reduces over"
     #endif
     #define FERRUM_ROW_SUM(v) simd_sum(v)
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    static inline float ferrum_unit_dot_bf16(const device uchar* row, const int k0, const thread float* xl, const float sx)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    static inline float ferrum_unit_dot_bf16(const device uchar* row, const int k0, const device float* x)
     {
-        (void)sx;
         float sq = 0.0f;
         for (int j = 0; j < UNIT; j++)
         {
             const device uchar* b = row + (ulong)(k0 + j) * BB;
-            sq += as_type<float>(((uint)b[0] | ((uint)b[(0) + 1] << 8)) << 16) * xl[j];
+            sq += as_type<float>(((uint)b[0] | ((uint)b[(0) + 1] << 8)) << 16) * x[k0 + j];
         }
         return sq;
     }
@@ -140,8 +140,8 @@ internal static class Metal_BF16_Generic
 
     // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
     // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-    // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     kernel void kernel_moe_mv_id_gate_up_bf16(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* gate [[buffer(1)]],
@@ -181,18 +181,11 @@ internal static class Metal_BF16_Generic
         }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
             for (int r = 0; r < FERRUM_NR; r++)
             {
                 const ulong off = (ulong)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_bf16(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_bf16(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_bf16(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_bf16(ubase + off, k0, xt);
             }
         }
         for (int r = 0; r < FERRUM_NR; r++)
@@ -256,16 +249,9 @@ internal static class Metal_BF16_Generic
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    part[r] += ferrum_unit_dot_bf16(base + (ulong)min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_bf16(base + (ulong)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -757,14 +743,7 @@ internal static class Metal_BF16_Generic
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_bf16(row, k0, xl, sx);
+            sum += ferrum_unit_dot_bf16(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {

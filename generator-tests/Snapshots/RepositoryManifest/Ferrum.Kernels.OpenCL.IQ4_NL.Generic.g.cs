@@ -94,11 +94,11 @@ internal static class OpenCL_IQ4_NL_Generic
     #endif
     }
     #define FERRUM_ROW_SUM(v) ferrum_row_sum(red, lid, lane, (v))
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    inline float ferrum_unit_dot_iq4_nl(const __global uchar* row, const int k0, const __private float* xl, const float sx)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    inline float ferrum_unit_dot_iq4_nl(const __global uchar* row, const int k0, const __global float* x)
     {
-        (void)sx;
         const __global uchar* b = row + (size_t)(k0 / QK) * BB;
         const int i0 = k0 % QK;
         const float d = vload_half(0, (const __global half*)(b + 0));
@@ -106,7 +106,8 @@ internal static class OpenCL_IQ4_NL_Generic
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)kvalues_iq4nl[((((int)b[(2 + (i & 15))]) >> (4 * (i >> 4))) & 15)]) * xl[j];
+            const float xv = x[k0 + j];
+            sq += ((float)kvalues_iq4nl[((((int)b[(2 + (i & 15))]) >> (4 * (i >> 4))) & 15)]) * xv;
         }
         return d * sq;
     }
@@ -136,8 +137,8 @@ internal static class OpenCL_IQ4_NL_Generic
 
     // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
     // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-    // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_gate_up_vec_iq4_nl(
         const __global uchar* gate, const ulong gate_offset,
@@ -172,18 +173,11 @@ internal static class OpenCL_IQ4_NL_Generic
         }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
             for (int r = 0; r < FERRUM_NR; r++)
             {
                 const size_t off = (size_t)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_iq4_nl(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_iq4_nl(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_iq4_nl(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_iq4_nl(ubase + off, k0, xt);
             }
         }
         for (int r = 0; r < FERRUM_NR; r++)
@@ -241,16 +235,9 @@ internal static class OpenCL_IQ4_NL_Generic
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    part[r] += ferrum_unit_dot_iq4_nl(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_iq4_nl(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -685,14 +672,7 @@ internal static class OpenCL_IQ4_NL_Generic
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_iq4_nl(row, k0, xl, sx);
+            sum += ferrum_unit_dot_iq4_nl(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {

@@ -93,9 +93,10 @@ internal static class OpenCL_Q4_K_768x2048_B32
     #endif
     }
     #define FERRUM_ROW_SUM(v) ferrum_row_sum(red, lid, lane, (v))
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    inline float ferrum_unit_dot_q4_K(const __global uchar* row, const int k0, const __private float* xl, const float sx)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    inline float ferrum_unit_dot_q4_K(const __global uchar* row, const int k0, const __global float* x)
     {
         const __global uchar* b = row + (size_t)(k0 / QK) * BB;
         const int i0 = k0 % QK;
@@ -105,10 +106,13 @@ internal static class OpenCL_Q4_K_768x2048_B32
         const int sc = ((((s) < (4))) != 0 ? (((int)b[(4 + s)]) & 63) : ((((int)b[((4 + s) + 4)]) & 15) | ((((int)b[((4 + s) - 4)]) >> 6) << 4)));
         const int mn = ((((s) < (4))) != 0 ? (((int)b[((4 + s) + 4)]) & 63) : ((((int)b[((4 + s) + 4)]) >> 4) | ((((int)b[(4 + s)]) >> 6) << 4)));
         float sq = 0.0f;
+        float sx = 0.0f;
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)((((int)b[((16 + (32 * (i >> 6))) + (i & 31))]) >> (4 * ((i >> 5) & 1))) & 15)) * xl[j];
+            const float xv = x[k0 + j];
+            sq += ((float)((((int)b[((16 + (32 * (i >> 6))) + (i & 31))]) >> (4 * ((i >> 5) & 1))) & 15)) * xv;
+            sx += xv;
         }
         return (d * ((float)sc)) * sq + (-(dmin * ((float)mn))) * sx;
     }
@@ -147,8 +151,8 @@ internal static class OpenCL_Q4_K_768x2048_B32
 
     // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
     // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
-    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis: it loads x's unit once
-    // and dots it with the gate and up rows of its FERRUM_NR rows; the block's threads then sum their parts.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_gate_up_vec_q4_K(
         const __global uchar* gate, const ulong gate_offset,
@@ -183,18 +187,11 @@ internal static class OpenCL_Q4_K_768x2048_B32
         }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
             for (int r = 0; r < FERRUM_NR; r++)
             {
                 const size_t off = (size_t)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_q4_K(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_q4_K(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_q4_K(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_q4_K(ubase + off, k0, xt);
             }
         }
         for (int r = 0; r < FERRUM_NR; r++)
@@ -252,16 +249,9 @@ internal static class OpenCL_Q4_K_768x2048_B32
             }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
-                {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
                 for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    part[r] += ferrum_unit_dot_q4_K(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_q4_K(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
             for (int r = 0; r < FERRUM_NR; r++)
@@ -695,14 +685,7 @@ internal static class OpenCL_Q4_K_768x2048_B32
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_q4_K(row, k0, xl, sx);
+            sum += ferrum_unit_dot_q4_K(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {
