@@ -141,7 +141,7 @@ public class CompileTests
         var cl = KernelSourceCatalog.Find(KernelTarget.OpenCL, new KernelKey(GgmlType.Q8_0, 64, 32, 3));
         Assert.NotNull(cl);
         Assert.Equal("ferrum_q8_0_64x32_b3", cl.EntryPoint);
-        Assert.Contains("#define ROWS 64", cl.Text, StringComparison.Ordinal);
+        Assert.Contains("#define D_ROWS 64\n", cl.Text, StringComparison.Ordinal);
         Assert.Contains("__kernel void ferrum_q8_0_64x32_b3(", cl.Text, StringComparison.Ordinal);
         var metal = KernelSourceCatalog.Find(KernelTarget.Metal, new KernelKey(GgmlType.Q8_0, 5, 5, 5));
         Assert.NotNull(metal);

@@ -29,7 +29,7 @@ public sealed class MetalSourceTests
 
         // Non-default geometry and the gpt-oss activation branch (the host puts its #defines first).
         var mxfp4 = FormatKernels.All.Single(k => k.Name == "mxfp4");
-        yield return ("mxfp4_oai_nr1_nsg4", "#define FERRUM_ACT_OAI 1\n#define FERRUM_NR0 1\n#define FERRUM_NSG 4\n" + Printer.PrintFormatProgram(mxfp4, null));
+        yield return ("mxfp4_oai_nr1_nsg4", "#define FERRUM_ACT_OAI 1\n#define FERRUM_NR 1\n#define FERRUM_RPG 4\n" + Printer.PrintFormatProgram(mxfp4, null));
     }
 
     [Fact]
@@ -47,16 +47,16 @@ public sealed class MetalSourceTests
         foreach (var f in FormatKernels.All)
         {
             var src = Printer.PrintFormatProgram(f, Qwen3GateUp);
-            foreach (var k in new[] { "kernel_moe_mv_id_", "kernel_moe_mv_id_gate_up_", "kernel_moe_mv_id_down_", "kernel_moe_mm_id_gate_up_", "kernel_moe_mm_id_down_", "kernel_moe_dequant_" })
+            foreach (var k in new[] { "kernel_moe_mv_id_gate_up_", "kernel_moe_mv_id_down_", "kernel_moe_mm_id_gate_up_", "kernel_moe_mm_id_down_", "kernel_moe_dequant_" })
             {
                 Assert.Contains("kernel void " + k + f.Name + "(", src);
             }
 
-            Assert.Contains("constant constexpr int N_ROWS = 768;", src);
-            Assert.Contains("constant constexpr int N_K = 2048;", src);
+            Assert.Contains("#define N_ROWS 768\n", src);
+            Assert.Contains("#define N_K 2048\n", src);
             Assert.Contains("simd_sum(", src);
-            Assert.Contains("simdgroup_multiply_accumulate(", src);
-            Assert.DoesNotContain("#define N_ROWS", src);
+            Assert.Contains("threadgroup_barrier(mem_flags::mem_threadgroup)", src);
+            Assert.DoesNotContain("#define N_ROWS (args.rows)", src);
             Assert.Contains("#define N_ROWS (args.rows)", Printer.PrintFormatProgram(f, null));
             foreach (var k in new[] { "kernel_moe_route", "kernel_moe_map0", "kernel_moe_combine" })
             {
@@ -77,18 +77,18 @@ public sealed class MetalSourceTests
     /// <summary>Planted errors: (description, original text, replacement, fragment the report must contain).</summary>
     public static TheoryData<string, string, string, string> Planted() => new()
     {
-        { "misspelled attribute", "[[thread_index_in_simdgroup]]", "[[thread_index_in_simdgrup]]", "unknown Metal attribute [[thread_index_in_simdgrup]]" },
-        { "attribute on a wrong type", "ushort tiisg [[thread_index_in_simdgroup]]", "float tiisg [[thread_index_in_simdgroup]]", "cannot be given to a parameter of type 'float'" },
+        { "misspelled attribute", "[[thread_index_in_threadgroup]]", "[[thread_index_in_threadgrop]]", "unknown Metal attribute [[thread_index_in_threadgrop]]" },
+        { "attribute on a wrong type", "ushort tiitg [[thread_index_in_threadgroup]]", "float tiitg [[thread_index_in_threadgroup]]", "cannot be given to a parameter of type 'float'" },
         { "attribute without its index", "[[buffer(5)]]", "[[buffer]]", "needs one integer index" },
         { "buffer index bound twice", "[[buffer(5)]]", "[[buffer(4)]]", "buffer index 4 is bound twice" },
         { "float4 assigned to a float", "float sx = 0.0f;", "float4 sx4 = 0.0f; float sx = sx4;", "float4" },
-        { "undeclared built-in", "const float v = simd_sum(sum[r]);", "const float v = simd_summ(sum[r]);", "simd_summ" },
+        { "undeclared built-in", "#define FERRUM_ROW_SUM(v) simd_sum(v)", "#define FERRUM_ROW_SUM(v) simd_summ(v)", "simd_summ" },
         { "missing semicolon", "const int t = pair / N_TOPK;", "const int t = pair / N_TOPK", "expected ';'" },
-        { "device pointer where threadgroup memory is expected", "ferrum_decode8_q4_K(urow, k0 + lc, wu + lr * TILE + lc);", "ferrum_decode8_q4_K(urow, k0 + lc, act + lc);", "no matching function" },
+        { "device pointer where threadgroup memory is expected", "ferrum_unit_decode_q4_K(ubase + off, k0 + kk, &wu[rr][kk]);", "ferrum_unit_decode_q4_K(ubase + off, k0 + kk, act + kk);", "no matching function" },
         { "double arithmetic", "return g / (1.0f + exp(-g)) * u;", "return g / (1.0 + exp(-g)) * u;", "double" },
         { "threadgroup memory in a helper function", "static inline float ferrum_act(const float g, const float u)\n{\n", "static inline float ferrum_act(const float g, const float u)\n{\n    threadgroup float scratch[4];\n    scratch[0] = g;\n", "threadgroup variables may be declared only in a kernel function" },
-        { "initialized threadgroup variable", "threadgroup float xs[TILE * TILE];", "threadgroup float xs[TILE * TILE] = { 0 };", "threadgroup variables cannot have initializers" },
-        { "mixed int and float min", "const int row = min(r0 + r, N_ROWS - 1);", "const int row = min(r0 + r, 1.0f);", "ambiguous" },
+        { "initialized threadgroup variable", "threadgroup float xs[FERRUM_TT][FERRUM_KC + 1];", "threadgroup float xs[FERRUM_TT][FERRUM_KC + 1] = { 0 };", "threadgroup variables cannot have initializers" },
+        { "mixed int and float min", "(ulong)min(r0 + r, N_ROWS - 1)", "(ulong)min(r0 + r, 1.0f)", "ambiguous" },
     };
 
     [Theory]

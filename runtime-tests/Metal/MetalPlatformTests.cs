@@ -99,9 +99,9 @@ public sealed unsafe class MetalPlatformTests
         Assert.Equal([MetalMoeStep.Route, MetalMoeStep.Map, MetalMoeStep.GateUpTile, MetalMoeStep.DownTile, MetalMoeStep.Combine], plan.Select(d => d.Step));
         Assert.Equal(MTLSize.Of(40), plan[0].Threadgroups);
         Assert.Equal(MTLSize.Of(2), plan[1].Threadgroups);              // 128 experts, 64 threads each
-        Assert.Equal(MTLSize.Of(24, 2, 128), plan[2].Threadgroups);     // 768/32 row tiles, ceil(40/32) token tiles, experts
-        Assert.Equal(MTLSize.Of(128), plan[2].ThreadsPerThreadgroup);
-        Assert.Equal(MTLSize.Of(64, 2, 128), plan[3].Threadgroups);
+        Assert.Equal(MTLSize.Of(48, 3, 128), plan[2].Threadgroups);     // 768/16 row tiles, ceil(40/16) token tiles, experts
+        Assert.Equal(MTLSize.Of(16, 16), plan[2].ThreadsPerThreadgroup); // 16 rows x 16 tokens, one output each
+        Assert.Equal(MTLSize.Of(128, 3, 128), plan[3].Threadgroups);    // 2048/16 row tiles
         Assert.Equal(MTLSize.Of(32, 40), plan[4].Threadgroups);
     }
 

@@ -123,7 +123,7 @@ public sealed class FormatRowTests
             }
 
             // A batched AVX-512 kernel (specializable for a row length) exactly where the row has an AVX-512 kernel.
-            Assert.Equal(row.At(SimdLevel.Avx512) is not null, row.Batched is not null);
+            Assert.Equal(row.At(SimdLevel.Avx512) is not null, row.BatchedAt(SimdLevel.Avx512) is not null);
             foreach (var level in Enum.GetValues<SimdLevel>())
             {
                 var best = CpuKernels.Generic(row.Type, level);

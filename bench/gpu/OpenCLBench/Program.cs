@@ -31,6 +31,7 @@ for (var i = 0; i < args.Length; i++)
         case "--seconds": seconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--tpr": options = options with { ThreadsPerRow = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
         case "--rpg": options = options with { RowsPerGroup = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+        case "--nr": options = options with { RowsPerBlock = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
         case "--tile": options = options with { TileRows = int.Parse(args[++i], CultureInfo.InvariantCulture), TileTokens = int.Parse(args[i], CultureInfo.InvariantCulture) }; break;
         case "--down": down = GgmlTypeInfo.TryParse(args[++i], out var d) ? d.Type : throw new ArgumentException($"unknown format {args[i]}"); break;
         case "--list":
@@ -41,7 +42,7 @@ for (var i = 0; i < args.Length; i++)
 
             return 0;
         default:
-            Console.Error.WriteLine("usage: ferrum-opencl-bench [--tokens 1,512] [--device INDEX|NAME] [--seconds 3] [--down q6_K|q4_K] [--tpr N] [--rpg N] [--tile N] [--peak-gbs GB/s] [--no-cpu] [--list]");
+            Console.Error.WriteLine("usage: ferrum-opencl-bench [--tokens 1,512] [--device INDEX|NAME] [--seconds 3] [--down q6_K|q4_K] [--tpr N] [--rpg N] [--nr N] [--tile N] [--peak-gbs GB/s] [--no-cpu] [--list]");
             return 2;
     }
 }

@@ -21,7 +21,7 @@ internal static class Metal_Q5_1_512x256_B1
     /// <summary>The Metal source, shape constants baked in.</summary>
     public const string Source = """
     // Ferrum MoE kernels for q5_1 specialized for 512x256.
-    // Generated from the format description; Metal Shading Language 2.3 (simdgroup matrices).
+    // Generated from the format description; Metal Shading Language 2.3.
     #include <metal_stdlib>
     using namespace metal;
 
@@ -30,7 +30,7 @@ internal static class Metal_Q5_1_512x256_B1
     {
         ulong stride_gate_up;   // bytes from one expert to the next in the gate and up stacks
         ulong stride_down;      // bytes from one expert to the next in the down stack
-        ulong stride_mv;        // kernel_moe_mv_id: bytes between experts of its weight stack
+        ulong reserved0;        // unused (keeps the layout)
         int h;                  // hidden size (gate/up row length, down rows)
         int f;                  // expert FFN size (gate/up rows, down row length)
         int n_experts;
@@ -54,31 +54,41 @@ internal static class Metal_Q5_1_512x256_B1
     };
     static_assert(sizeof(ferrum_moe_args) == 104, "ferrum_moe_args must match the host struct");
 
-    // Threadgroup geometry of the mat-vec kernels; the host prepends its own #defines and sizes the grid from them.
-    #ifndef FERRUM_NR0
-    #define FERRUM_NR0 2
+    #define QK 32   // elements per block
+    #define BB 24   // bytes per block
+    #define UNIT 32   // elements a thread reduces at a time (one sub-block)
+    // Specialized for 512 rows of 256 elements (the size arguments are ignored).
+    #define N_ROWS 512
+    #define N_K 256
+    #define N_E (args.n_experts)
+    #define N_TOPK (args.topk)
+
+    // Mat-vec geometry: FERRUM_TPR threads share a row block of FERRUM_NR rows, FERRUM_RPG row blocks per work-group.
+    #ifndef FERRUM_TPR
+    #define FERRUM_TPR 32
     #endif
-    #ifndef FERRUM_NSG
-    #define FERRUM_NSG 2
+    #ifndef FERRUM_NR
+    #define FERRUM_NR 1
+    #endif
+    #ifndef FERRUM_RPG
+    #define FERRUM_RPG 4
+    #endif
+    #define FERRUM_WG (FERRUM_TPR * FERRUM_RPG)
+    // Prefill tiles: FERRUM_TR weight rows x FERRUM_TT routed tokens per work-group, K staged FERRUM_KC at a time
+    // (a multiple of UNIT dividing the row length).
+    #ifndef FERRUM_TR
+    #define FERRUM_TR 16
+    #endif
+    #ifndef FERRUM_TT
+    #define FERRUM_TT 16
+    #endif
+    #ifndef FERRUM_KC
+    #define FERRUM_KC 32
     #endif
     // Activation: 0 = SiLU(gate)*up, 1 = gpt-oss clamped swiglu.
     #ifndef FERRUM_ACT_OAI
     #define FERRUM_ACT_OAI 0
     #endif
-    constant constexpr int NR0 = FERRUM_NR0;   // rows per simdgroup
-    constant constexpr int NSG = FERRUM_NSG;   // simdgroups per threadgroup
-    constant constexpr int TILE = 32;          // prefill tile: weight rows = routed tokens = K step
-
-    constant constexpr int QK = 32;   // elements per block
-    constant constexpr int BB = 24;   // bytes per block
-    constant constexpr int UNIT = 32;   // elements a lane reduces at a time
-
-    // Specialized for 512 rows of 256 elements (args.rows and args.k are ignored).
-    constant constexpr int N_ROWS = 512;
-    constant constexpr int N_K = 256;
-    #define N_E (args.n_experts)
-    #define N_TOPK (args.topk)
-
 
     static inline float ferrum_act(const float g, const float u)
     {
@@ -91,100 +101,63 @@ internal static class Metal_Q5_1_512x256_B1
     #endif
     }
 
-    // Partial dot of the UNIT elements from k0 (a multiple of UNIT) of a weight row with xl = x[k0 .. k0+UNIT),
-    // whose sum is sx: Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
-    static inline float ferrum_unit_dot_q5_1(device const uchar* row, const int k0, thread const float* xl, const float sx)
+    // FERRUM_ROW_SUM(v): sum of v over the FERRUM_TPR threads of a row block; every thread of the work-group calls it.
+    // A row block is one simdgroup: simd_sum.
+    #if FERRUM_TPR != 32
+    #error "FERRUM_TPR must be 32, the SIMD width simd_sum reduces over"
+    #endif
+    #define FERRUM_ROW_SUM(v) simd_sum(v)
+
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
+    static inline float ferrum_unit_dot_q5_1(const device uchar* row, const int k0, const device float* x)
     {
-        device const uchar* b = row + (ulong)(k0 / QK) * BB;
+        const device uchar* b = row + (ulong)(k0 / QK) * BB;
         const int i0 = k0 % QK;
         const float d = ((float)*(device const half*)(b + 0));
         const float m = ((float)*(device const half*)(b + 2));
         float sq = 0.0f;
+        float sx = 0.0f;
         for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            sq += ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4))) * xl[j];
+            const float xv = x[k0 + j];
+            sq += ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4))) * xv;
+            sx += xv;
         }
         return d * sq + m * sx;
     }
 
-    // Elements k .. k+7 of a weight row (k a multiple of 8: one sub-block) into threadgroup memory.
-    static inline void ferrum_decode8_q5_1(device const uchar* row, const int k, threadgroup float* dst)
+    // Elements k0 .. k0+UNIT of a weight row (k0 a multiple of UNIT: one sub-block) into work-group memory.
+    static inline void ferrum_unit_decode_q5_1(const device uchar* row, const int k0, threadgroup float* out)
     {
-        device const uchar* b = row + (ulong)(k / QK) * BB;
-        const int i0 = k % QK;
+        const device uchar* b = row + (ulong)(k0 / QK) * BB;
+        const int i0 = k0 % QK;
         const float d = ((float)*(device const half*)(b + 0));
         const float m = ((float)*(device const half*)(b + 2));
-        for (int j = 0; j < 8; j++)
+        const float scale = d;
+        const float offset = m;
+        for (int j = 0; j < UNIT; j++)
         {
             const int i = i0 + j;
-            dst[j] = ((d * ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4)))) + m);
+            out[j] = scale * ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4))) + offset;
         }
     }
 
     // Element k of a weight row.
-    static inline float ferrum_decode_q5_1(device const uchar* row, const int k)
+    static inline float ferrum_decode_q5_1(const device uchar* row, const int k)
     {
-        device const uchar* b = row + (ulong)(k / QK) * BB;
+        const device uchar* b = row + (ulong)(k / QK) * BB;
         const int i = k % QK;
         const float d = ((float)*(device const half*)(b + 0));
         const float m = ((float)*(device const half*)(b + 2));
         return ((d * ((float)(((((int)b[(8 + (i & 15))]) >> (4 * (i >> 4))) & 15) | (((((int)b[(4 + (i >> 3))]) >> (i & 7)) & 1) << 4)))) + m);
     }
 
-    // ggml mul_mv_id: dst[pair][row] = w_e[row] . x[token]; grid (ceil(rows / (NR0*NSG)), 1, n_tokens*topk),
-    // threadgroup 32*NSG. Lane l takes units l, l+32, ... of the row; a bad id gives NaN rows.
-    kernel void kernel_moe_mv_id_q5_1(
-        constant ferrum_moe_args& args [[buffer(0)]],
-        device const uchar* w [[buffer(1)]],
-        device const float* x [[buffer(2)]],
-        device const int* ids [[buffer(3)]],
-        device float* dst [[buffer(4)]],
-        uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
-    {
-        const int pair = (int)tgpig.z;
-        const int t = pair / N_TOPK;
-        const int id = ids[pair];
-        const bool ok = (uint)id < (uint)N_E;
-        const int e = ok ? id : 0;
-        const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
-        const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        device const uchar* base = w + (ulong)e * args.stride_mv;
-        device const float* xt = x + (ulong)t * N_K;
-        float sum[NR0];
-        for (int r = 0; r < NR0; r++)
-        {
-            sum[r] = 0.0f;
-        }
-        for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
-        {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
-            for (int r = 0; r < NR0; r++)
-            {
-                const int row = min(r0 + r, N_ROWS - 1);
-                sum[r] += ferrum_unit_dot_q5_1(base + (ulong)row * row_bytes, k0, xl, sx);
-            }
-        }
-        for (int r = 0; r < NR0; r++)
-        {
-            const float v = simd_sum(sum[r]);
-            if (tiisg == 0 && r0 + r < N_ROWS)
-            {
-                dst[(ulong)pair * N_ROWS + r0 + r] = ok ? v : NAN;
-            }
-        }
-    }
-
-    // Fused gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): grid (ceil(F / (NR0*NSG)), 1, n_tokens*topk),
-    // threadgroup 32*NSG; act[pair][row] = act(gate_e[row] . x[token], up_e[row] . x[token]). x is read once for both.
+    // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
+    // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     kernel void kernel_moe_mv_id_gate_up_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* gate [[buffer(1)]],
@@ -195,59 +168,59 @@ internal static class Metal_Q5_1_512x256_B1
         device const float* gate_bias [[buffer(6)]],
         device const float* up_bias [[buffer(7)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
+        ushort tiitg [[thread_index_in_threadgroup]])
     {
+
+        device const uchar* gate_w = gate;
+        device const uchar* up_w = up;
+        const ulong stride_w = args.stride_gate_up;
+        const int has_bias = args.has_expert_bias;
+        const int lid = (int)tiitg;
+        const int block = (int)tgpig.x;
         const int pair = (int)tgpig.z;
+        const int lane = lid % FERRUM_TPR;
+        const int r0 = (block * FERRUM_RPG + lid / FERRUM_TPR) * FERRUM_NR;
         const int t = pair / N_TOPK;
         const int id = ids[pair];
         const bool ok = (uint)id < (uint)N_E;
         const int e = ok ? id : 0;
-        const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
         const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        device const uchar* gbase = gate + (ulong)e * args.stride_gate_up;
-        device const uchar* ubase = up + (ulong)e * args.stride_gate_up;
-        device const float* xt = x + (ulong)t * N_K;
-        float g[NR0];
-        float u[NR0];
-        for (int r = 0; r < NR0; r++)
+        const device uchar* gbase = gate_w + (ulong)e * stride_w;
+        const device uchar* ubase = up_w + (ulong)e * stride_w;
+        const device float* xt = x + (ulong)t * N_K;
+        float g[FERRUM_NR];
+        float u[FERRUM_NR];
+        for (int r = 0; r < FERRUM_NR; r++)
         {
             g[r] = 0.0f;
             u[r] = 0.0f;
         }
-        for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
+        for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = xt[k0 + j];
-                sx += xl[j];
-            }
-            for (int r = 0; r < NR0; r++)
+            for (int r = 0; r < FERRUM_NR; r++)
             {
                 const ulong off = (ulong)min(r0 + r, N_ROWS - 1) * row_bytes;
-                g[r] += ferrum_unit_dot_q5_1(gbase + off, k0, xl, sx);
-                u[r] += ferrum_unit_dot_q5_1(ubase + off, k0, xl, sx);
+                g[r] += ferrum_unit_dot_q5_1(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_q5_1(ubase + off, k0, xt);
             }
         }
-        for (int r = 0; r < NR0; r++)
+        for (int r = 0; r < FERRUM_NR; r++)
         {
-            const float gs = simd_sum(g[r]);
-            const float us = simd_sum(u[r]);
-            if (tiisg == 0 && r0 + r < N_ROWS)
+            const float gs = FERRUM_ROW_SUM(g[r]);
+            const float us = FERRUM_ROW_SUM(u[r]);
+            if (lane == 0 && r0 + r < N_ROWS)
             {
                 const ulong b = (ulong)e * N_ROWS + r0 + r;
-                const float gb = args.has_expert_bias != 0 ? gate_bias[b] : 0.0f;
-                const float ub = args.has_expert_bias != 0 ? up_bias[b] : 0.0f;
+                const float gb = has_bias ? gate_bias[b] : 0.0f;
+                const float ub = has_bias ? up_bias[b] : 0.0f;
                 act[(ulong)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs + gb, us + ub) : NAN;
             }
         }
     }
-
-    // down + routing-weighted sum: grid (ceil(N_K / (NR0*NSG)), n_tokens, 1), threadgroup 32*NSG;
+    // down + routing-weighted sum (N_ROWS = H, N_K = F): work-group (row blocks, token);
     // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]), added onto
-    // out when args.accumulate (the shared expert, run as a one-expert top-1 block after the routed ones).
+    // out when accumulate is set (the shared expert, run as a one-expert top-1 block after the routed ones); NaN when
+    // a slot's id is bad. Same row blocks and K split as gate||up.
     kernel void kernel_moe_mv_id_down_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* down [[buffer(1)]],
@@ -257,14 +230,21 @@ internal static class Metal_Q5_1_512x256_B1
         device float* out [[buffer(5)]],
         device const float* down_bias [[buffer(6)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
+        ushort tiitg [[thread_index_in_threadgroup]])
     {
+
+        device const uchar* down_w = down;
+        const ulong stride_w = args.stride_down;
+        const int has_bias = args.has_down_bias;
+        const int accumulate = args.accumulate;
+        const int lid = (int)tiitg;
+        const int block = (int)tgpig.x;
         const int t = (int)tgpig.y;
-        const int r0 = ((int)tgpig.x * NSG + (int)sgitg) * NR0;
+        const int lane = lid % FERRUM_TPR;
+        const int r0 = (block * FERRUM_RPG + lid / FERRUM_TPR) * FERRUM_NR;
         const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        float acc[NR0];
-        for (int r = 0; r < NR0; r++)
+        float acc[FERRUM_NR];
+        for (int r = 0; r < FERRUM_NR; r++)
         {
             acc[r] = 0.0f;
         }
@@ -276,50 +256,42 @@ internal static class Metal_Q5_1_512x256_B1
             bad = bad || (uint)id >= (uint)N_E;
             const int e = (uint)id < (uint)N_E ? id : 0;
             const float wgt = weights[pair];
-            device const uchar* base = down + (ulong)e * args.stride_down;
-            device const float* a = act + (ulong)pair * N_K;
-            float part[NR0];
-            for (int r = 0; r < NR0; r++)
+            const device uchar* base = down_w + (ulong)e * stride_w;
+            const device float* a = act + (ulong)pair * N_K;
+            float part[FERRUM_NR];
+            for (int r = 0; r < FERRUM_NR; r++)
             {
                 part[r] = 0.0f;
             }
-            for (int k0 = (int)tiisg * UNIT; k0 < N_K; k0 += 32 * UNIT)
+            for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                float xl[UNIT];
-                float sx = 0.0f;
-                for (int j = 0; j < UNIT; j++)
+                for (int r = 0; r < FERRUM_NR; r++)
                 {
-                    xl[j] = a[k0 + j];
-                    sx += xl[j];
-                }
-                for (int r = 0; r < NR0; r++)
-                {
-                    const int row = min(r0 + r, N_ROWS - 1);
-                    part[r] += ferrum_unit_dot_q5_1(base + (ulong)row * row_bytes, k0, xl, sx);
+                    part[r] += ferrum_unit_dot_q5_1(base + (ulong)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
                 }
             }
-            for (int r = 0; r < NR0; r++)
+            for (int r = 0; r < FERRUM_NR; r++)
             {
-                // The bias once per row: lane 0's part, before the simd_sum.
-                const float bias = args.has_down_bias != 0 && tiisg == 0 ? down_bias[(ulong)e * N_ROWS + min(r0 + r, N_ROWS - 1)] : 0.0f;
+                // The bias once per row: lane 0's part, before the row sum.
+                const float bias = has_bias && lane == 0 ? down_bias[(ulong)e * N_ROWS + min(r0 + r, N_ROWS - 1)] : 0.0f;
                 acc[r] += wgt * (part[r] + bias);
             }
         }
-        for (int r = 0; r < NR0; r++)
+        for (int r = 0; r < FERRUM_NR; r++)
         {
-            const float v = simd_sum(acc[r]);
-            if (tiisg == 0 && r0 + r < N_ROWS)
+            const float v = FERRUM_ROW_SUM(acc[r]);
+            if (lane == 0 && r0 + r < N_ROWS)
             {
                 const ulong o = (ulong)t * N_ROWS + r0 + r;
-                out[o] = bad ? NAN : args.accumulate != 0 ? out[o] + v : v;
+                out[o] = bad ? NAN : accumulate ? out[o] + v : v;
             }
         }
     }
-
-    // Prefill gate||up, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads.
-    // A threadgroup takes expert e (tgpig.z), TILE weight rows and TILE of the pairs routed to e (lists from
-    // kernel_moe_map0). Per K step each thread dequantizes 8 gate and 8 up weights and stages 8 activations; each
-    // simdgroup multiplies its 8 rows by the 32 tokens on 8x8 simdgroup matrices (4 gate + 4 up accumulators).
+    // Prefill gate||up, grouped by expert: a work-group of FERRUM_TR x FERRUM_TT threads takes expert e, FERRUM_TR
+    // weight rows from r0 and FERRUM_TT of the pairs routed to e from j0 (lists from the grouping kernel). Per K step
+    // of FERRUM_KC it decodes the gate and up tiles into work-group memory one unit per task and gathers the tokens'
+    // activations, so each weight is read and decoded once per token tile; thread (lr, lt) then accumulates row lr
+    // times token lt.
     kernel void kernel_moe_mm_id_gate_up_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* gate [[buffer(1)]],
@@ -331,82 +303,70 @@ internal static class Metal_Q5_1_512x256_B1
         device const float* gate_bias [[buffer(7)]],
         device const float* up_bias [[buffer(8)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
+        ushort2 tpitg [[thread_position_in_threadgroup]])
     {
-        threadgroup float wg[TILE * TILE];   // gate tile [row][k], then the gate results [row][token]
-        threadgroup float wu[TILE * TILE];   // up tile, then the up results
-        threadgroup float xs[TILE * TILE];   // activations [token][k]
+        threadgroup float wg[FERRUM_TR][FERRUM_KC + 1];
+        threadgroup float wu[FERRUM_TR][FERRUM_KC + 1];
+        threadgroup float xs[FERRUM_TT][FERRUM_KC + 1];
+        device const uchar* gate_w = gate;
+        device const uchar* up_w = up;
+        const ulong stride_w = args.stride_gate_up;
+        const int has_bias = args.has_expert_bias;
+        const int max_per_expert = args.max_per_expert;
+        // The grid covers every expert's possible token tiles; the empty ones return at once.
         const int e = (int)tgpig.z;
-        const int cnt = min(counts[e], args.max_per_expert);
-        const int j0 = (int)tgpig.y * TILE;
+        const int j0 = (int)tgpig.y * FERRUM_TT;
+        const int r0 = (int)tgpig.x * FERRUM_TR;
+        const int lr = (int)tpitg.x;
+        const int lt = (int)tpitg.y;
+        const int cnt = min(counts[e], max_per_expert);
         if (j0 >= cnt)
         {
-            return; // uniform for the whole threadgroup: no pairs of this expert in this tile
+            return; // uniform for the work-group: no pairs of this expert in this token tile
         }
-        const int r0 = (int)tgpig.x * TILE;
-        const int lr = (int)tiitg / 4;         // staging: tile row (weights) and tile token (activations)
-        const int lc = ((int)tiitg % 4) * 8;   // staging: first of 8 K elements
-        device const int* list = lists + (ulong)e * args.max_per_expert;
+        const int lin = lt * FERRUM_TR + lr;
+        const device int* list = lists + (ulong)e * max_per_expert;
         const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        const ulong wrow = (ulong)e * args.stride_gate_up + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
-        device const uchar* grow = gate + wrow;
-        device const uchar* urow = up + wrow;
-        const bool has_token = j0 + lr < cnt;
-        device const float* xrow = x + (ulong)(has_token ? list[j0 + lr] / N_TOPK : 0) * N_K;
-        simdgroup_float8x8 cg[4];
-        simdgroup_float8x8 cu[4];
-        for (int i = 0; i < 4; i++)
+        const device uchar* gbase = gate_w + (ulong)e * stride_w;
+        const device uchar* ubase = up_w + (ulong)e * stride_w;
+        float g = 0.0f;
+        float u = 0.0f;
+        for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
         {
-            cg[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
-            cu[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
-        }
-        for (int k0 = 0; k0 < N_K; k0 += TILE)
-        {
-            ferrum_decode8_q5_1(grow, k0 + lc, wg + lr * TILE + lc);
-            ferrum_decode8_q5_1(urow, k0 + lc, wu + lr * TILE + lc);
-            for (int j = 0; j < 8; j++)
+            for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
             {
-                xs[lr * TILE + lc + j] = has_token ? xrow[k0 + lc + j] : 0.0f;
+                const int rr = task / (FERRUM_KC / UNIT);
+                const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                const ulong off = (ulong)min(r0 + rr, N_ROWS - 1) * row_bytes;
+                ferrum_unit_decode_q5_1(gbase + off, k0 + kk, &wg[rr][kk]);
+                ferrum_unit_decode_q5_1(ubase + off, k0 + kk, &wu[rr][kk]);
+            }
+            for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+            {
+                const int jj = idx / FERRUM_KC;
+                const int kk = idx % FERRUM_KC;
+                const int j = j0 + jj;
+                xs[jj][kk] = j < cnt ? x[(ulong)(list[j] / N_TOPK) * N_K + k0 + kk] : 0.0f;
             }
             threadgroup_barrier(mem_flags::mem_threadgroup);
-            for (int kk = 0; kk < TILE; kk += 8)
+            for (int c = 0; c < FERRUM_KC; c++)
             {
-                simdgroup_float8x8 ag;
-                simdgroup_float8x8 au;
-                simdgroup_load(ag, wg + 8 * (int)sgitg * TILE + kk, TILE);
-                simdgroup_load(au, wu + 8 * (int)sgitg * TILE + kk, TILE);
-                for (int i = 0; i < 4; i++)
-                {
-                    simdgroup_float8x8 b;
-                    simdgroup_load(b, xs + 8 * i * TILE + kk, TILE, 0, true);   // transposed: [k][token]
-                    simdgroup_multiply_accumulate(cg[i], ag, b, cg[i]);
-                    simdgroup_multiply_accumulate(cu[i], au, b, cu[i]);
-                }
+                g += wg[lr][c] * xs[lt][c];
+                u += wu[lr][c] * xs[lt][c];
             }
             threadgroup_barrier(mem_flags::mem_threadgroup);
         }
-        for (int i = 0; i < 4; i++)
-        {
-            simdgroup_store(cg[i], wg + 8 * (int)sgitg * TILE + 8 * i, TILE);
-            simdgroup_store(cu[i], wu + 8 * (int)sgitg * TILE + 8 * i, TILE);
-        }
-        threadgroup_barrier(mem_flags::mem_threadgroup);
+        const int j = j0 + lt;
         const int r = r0 + lr;
-        for (int j = 0; j < 8; j++)
+        if (j < cnt && r < N_ROWS)
         {
-            const int jt = j0 + lc + j;
-            if (jt < cnt && r < N_ROWS)
-            {
-                const float gb = args.has_expert_bias != 0 ? gate_bias[(ulong)e * N_ROWS + r] : 0.0f;
-                const float ub = args.has_expert_bias != 0 ? up_bias[(ulong)e * N_ROWS + r] : 0.0f;
-                act[(ulong)list[jt] * N_ROWS + r] = ferrum_act(wg[lr * TILE + lc + j] + gb, wu[lr * TILE + lc + j] + ub);
-            }
+            const float gb = has_bias ? gate_bias[(ulong)e * N_ROWS + r] : 0.0f;
+            const float ub = has_bias ? up_bias[(ulong)e * N_ROWS + r] : 0.0f;
+            act[(ulong)list[j] * N_ROWS + r] = ferrum_act(g + gb, u + ub);
         }
     }
-
-    // Prefill down, grouped by expert: grid (N_K / TILE, ceil(max tokens per expert / TILE), N_E), 128 threads;
-    // y[pair][row] = weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]); kernel_moe_combine then sums each token's slots.
+    // Prefill down, grouped by expert, the same tiles as gate||up; y[pair][row] = weights[pair] * (down_e[row] .
+    // act[pair] + down_bias_e[row]); the combine kernel then sums each token's slots.
     kernel void kernel_moe_mm_id_down_q5_1(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const uchar* down [[buffer(1)]],
@@ -417,67 +377,59 @@ internal static class Metal_Q5_1_512x256_B1
         device float* y [[buffer(6)]],
         device const float* down_bias [[buffer(7)]],
         uint3 tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]])
+        ushort2 tpitg [[thread_position_in_threadgroup]])
     {
-        threadgroup float ws[TILE * TILE];   // weight tile [row][k], then the results [row][token]
-        threadgroup float as[TILE * TILE];   // activations [token][k]
+        threadgroup float ws[FERRUM_TR][FERRUM_KC + 1];
+        threadgroup float as[FERRUM_TT][FERRUM_KC + 1];
+        device const uchar* down_w = down;
+        const ulong stride_w = args.stride_down;
+        const int has_bias = args.has_down_bias;
+        const int max_per_expert = args.max_per_expert;
+        // The grid covers every expert's possible token tiles; the empty ones return at once.
         const int e = (int)tgpig.z;
-        const int cnt = min(counts[e], args.max_per_expert);
-        const int j0 = (int)tgpig.y * TILE;
+        const int j0 = (int)tgpig.y * FERRUM_TT;
+        const int r0 = (int)tgpig.x * FERRUM_TR;
+        const int lr = (int)tpitg.x;
+        const int lt = (int)tpitg.y;
+        const int cnt = min(counts[e], max_per_expert);
         if (j0 >= cnt)
         {
-            return;
+            return; // uniform for the work-group: no pairs of this expert in this token tile
         }
-        const int r0 = (int)tgpig.x * TILE;
-        const int lr = (int)tiitg / 4;
-        const int lc = ((int)tiitg % 4) * 8;
-        device const int* list = lists + (ulong)e * args.max_per_expert;
+        const int lin = lt * FERRUM_TR + lr;
+        const device int* list = lists + (ulong)e * max_per_expert;
         const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        device const uchar* wrow = down + (ulong)e * args.stride_down + (ulong)min(r0 + lr, N_ROWS - 1) * row_bytes;
-        const bool has_token = j0 + lr < cnt;
-        device const float* arow = act + (ulong)(has_token ? list[j0 + lr] : 0) * N_K;
-        simdgroup_float8x8 c[4];
-        for (int i = 0; i < 4; i++)
+        const device uchar* base = down_w + (ulong)e * stride_w;
+        float acc = 0.0f;
+        for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
         {
-            c[i] = make_filled_simdgroup_matrix<float, 8>(0.0f);
-        }
-        for (int k0 = 0; k0 < N_K; k0 += TILE)
-        {
-            ferrum_decode8_q5_1(wrow, k0 + lc, ws + lr * TILE + lc);
-            for (int j = 0; j < 8; j++)
+            for (int task = lin; task < FERRUM_TR * (FERRUM_KC / UNIT); task += FERRUM_TR * FERRUM_TT)
             {
-                as[lr * TILE + lc + j] = has_token ? arow[k0 + lc + j] : 0.0f;
+                const int rr = task / (FERRUM_KC / UNIT);
+                const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
+                ferrum_unit_decode_q5_1(base + (ulong)min(r0 + rr, N_ROWS - 1) * row_bytes, k0 + kk, &ws[rr][kk]);
+            }
+            for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
+            {
+                const int jj = idx / FERRUM_KC;
+                const int kk = idx % FERRUM_KC;
+                const int j = j0 + jj;
+                as[jj][kk] = j < cnt ? act[(ulong)list[j] * N_K + k0 + kk] : 0.0f;
             }
             threadgroup_barrier(mem_flags::mem_threadgroup);
-            for (int kk = 0; kk < TILE; kk += 8)
+            for (int c = 0; c < FERRUM_KC; c++)
             {
-                simdgroup_float8x8 a;
-                simdgroup_load(a, ws + 8 * (int)sgitg * TILE + kk, TILE);
-                for (int i = 0; i < 4; i++)
-                {
-                    simdgroup_float8x8 b;
-                    simdgroup_load(b, as + 8 * i * TILE + kk, TILE, 0, true);
-                    simdgroup_multiply_accumulate(c[i], a, b, c[i]);
-                }
+                acc += ws[lr][c] * as[lt][c];
             }
             threadgroup_barrier(mem_flags::mem_threadgroup);
         }
-        for (int i = 0; i < 4; i++)
-        {
-            simdgroup_store(c[i], ws + 8 * (int)sgitg * TILE + 8 * i, TILE);
-        }
-        threadgroup_barrier(mem_flags::mem_threadgroup);
+        const int j = j0 + lt;
         const int r = r0 + lr;
-        for (int j = 0; j < 8; j++)
+        if (j < cnt && r < N_ROWS)
         {
-            const int jt = j0 + lc + j;
-            if (jt < cnt && r < N_ROWS)
-            {
-                const int pair = list[jt];
-                const float bias = args.has_down_bias != 0 ? down_bias[(ulong)e * N_ROWS + r] : 0.0f;
-                y[(ulong)pair * N_ROWS + r] = weights[pair] * (ws[lr * TILE + lc + j] + bias);
-            }
+            const int pair = list[j];
+            const float bias = has_bias ? down_bias[(ulong)e * N_ROWS + r] : 0.0f;
+            y[(ulong)pair * N_ROWS + r] = weights[pair] * (acc + bias);
         }
     }
 
@@ -495,7 +447,7 @@ internal static class Metal_Q5_1_512x256_B1
             dst[k] = ferrum_decode_q5_1(src, k);
         }
     }
-    // Format-independent kernels: every program carries them, so one library per format is all the host compiles.
+    // Format-independent kernels: every program carries them, so one program per format is all a host builds.
     #ifndef FERRUM_MAX_EXPERTS
     #define FERRUM_MAX_EXPERTS 512
     #endif
@@ -775,8 +727,13 @@ internal static class Metal_Q5_1_512x256_B1
         }
         out[(ulong)t * h + hh] = acc;
     }
-    // The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]).
-    // Grid (rows, batch) threads, one per output.
+
+    // Sizes of the dense entry point: baked in.
+    #define D_ROWS 512
+    #define D_ROW_LENGTH 256
+    #define D_BATCH 1
+    // The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]),
+    // one thread per output, grid (rows, batch); a row length that is not a multiple of UNIT ends element by element.
     kernel void ferrum_q5_1_512x256_b1(
         device const uchar* weights [[buffer(0)]],
         constant ulong& row_stride [[buffer(1)]],
@@ -784,29 +741,22 @@ internal static class Metal_Q5_1_512x256_B1
         device float* output [[buffer(3)]],
         uint2 gid [[thread_position_in_grid]])
     {
-        const int rows = 512;
-        const int row_length = 256;
-        const int batch = 1;
         const int r = (int)gid.x;
         const int b = (int)gid.y;
+        const int rows = D_ROWS;
+        const int row_length = D_ROW_LENGTH;
+        const int batch = D_BATCH;
         if (r >= rows || b >= batch)
         {
             return;
         }
-        device const uchar* row = weights + (ulong)r * row_stride;
-        device const float* x = input + (ulong)b * row_length;
+        const device uchar* row = weights + (ulong)r * row_stride;
+        const device float* x = input + (ulong)b * row_length;
         float sum = 0.0f;
         const int whole = row_length / UNIT * UNIT;
         for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
-            float xl[UNIT];
-            float sx = 0.0f;
-            for (int j = 0; j < UNIT; j++)
-            {
-                xl[j] = x[k0 + j];
-                sx += xl[j];
-            }
-            sum += ferrum_unit_dot_q5_1(row, k0, xl, sx);
+            sum += ferrum_unit_dot_q5_1(row, k0, x);
         }
         for (int k = whole; k < row_length; k++)
         {

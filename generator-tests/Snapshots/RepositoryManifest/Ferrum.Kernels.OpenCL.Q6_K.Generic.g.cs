@@ -20,14 +20,30 @@ internal static class OpenCL_Q6_K_Generic
 
     /// <summary>The OpenCL C source, shape constants baked in.</summary>
     public const string Source = """
-    // Ferrum MoE kernels for q6_K (shape-generic). Generated from the format description; OpenCL C 1.2.
+    // Ferrum MoE kernels for q6_K (shape-generic).
+    // Generated from the format description; OpenCL C 1.2.
+    #define QK 256   // elements per block
+    #define BB 210   // bytes per block
+    #define UNIT 16   // elements a thread reduces at a time (one sub-block)
+    // Shape-generic: the weight matrix shape of each launch is passed in.
+    #define N_ROWS rows_arg
+    #define N_K k_arg
+    #define N_E e_arg
+    #define N_TOPK topk_arg
+
+    // Mat-vec geometry: FERRUM_TPR threads share a row block of FERRUM_NR rows, FERRUM_RPG row blocks per work-group.
     #ifndef FERRUM_TPR
     #define FERRUM_TPR 16
+    #endif
+    #ifndef FERRUM_NR
+    #define FERRUM_NR 1
     #endif
     #ifndef FERRUM_RPG
     #define FERRUM_RPG 4
     #endif
     #define FERRUM_WG (FERRUM_TPR * FERRUM_RPG)
+    // Prefill tiles: FERRUM_TR weight rows x FERRUM_TT routed tokens per work-group, K staged FERRUM_KC at a time
+    // (a multiple of UNIT dividing the row length).
     #ifndef FERRUM_TR
     #define FERRUM_TR 16
     #endif
@@ -37,19 +53,14 @@ internal static class OpenCL_Q6_K_Generic
     #ifndef FERRUM_KC
     #define FERRUM_KC 32
     #endif
-    #define N_ROWS rows_arg
-    #define N_K k_arg
-    #define N_E e_arg
-    #define N_TOPK topk_arg
-    #define QK 256
-    #define BB 210
-    #define UNIT 16
+    // Activation: 0 = SiLU(gate)*up, 1 = gpt-oss clamped swiglu.
+    #ifndef FERRUM_ACT_OAI
+    #define FERRUM_ACT_OAI 0
+    #endif
 
-
-    // Activation of the gated FFN: SiLU(g)*u, or gpt-oss's clamped swiglu (-D FERRUM_ACT_OAI=1).
     inline float ferrum_act(const float g, const float u)
     {
-    #if defined(FERRUM_ACT_OAI) && FERRUM_ACT_OAI
+    #if FERRUM_ACT_OAI
         const float xg = fmin(g, 7.0f);
         const float yu = clamp(u, -7.0f, 7.0f);
         return xg / (1.0f + exp(-1.702f * xg)) * (yu + 1.0f);
@@ -58,8 +69,9 @@ internal static class OpenCL_Q6_K_Generic
     #endif
     }
 
-    // Sum of v over the FERRUM_TPR work-items that share a row (a power of two), in local memory: OpenCL 1.2 has
-    // no sub-group functions. Every work-item of the group must call it.
+    // FERRUM_ROW_SUM(v): sum of v over the FERRUM_TPR threads of a row block; every thread of the work-group calls it.
+    // OpenCL 1.2 has no sub-group functions: a tree in local memory (red, declared first in the kernel), over
+    // FERRUM_TPR (a power of two) work-items; lane = lid % FERRUM_TPR.
     inline float ferrum_row_sum(__local float* red, const int lid, const int lane, const float v)
     {
     #if FERRUM_TPR == 1
@@ -80,8 +92,10 @@ internal static class OpenCL_Q6_K_Generic
         return red[lid - lane];
     #endif
     }
+    #define FERRUM_ROW_SUM(v) ferrum_row_sum(red, lid, lane, (v))
 
-    // Partial dot of UNIT elements from k0 (a multiple of UNIT) of a weight row with x: Scale*sum(q*x) + Offset*sum(x).
+    // Partial dot of the UNIT elements from k0 (a multiple of UNIT: one sub-block) of a weight row with x:
+    // Scale*sum(q*x) + Offset*sum(x), the scale lets decoded once per unit.
     inline float ferrum_unit_dot_q6_K(const __global uchar* row, const int k0, const __global float* x)
     {
         const __global uchar* b = row + (size_t)(k0 / QK) * BB;
@@ -98,7 +112,7 @@ internal static class OpenCL_Q6_K_Generic
         return (d * ((float)((int)(char)b[(192 + s)]))) * sq;
     }
 
-    // Decodes UNIT elements from k0 (a multiple of UNIT) of a weight row into local memory; scale lets once per unit.
+    // Elements k0 .. k0+UNIT of a weight row (k0 a multiple of UNIT: one sub-block) into work-group memory.
     inline void ferrum_unit_decode_q6_K(const __global uchar* row, const int k0, __local float* out)
     {
         const __global uchar* b = row + (size_t)(k0 / QK) * BB;
@@ -123,112 +137,163 @@ internal static class OpenCL_Q6_K_Generic
         return ((d * ((float)((int)(char)b[(192 + s)]))) * ((float)((((((int)b[(((0 + (64 * (i >> 7))) + (32 * (((i >> 5) & 3) & 1))) + (i & 31))]) >> (4 * (((i >> 5) & 3) >> 1))) & 15) | (((((int)b[((128 + (32 * (i >> 7))) + (i & 31))]) >> (2 * ((i >> 5) & 3))) & 3) << 4)) - 32)));
     }
 
-    // gate||up for every (token, slot) pair: group (row block, pair); act[pair][row] = act(gate·x, up·x).
+    // gate||up for every (token, slot) pair (N_ROWS = F, N_K = H): work-group (row blocks, pair);
+    // act[pair][row] = act(gate_e[row] . x[token] + gate_bias, up_e[row] . x[token] + up_bias), NaN for a bad id.
+    // Thread `lane` of a row block takes units lane, lane + FERRUM_TPR, ... of the K axis of the gate and up rows of
+    // its FERRUM_NR rows; the block's threads then sum their parts.
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_gate_up_vec_q6_K(
-        const __global uchar* gate_w, const ulong gate_offset,
-        const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
+        const __global uchar* gate, const ulong gate_offset,
+        const __global uchar* up, const ulong up_offset, const ulong expert_stride,
         const __global float* x, const __global int* ids, __global float* act,
-        const __global float* gate_b, const __global float* up_b,
+        const __global float* gate_bias, const __global float* up_bias,
         const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int has_bias)
     {
         __local float red[FERRUM_WG];
+        const __global uchar* gate_w = gate + gate_offset;
+        const __global uchar* up_w = up + up_offset;
+        const ulong stride_w = expert_stride;
         const int lid = get_local_id(0);
+        const int block = get_group_id(0);
+        const int pair = get_group_id(1);
         const int lane = lid % FERRUM_TPR;
-        const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
-        const int rr = r < N_ROWS ? r : N_ROWS - 1;
-        const int p = get_group_id(1);
-        const int t = p / N_TOPK;
-        const int id = ids[p];
-        const int e = (uint)id < (uint)N_E ? id : 0;
-        const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        const __global uchar* g_row = gate_w + gate_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
-        const __global uchar* u_row = up_w + up_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
+        const int r0 = (block * FERRUM_RPG + lid / FERRUM_TPR) * FERRUM_NR;
+        const int t = pair / N_TOPK;
+        const int id = ids[pair];
+        const bool ok = (uint)id < (uint)N_E;
+        const int e = ok ? id : 0;
+        const size_t row_bytes = (size_t)(N_K / QK) * BB;
+        const __global uchar* gbase = gate_w + (size_t)e * stride_w;
+        const __global uchar* ubase = up_w + (size_t)e * stride_w;
         const __global float* xt = x + (size_t)t * N_K;
-        float g = 0.0f;
-        float u = 0.0f;
+        float g[FERRUM_NR];
+        float u[FERRUM_NR];
+        for (int r = 0; r < FERRUM_NR; r++)
+        {
+            g[r] = 0.0f;
+            u[r] = 0.0f;
+        }
         for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
         {
-            g += ferrum_unit_dot_q6_K(g_row, k0, xt);
-            u += ferrum_unit_dot_q6_K(u_row, k0, xt);
+            for (int r = 0; r < FERRUM_NR; r++)
+            {
+                const size_t off = (size_t)min(r0 + r, N_ROWS - 1) * row_bytes;
+                g[r] += ferrum_unit_dot_q6_K(gbase + off, k0, xt);
+                u[r] += ferrum_unit_dot_q6_K(ubase + off, k0, xt);
+            }
         }
-        g = ferrum_row_sum(red, lid, lane, g);
-        u = ferrum_row_sum(red, lid, lane, u);
-        if (lane == 0 && r < N_ROWS)
+        for (int r = 0; r < FERRUM_NR; r++)
         {
-            const float gb = has_bias ? gate_b[(size_t)e * N_ROWS + r] : 0.0f;
-            const float ub = has_bias ? up_b[(size_t)e * N_ROWS + r] : 0.0f;
-            act[(size_t)p * N_ROWS + r] = (uint)id < (uint)N_E ? ferrum_act(g + gb, u + ub) : NAN;
+            const float gs = FERRUM_ROW_SUM(g[r]);
+            const float us = FERRUM_ROW_SUM(u[r]);
+            if (lane == 0 && r0 + r < N_ROWS)
+            {
+                const size_t b = (size_t)e * N_ROWS + r0 + r;
+                const float gb = has_bias ? gate_bias[b] : 0.0f;
+                const float ub = has_bias ? up_bias[b] : 0.0f;
+                act[(size_t)pair * N_ROWS + r0 + r] = ok ? ferrum_act(gs + gb, us + ub) : NAN;
+            }
         }
     }
-
-    // down + weighted sum: group (row block, token); out[token][row] = sum over slots of weight * (down_e(act[pair]) + bias_e),
-    // added to out[token][row] when accumulate is set (the shared expert after the routed ones).
+    // down + routing-weighted sum (N_ROWS = H, N_K = F): work-group (row blocks, token);
+    // out[token][row] = sum over slots of weights[pair] * (down_e[row] . act[pair] + down_bias_e[row]), added onto
+    // out when accumulate is set (the shared expert, run as a one-expert top-1 block after the routed ones); NaN when
+    // a slot's id is bad. Same row blocks and K split as gate||up.
     __kernel __attribute__((reqd_work_group_size(FERRUM_WG, 1, 1)))
     void ferrum_moe_down_vec_q6_K(
-        const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
+        const __global uchar* down, const ulong down_offset, const ulong expert_stride,
         const __global float* act, const __global int* ids, const __global float* weights, __global float* out,
-        const __global float* down_b,
+        const __global float* down_bias,
         const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int has_bias, const int accumulate)
     {
         __local float red[FERRUM_WG];
+        const __global uchar* down_w = down + down_offset;
+        const ulong stride_w = expert_stride;
         const int lid = get_local_id(0);
-        const int lane = lid % FERRUM_TPR;
-        const int r = get_group_id(0) * FERRUM_RPG + lid / FERRUM_TPR;
-        const int rr = r < N_ROWS ? r : N_ROWS - 1;
+        const int block = get_group_id(0);
         const int t = get_group_id(1);
-        const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        float acc = 0.0f;
-        int bad = 0;
-        for (int k = 0; k < N_TOPK; k++)
+        const int lane = lid % FERRUM_TPR;
+        const int r0 = (block * FERRUM_RPG + lid / FERRUM_TPR) * FERRUM_NR;
+        const size_t row_bytes = (size_t)(N_K / QK) * BB;
+        float acc[FERRUM_NR];
+        for (int r = 0; r < FERRUM_NR; r++)
         {
-            const int p = t * N_TOPK + k;
-            const int id = ids[p];
-            bad |= (uint)id >= (uint)N_E;
+            acc[r] = 0.0f;
+        }
+        bool bad = false;
+        for (int slot = 0; slot < N_TOPK; slot++)
+        {
+            const int pair = t * N_TOPK + slot;
+            const int id = ids[pair];
+            bad = bad || (uint)id >= (uint)N_E;
             const int e = (uint)id < (uint)N_E ? id : 0;
-            const __global uchar* row = down_w + down_offset + (ulong)e * expert_stride + (ulong)rr * row_bytes;
-            const __global float* a = act + (size_t)p * N_K;
-            float part = 0.0f;
+            const float wgt = weights[pair];
+            const __global uchar* base = down_w + (size_t)e * stride_w;
+            const __global float* a = act + (size_t)pair * N_K;
+            float part[FERRUM_NR];
+            for (int r = 0; r < FERRUM_NR; r++)
+            {
+                part[r] = 0.0f;
+            }
             for (int k0 = lane * UNIT; k0 < N_K; k0 += FERRUM_TPR * UNIT)
             {
-                part += ferrum_unit_dot_q6_K(row, k0, a);
+                for (int r = 0; r < FERRUM_NR; r++)
+                {
+                    part[r] += ferrum_unit_dot_q6_K(base + (size_t)min(r0 + r, N_ROWS - 1) * row_bytes, k0, a);
+                }
             }
-            // The bias once per row: lane 0's part, before the row sum.
-            const float bias = has_bias && lane == 0 ? down_b[(size_t)e * N_ROWS + rr] : 0.0f;
-            acc += weights[p] * (part + bias);
+            for (int r = 0; r < FERRUM_NR; r++)
+            {
+                // The bias once per row: lane 0's part, before the row sum.
+                const float bias = has_bias && lane == 0 ? down_bias[(size_t)e * N_ROWS + min(r0 + r, N_ROWS - 1)] : 0.0f;
+                acc[r] += wgt * (part[r] + bias);
+            }
         }
-        acc = ferrum_row_sum(red, lid, lane, acc);
-        if (lane == 0 && r < N_ROWS)
+        for (int r = 0; r < FERRUM_NR; r++)
         {
-            const size_t o = (size_t)t * N_ROWS + r;
-            out[o] = bad ? NAN : accumulate ? out[o] + acc : acc;
+            const float v = FERRUM_ROW_SUM(acc[r]);
+            if (lane == 0 && r0 + r < N_ROWS)
+            {
+                const size_t o = (size_t)t * N_ROWS + r0 + r;
+                out[o] = bad ? NAN : accumulate ? out[o] + v : v;
+            }
         }
     }
-
-    // Prefill gate||up: group (row tile, token tile of one expert) over the tokens routed to that expert.
+    // Prefill gate||up, grouped by expert: a work-group of FERRUM_TR x FERRUM_TT threads takes expert e, FERRUM_TR
+    // weight rows from r0 and FERRUM_TT of the pairs routed to e from j0 (lists from the grouping kernel). Per K step
+    // of FERRUM_KC it decodes the gate and up tiles into work-group memory one unit per task and gathers the tokens'
+    // activations, so each weight is read and decoded once per token tile; thread (lr, lt) then accumulates row lr
+    // times token lt.
     __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
     void ferrum_moe_gate_up_tile_q6_K(
-        const __global uchar* gate_w, const ulong gate_offset,
-        const __global uchar* up_w, const ulong up_offset, const ulong expert_stride,
+        const __global uchar* gate, const ulong gate_offset,
+        const __global uchar* up, const ulong up_offset, const ulong expert_stride,
         const __global float* x, const __global int* counts, const __global int* lists, const __global int* tiles, __global float* act,
-        const __global float* gate_b, const __global float* up_b,
+        const __global float* gate_bias, const __global float* up_bias,
         const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert, const int has_bias)
     {
         __local float wg[FERRUM_TR][FERRUM_KC + 1];
         __local float wu[FERRUM_TR][FERRUM_KC + 1];
         __local float xs[FERRUM_TT][FERRUM_KC + 1];
+        const __global uchar* gate_w = gate + gate_offset;
+        const __global uchar* up_w = up + up_offset;
+        const ulong stride_w = expert_stride;
         // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
         const int e = tiles[2 * get_group_id(1)];
         const int j0 = tiles[2 * get_group_id(1) + 1];
-        const int cnt = counts[e];
+        const int r0 = get_group_id(0) * FERRUM_TR;
         const int lr = get_local_id(0);
         const int lt = get_local_id(1);
+        const int cnt = min(counts[e], max_per_expert);
+        if (j0 >= cnt)
+        {
+            return; // uniform for the work-group: no pairs of this expert in this token tile
+        }
         const int lin = lt * FERRUM_TR + lr;
-        const int r0 = get_group_id(0) * FERRUM_TR;
         const __global int* list = lists + (size_t)e * max_per_expert;
-        const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        const __global uchar* gbase = gate_w + gate_offset + (ulong)e * expert_stride;
-        const __global uchar* ubase = up_w + up_offset + (ulong)e * expert_stride;
+        const size_t row_bytes = (size_t)(N_K / QK) * BB;
+        const __global uchar* gbase = gate_w + (size_t)e * stride_w;
+        const __global uchar* ubase = up_w + (size_t)e * stride_w;
         float g = 0.0f;
         float u = 0.0f;
         for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
@@ -237,9 +302,9 @@ internal static class OpenCL_Q6_K_Generic
             {
                 const int rr = task / (FERRUM_KC / UNIT);
                 const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
-                const int row = min(r0 + rr, N_ROWS - 1);
-                ferrum_unit_decode_q6_K(gbase + (ulong)row * row_bytes, k0 + kk, &wg[rr][kk]);
-                ferrum_unit_decode_q6_K(ubase + (ulong)row * row_bytes, k0 + kk, &wu[rr][kk]);
+                const size_t off = (size_t)min(r0 + rr, N_ROWS - 1) * row_bytes;
+                ferrum_unit_decode_q6_K(gbase + off, k0 + kk, &wg[rr][kk]);
+                ferrum_unit_decode_q6_K(ubase + off, k0 + kk, &wu[rr][kk]);
             }
             for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
             {
@@ -260,33 +325,39 @@ internal static class OpenCL_Q6_K_Generic
         const int r = r0 + lr;
         if (j < cnt && r < N_ROWS)
         {
-            const float gb = has_bias ? gate_b[(size_t)e * N_ROWS + r] : 0.0f;
-            const float ub = has_bias ? up_b[(size_t)e * N_ROWS + r] : 0.0f;
+            const float gb = has_bias ? gate_bias[(size_t)e * N_ROWS + r] : 0.0f;
+            const float ub = has_bias ? up_bias[(size_t)e * N_ROWS + r] : 0.0f;
             act[(size_t)list[j] * N_ROWS + r] = ferrum_act(g + gb, u + ub);
         }
     }
-
-    // Prefill down: group (row tile, token tile of one expert); y[pair][row] = weight[pair] * (down_e(act[pair]) + bias_e).
+    // Prefill down, grouped by expert, the same tiles as gate||up; y[pair][row] = weights[pair] * (down_e[row] .
+    // act[pair] + down_bias_e[row]); the combine kernel then sums each token's slots.
     __kernel __attribute__((reqd_work_group_size(FERRUM_TR, FERRUM_TT, 1)))
     void ferrum_moe_down_tile_q6_K(
-        const __global uchar* down_w, const ulong down_offset, const ulong expert_stride,
+        const __global uchar* down, const ulong down_offset, const ulong expert_stride,
         const __global float* act, const __global int* counts, const __global int* lists, const __global int* tiles,
-        const __global float* weights, __global float* y, const __global float* down_b,
+        const __global float* weights, __global float* y, const __global float* down_bias,
         const int rows_arg, const int k_arg, const int e_arg, const int topk_arg, const int max_per_expert, const int has_bias)
     {
         __local float ws[FERRUM_TR][FERRUM_KC + 1];
         __local float as[FERRUM_TT][FERRUM_KC + 1];
+        const __global uchar* down_w = down + down_offset;
+        const ulong stride_w = expert_stride;
         // tiles[] lists (expert, first routed token) of every non-empty token tile, so no group idles.
         const int e = tiles[2 * get_group_id(1)];
         const int j0 = tiles[2 * get_group_id(1) + 1];
-        const int cnt = counts[e];
+        const int r0 = get_group_id(0) * FERRUM_TR;
         const int lr = get_local_id(0);
         const int lt = get_local_id(1);
+        const int cnt = min(counts[e], max_per_expert);
+        if (j0 >= cnt)
+        {
+            return; // uniform for the work-group: no pairs of this expert in this token tile
+        }
         const int lin = lt * FERRUM_TR + lr;
-        const int r0 = get_group_id(0) * FERRUM_TR;
         const __global int* list = lists + (size_t)e * max_per_expert;
-        const ulong row_bytes = (ulong)(N_K / QK) * BB;
-        const __global uchar* base = down_w + down_offset + (ulong)e * expert_stride;
+        const size_t row_bytes = (size_t)(N_K / QK) * BB;
+        const __global uchar* base = down_w + (size_t)e * stride_w;
         float acc = 0.0f;
         for (int k0 = 0; k0 < N_K; k0 += FERRUM_KC)
         {
@@ -294,8 +365,7 @@ internal static class OpenCL_Q6_K_Generic
             {
                 const int rr = task / (FERRUM_KC / UNIT);
                 const int kk = (task % (FERRUM_KC / UNIT)) * UNIT;
-                const int row = min(r0 + rr, N_ROWS - 1);
-                ferrum_unit_decode_q6_K(base + (ulong)row * row_bytes, k0 + kk, &ws[rr][kk]);
+                ferrum_unit_decode_q6_K(base + (size_t)min(r0 + rr, N_ROWS - 1) * row_bytes, k0 + kk, &ws[rr][kk]);
             }
             for (int idx = lin; idx < FERRUM_TT * FERRUM_KC; idx += FERRUM_TR * FERRUM_TT)
             {
@@ -315,8 +385,9 @@ internal static class OpenCL_Q6_K_Generic
         const int r = r0 + lr;
         if (j < cnt && r < N_ROWS)
         {
-            const int p = list[j];
-            y[(size_t)p * N_ROWS + r] = weights[p] * (acc + (has_bias ? down_b[(size_t)e * N_ROWS + r] : 0.0f));
+            const int pair = list[j];
+            const float bias = has_bias ? down_bias[(size_t)e * N_ROWS + r] : 0.0f;
+            y[(size_t)pair * N_ROWS + r] = weights[pair] * (acc + bias);
         }
     }
 
@@ -329,6 +400,7 @@ internal static class OpenCL_Q6_K_Generic
             dst[k] = ferrum_decode_q6_K(src, k);
         }
     }
+    // Format-independent kernels: every program carries them, so one program per format is all a host builds.
     #ifndef FERRUM_ROUTE_WG
     #define FERRUM_ROUTE_WG 64
     #endif
@@ -577,25 +649,38 @@ internal static class OpenCL_Q6_K_Generic
         out[(size_t)t * h + hh] = acc;
     }
 
-    // Plain batched mat-vec: output[b][r] = row r · input[b]; work size (rows, batch).
+    // Sizes of the dense entry point: arguments.
+    #define D_ROWS rows_arg
+    #define D_ROW_LENGTH row_length_arg
+    #define D_BATCH batch_arg
+    // The generator's dense mat-vec entry point: output[b * rows + r] = dot(weight row r, input[b * row_length ..]),
+    // one thread per output, grid (rows, batch); a row length that is not a multiple of UNIT ends element by element.
     __kernel void ferrum_q6_k_generic(
-        __global const uchar* weights, const ulong row_stride, __global const float* input, __global float* output,
-        const int ROWS, const int ROW_LENGTH, const int BATCH)
+        const __global uchar* weights, const ulong row_stride, const __global float* input, __global float* output,
+        const int rows_arg, const int row_length_arg, const int batch_arg)
     {
-        const int r = (int)get_global_id(0);
-        const int b = (int)get_global_id(1);
-        if (r >= ROWS || b >= BATCH)
+        const int r = get_global_id(0);
+        const int b = get_global_id(1);
+        const int rows = D_ROWS;
+        const int row_length = D_ROW_LENGTH;
+        const int batch = D_BATCH;
+        if (r >= rows || b >= batch)
         {
             return;
         }
-        const __global uchar* row = weights + (ulong)r * row_stride;
-        const __global float* x = input + (size_t)b * ROW_LENGTH;
+        const __global uchar* row = weights + (size_t)r * row_stride;
+        const __global float* x = input + (size_t)b * row_length;
         float sum = 0.0f;
-        for (int k0 = 0; k0 < ROW_LENGTH; k0 += UNIT)
+        const int whole = row_length / UNIT * UNIT;
+        for (int k0 = 0; k0 < whole; k0 += UNIT)
         {
             sum += ferrum_unit_dot_q6_K(row, k0, x);
         }
-        output[(size_t)b * ROWS + r] = sum;
+        for (int k = whole; k < row_length; k++)
+        {
+            sum += ferrum_decode_q6_K(row, k) * x[k];
+        }
+        output[(size_t)b * rows + r] = sum;
     }
     """;
 

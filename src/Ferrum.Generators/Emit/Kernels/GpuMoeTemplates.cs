@@ -8,7 +8,8 @@ namespace Ferrum.Generators.Emit.Kernels;
 /// <see cref="GpuDialect"/> fills (<c>{G}</c> device memory, <c>{L}</c> work-group memory, <c>{SIZE}</c> the offset
 /// type, <c>{BARRIER}</c>, <c>{THREADS}</c> the routing work-group size, <c>{ROUTE_HEAD}</c>, <c>{ROUTE_PROLOGUE}</c> and
 /// the like the kernels' signatures and the binding of their plain names). Both printers append
-/// <see cref="FormatIndependent"/>'s rendering: routing, grouping (ggml's map0) and combine.
+/// <see cref="FormatIndependent"/>'s rendering: routing, grouping (ggml's map0) and combine. The format kernels'
+/// templates (<see cref="GpuFormatTemplates"/>) use the same placeholders and <see cref="Render"/>.
 /// </summary>
 internal static class GpuMoeTemplates
 {
@@ -23,6 +24,20 @@ internal static class GpuMoeTemplates
         ("{COMBINE_PROLOGUE}", d => d.CombinePrologue),
         ("{DEQUANT_HEAD}", d => d.DequantHead),
         ("{DEQUANT_PROLOGUE}", d => d.DequantPrologue),
+        ("{GATE_UP_VEC_HEAD}", d => d.GateUpVecHead),
+        ("{GATE_UP_VEC_PROLOGUE}", d => d.GateUpVecPrologue),
+        ("{DOWN_VEC_HEAD}", d => d.DownVecHead),
+        ("{DOWN_VEC_PROLOGUE}", d => d.DownVecPrologue),
+        ("{GATE_UP_TILE_HEAD}", d => d.GateUpTileHead),
+        ("{GATE_UP_TILE_PROLOGUE}", d => d.GateUpTilePrologue),
+        ("{DOWN_TILE_HEAD}", d => d.DownTileHead),
+        ("{DOWN_TILE_PROLOGUE}", d => d.DownTilePrologue),
+        ("{DENSE_HEAD}", d => d.DenseHead),
+        ("{DENSE_PROLOGUE}", d => d.DensePrologue),
+        ("{ROW_SUM}", d => d.RowSum),
+        ("{ROW_SCRATCH}", d => d.RowScratch),
+        ("{TPR_DEFAULT}", d => d.ThreadsPerRowDefault),
+        ("{INLINE}", d => d.Inline),
         ("{G}", d => d.Global),
         ("{L}", d => d.Local),
         ("{SIZE}", d => d.Size),

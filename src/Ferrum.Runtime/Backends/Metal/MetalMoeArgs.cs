@@ -15,8 +15,8 @@ public struct MetalMoeArgs
     /// <summary>Bytes from one expert to the next in the down stack.</summary>
     public ulong StrideDown;
 
-    /// <summary>kernel_moe_mv_id: bytes between experts of its weight stack.</summary>
-    public ulong StrideMv;
+    /// <summary>Unused; keeps the layout.</summary>
+    public ulong Reserved0;
 
     /// <summary>Hidden size.</summary>
     public int H;

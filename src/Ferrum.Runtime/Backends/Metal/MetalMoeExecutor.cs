@@ -7,7 +7,7 @@ namespace Ferrum.Backends.Metal;
 /// <summary>
 /// Runs one MoE block on the Metal GPU with the generated MSL kernels: route → gate||up (SiLU·up or swiglu_oai) →
 /// down + weighted sum, all in one command buffer; from <see cref="MetalMoePlan.PrefillTokens"/> tokens on, the pairs
-/// are grouped by expert and the simdgroup-matrix tile kernels run instead. Weights lying in a GGUF file mapping are
+/// are grouped by expert and the prefill tile kernels run instead. Weights lying in a GGUF file mapping are
 /// wrapped without copying (<see cref="IsPageMapped"/>), so the executor holds a lease on the layer's mapping until
 /// it is disposed: disposing the <see cref="MoeLayer"/> or its file first is safe. Other memory is copied once.
 /// Constructing it off macOS throws <see cref="PlatformNotSupportedException"/> ("Metal is available only on macOS").

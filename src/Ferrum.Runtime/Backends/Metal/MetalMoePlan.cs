@@ -72,20 +72,26 @@ public sealed record MetalDispatch(MetalMoeStep Step, string Function, MTLSize T
 /// </summary>
 public static class MetalMoePlan
 {
-    /// <summary>Rows per simdgroup in the mat-vec kernels (FERRUM_NR0).</summary>
+    /// <summary>Rows per simdgroup in the mat-vec kernels (FERRUM_NR).</summary>
     public const int RowsPerSimdgroup = 2;
 
-    /// <summary>Simdgroups per threadgroup in the mat-vec kernels (FERRUM_NSG).</summary>
+    /// <summary>Simdgroups per threadgroup in the mat-vec kernels (FERRUM_RPG: row blocks of FERRUM_TPR = 32 threads).</summary>
     public const int SimdgroupsPerThreadgroup = 2;
 
-    /// <summary>SIMD width the kernels assume.</summary>
+    /// <summary>SIMD width the kernels assume (FERRUM_TPR: a row block is one simdgroup).</summary>
     public const int SimdWidth = 32;
 
-    /// <summary>Prefill tile (rows, tokens and K step) of the mm kernels.</summary>
+    /// <summary>K step of the prefill tiles (FERRUM_KC); row lengths and row counts are multiples of it.</summary>
     public const int Tile = 32;
 
+    /// <summary>Weight rows of a prefill tile (FERRUM_TR): the threadgroup's x size.</summary>
+    public const int TileRows = 16;
+
+    /// <summary>Routed tokens of a prefill tile (FERRUM_TT): the threadgroup's y size.</summary>
+    public const int TileTokens = 16;
+
     /// <summary>Threads of a prefill tile threadgroup.</summary>
-    public const int TileThreads = 128;
+    public const int TileThreads = TileRows * TileTokens;
 
     /// <summary>Simdgroups of the routing threadgroup (FERRUM_ROUTE_NSG).</summary>
     public const int RouteSimdgroups = 4;
@@ -104,7 +110,8 @@ public static class MetalMoePlan
 
     /// <summary>The #defines the host puts in front of every program, so the grid math here and the kernels agree.</summary>
     public static string Defines(bool oaiActivation) =>
-        $"#define FERRUM_NR0 {RowsPerSimdgroup}\n#define FERRUM_NSG {SimdgroupsPerThreadgroup}\n#define FERRUM_ACT_OAI {(oaiActivation ? 1 : 0)}\n" +
+        $"#define FERRUM_TPR {SimdWidth}\n#define FERRUM_NR {RowsPerSimdgroup}\n#define FERRUM_RPG {SimdgroupsPerThreadgroup}\n" +
+        $"#define FERRUM_TR {TileRows}\n#define FERRUM_TT {TileTokens}\n#define FERRUM_KC {Tile}\n#define FERRUM_ACT_OAI {(oaiActivation ? 1 : 0)}\n" +
         $"#define FERRUM_ROUTE_NSG {RouteSimdgroups}\n#define FERRUM_MAX_EXPERTS {MaxExperts}\n#define FERRUM_MAX_TOPK {MaxTopK}\n#define FERRUM_MAX_GROUPS {MaxGroups}\n";
 
     /// <summary>Kernel function of a step for the given weight formats.</summary>
@@ -228,10 +235,12 @@ public static class MetalMoePlan
             return list;
         }
 
-        var tokenTiles = Ceil(tokens, Tile);
+        // Tiles: (row tiles, token tiles, experts); an expert's token tiles past its routed count return at once.
+        var tokenTiles = Ceil(tokens, TileTokens);
+        var tile = MTLSize.Of(TileRows, TileTokens);
         list.Add(new(MetalMoeStep.Map, Function(MetalMoeStep.Map, gateUp, down), MTLSize.Of(Ceil(experts, 64)), MTLSize.Of(64)));
-        list.Add(new(MetalMoeStep.GateUpTile, Function(MetalMoeStep.GateUpTile, gateUp, down), MTLSize.Of(Ceil(ffn, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), ffn, hidden));
-        list.Add(new(MetalMoeStep.DownTile, Function(MetalMoeStep.DownTile, gateUp, down), MTLSize.Of(Ceil(hidden, Tile), tokenTiles, experts), MTLSize.Of(TileThreads), hidden, ffn));
+        list.Add(new(MetalMoeStep.GateUpTile, Function(MetalMoeStep.GateUpTile, gateUp, down), MTLSize.Of(Ceil(ffn, TileRows), tokenTiles, experts), tile, ffn, hidden));
+        list.Add(new(MetalMoeStep.DownTile, Function(MetalMoeStep.DownTile, gateUp, down), MTLSize.Of(Ceil(hidden, TileRows), tokenTiles, experts), tile, hidden, ffn));
         list.Add(new(MetalMoeStep.Combine, Function(MetalMoeStep.Combine, gateUp, down), MTLSize.Of(Ceil(hidden, 64), tokens), MTLSize.Of(64)));
         return list;
     }

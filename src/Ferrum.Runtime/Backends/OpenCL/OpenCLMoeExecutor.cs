@@ -292,9 +292,9 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             throw new ArgumentException($"ThreadsPerRow {tpr} must be a power of two");
         }
 
-        if (rpg <= 0 || o.TileRows <= 0 || o.TileTokens <= 0)
+        if (rpg <= 0 || o.RowsPerBlock <= 0 || o.TileRows <= 0 || o.TileTokens <= 0)
         {
-            throw new ArgumentException("RowsPerGroup, TileRows and TileTokens must be positive");
+            throw new ArgumentException("RowsPerGroup, RowsPerBlock, TileRows and TileTokens must be positive");
         }
 
         var biggest = Math.Max(Math.Max(tpr * rpg, o.TileRows * o.TileTokens), RouteGroup);
@@ -315,7 +315,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
             }
         }
 
-        return $"-cl-std=CL1.2 -D FERRUM_TPR={tpr} -D FERRUM_RPG={rpg} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
+        return $"-cl-std=CL1.2 -D FERRUM_TPR={tpr} -D FERRUM_NR={o.RowsPerBlock} -D FERRUM_RPG={rpg} -D FERRUM_TR={o.TileRows} -D FERRUM_TT={o.TileTokens} -D FERRUM_KC={kc} -D FERRUM_ROUTE_WG={RouteGroup}"
             + (oaiSwiglu ? " -D FERRUM_ACT_OAI=1" : string.Empty);
     }
 
@@ -476,7 +476,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         OpenCLLaunch.Arg(_ctx, k, i++, s.X);
         SizeArgs(k, ref i, sh.Ffn, Hidden, 1, 1);
         OpenCLLaunch.Arg(_ctx, k, i, 0);
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(sh.Ffn, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(sh.Ffn, _options.RowsPerBlock * rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
 
         name = "ferrum_moe_down_vec_" + Fmt(sh.DownType);
         k = sh.DownProgram.Kernel(name);
@@ -492,7 +492,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         SizeArgs(k, ref i, Hidden, sh.Ffn, 1, 1);
         OpenCLLaunch.Arg(_ctx, k, i++, 0);
         OpenCLLaunch.Arg(_ctx, k, i, 1);
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, _options.RowsPerBlock * rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
     }
 
     private string Fmt(GgmlType t) => GgmlTypeInfo.Get(t).Name;
@@ -503,7 +503,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         SizeArgs(k, ref i, ExpertFfn, Hidden);
         OpenCLLaunch.Arg(_ctx, k, i, HasExpertBias ? 1 : 0);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, rpg) * tpr * rpg, (long)tokens * TopK], [tpr * rpg, 1]);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(ExpertFfn, _options.RowsPerBlock * rpg) * tpr * rpg, (long)tokens * TopK], [tpr * rpg, 1]);
     }
 
     private void DownVec(Scratch s, int tokens)
@@ -513,7 +513,7 @@ public sealed unsafe class OpenCLMoeExecutor : IMoeExecutor
         OpenCLLaunch.Arg(_ctx, k, i++, _downBias is null ? 0 : 1);
         OpenCLLaunch.Arg(_ctx, k, i, 0);
         var (tpr, rpg) = _options.MatVecGeometry(_ctx.Device);
-        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
+        OpenCLLaunch.Run(_ctx, k, name, [Groups(Hidden, _options.RowsPerBlock * rpg) * tpr * rpg, tokens], [tpr * rpg, 1]);
     }
 
     private (nint Kernel, string Name, uint Next) GateUpKernel(string prefix, params OpenCLBuffer[] buffers) =>

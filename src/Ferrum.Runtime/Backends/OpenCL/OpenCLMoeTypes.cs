@@ -27,8 +27,14 @@ public sealed record OpenCLMoeOptions
     /// </summary>
     public int ThreadsPerRow { get; init; } = 16;
 
-    /// <summary>Weight rows per work-group in the mat-vec kernels.</summary>
+    /// <summary>Row blocks (of <see cref="ThreadsPerRow"/> work-items) per work-group in the mat-vec kernels.</summary>
     public int RowsPerGroup { get; init; } = 4;
+
+    /// <summary>
+    /// Weight rows each row block computes in the mat-vec kernels (FERRUM_NR): the activation unit a work-item loads
+    /// is reused for that many rows. A work-group covers RowsPerBlock × RowsPerGroup rows.
+    /// </summary>
+    public int RowsPerBlock { get; init; } = 1;
 
     /// <summary>The mat-vec geometry (work-items per row, rows per group).</summary>
     public (int ThreadsPerRow, int RowsPerGroup) MatVecGeometry(OpenCLDevice device) => (ThreadsPerRow, RowsPerGroup);
