@@ -51,7 +51,7 @@ internal static unsafe class KernelMicroBench
             var kernels = new[] { SimdLevel.Avx512, SimdLevel.Avx2 }.Where(l => l <= CpuSimd.Supported).Select(l => CpuKernels.Generic(type, l)).ToList();
             if (PreviousOneToken(type) is { } previous)
             {
-                kernels.Add(previous);
+                kernels.Insert(0, previous);
             }
 
             foreach (var kern in kernels)

@@ -12,6 +12,16 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 internal static unsafe class Avx2Block32Decoders
 {
+    // Bit j of qh (j = 0..31) → byte j = 0xFF if set, 0 otherwise.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> HighMask32(uint qh)
+    {
+        var v = Vector256.Create(qh).AsByte();
+        var sel = Avx2.Shuffle(v, Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        var bit = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        return Vector256.Equals(sel & bit, bit);
+    }
+
     /// <summary>q4_0: nibble − 8, f16 scale.</summary>
     public struct Q4_0 : IBlock32
     {
@@ -45,7 +55,8 @@ internal static unsafe class Avx2Block32Decoders
         public static float Min(byte* block, float* f16) => f16[Unsafe.ReadUnaligned<ushort>(block + Q4_1Layout.MOffset)];
     }
 
-    /// <summary>q5_0: (nibble | high bit·16) − 16, f16 scale.</summary>
+    /// <summary>q5_0: (nibble | high bit·16) − 16, f16 scale. The −16 is folded in: with the high bit clear the byte
+    /// is nibble | 0xF0 (= nibble − 16 as a signed byte), with it set the nibble itself.</summary>
     public struct Q5_0 : IBlock32
     {
         public static int BlockBytes => Q5_0Layout.BlockBytes;
@@ -54,7 +65,7 @@ internal static unsafe class Avx2Block32Decoders
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<sbyte> Values(byte* block) =>
-            (Avx2Dots.Nibbles32(block + Q5_0Layout.QsOffset) | Avx2Dots.HighBits32(Unsafe.ReadUnaligned<uint>(block + Q5_0Layout.QhOffset))).AsSByte() - Vector256.Create((sbyte)16);
+            (Avx2Dots.Nibbles32(block + Q5_0Layout.QsOffset) | Avx2.AndNot(HighMask32(Unsafe.ReadUnaligned<uint>(block + Q5_0Layout.QhOffset)), Vector256.Create((byte)0xF0))).AsSByte();
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Scale(byte* block, float* f16) => f16[Unsafe.ReadUnaligned<ushort>(block + Q5_0Layout.DOffset)];

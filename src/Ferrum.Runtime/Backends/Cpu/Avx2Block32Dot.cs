@@ -9,8 +9,7 @@ namespace Ferrum.Backends.Cpu;
 /// The AVX2 dot of every 32-element block format (<typeparamref name="TB"/> decodes one block) with Q8_0
 /// activations, or Q8_1 for the formats with a minimum. Per block and token: one vpmaddubsw (u8×s8→s16, signed
 /// weights through |x|·sign(y, x)), one vpmaddwd against ones (→ 8 s32), one conversion and one FMA with
-/// d_w·d_y. <see cref="Dot"/> keeps two accumulators so consecutive blocks do not wait on each other's FMA;
-/// <see cref="Dot4"/> decodes each block once (and takes |x| once) for four activation rows.
+/// d_w·d_y. <see cref="Dot4"/> decodes each block once (and takes |x| once) for four activation rows.
 /// </summary>
 internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
     where TB : struct, IBlock32
@@ -30,38 +29,24 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
         get => TB.HasMin ? Q8_1Layout.QsOffset : Q8_0Layout.QsOffset;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot(byte* w, byte* a, int blocks)
     {
         var ones = Vector256.Create((short)1);
         float* f16 = Fp16.HalfTable;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
+        var acc = Vector256<float>.Zero;
         float accm = 0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2, w += 2 * TB.BlockBytes, a += 2 * ActBytes)
-        {
-            var x0 = TB.Values(w);
-            var x1 = TB.Values(w + TB.BlockBytes);
-            acc0 = Fma.MultiplyAdd(Sum(x0, Prepared(x0), a, ones), Vector256.Create(TB.Scale(w, f16) * H(f16, a)), acc0);
-            acc1 = Fma.MultiplyAdd(Sum(x1, Prepared(x1), a + ActBytes, ones), Vector256.Create(TB.Scale(w + TB.BlockBytes, f16) * H(f16, a + ActBytes)), acc1);
-            if (TB.HasMin)
-            {
-                accm += TB.Min(w, f16) * H(f16, a + Q8_1Layout.SOffset) + TB.Min(w + TB.BlockBytes, f16) * H(f16, a + ActBytes + Q8_1Layout.SOffset);
-            }
-        }
-
-        if (b < blocks)
+        for (int b = 0; b < blocks; b++, w += TB.BlockBytes, a += ActBytes)
         {
             var x = TB.Values(w);
-            acc0 = Fma.MultiplyAdd(Sum(x, Prepared(x), a, ones), Vector256.Create(TB.Scale(w, f16) * H(f16, a)), acc0);
+            acc = Fma.MultiplyAdd(Sum(x, Prepared(x), a, ones), Vector256.Create(TB.Scale(w, f16) * H(f16, a)), acc);
             if (TB.HasMin)
             {
                 accm += TB.Min(w, f16) * H(f16, a + Q8_1Layout.SOffset);
             }
         }
 
-        return TB.HasMin ? Vector256.Sum(acc0 + acc1) + accm : Vector256.Sum(acc0 + acc1);
+        return TB.HasMin ? Vector256.Sum(acc) + accm : Vector256.Sum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
