@@ -90,6 +90,11 @@ internal static unsafe class KernelMicroBench
                 }
             });
             o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {kb.Path} {oursB,8:F1} us, ggml vec_dot {ggmlB,8:F1} us, ratio {oursB / ggmlB:F2}");
+            if (Tile8Bench.Kernel(type) is { } k8)
+            {
+                double ours8 = Median(() => k8.Run(k, w.Pointer, rowBytes, rows, actB.Pointer, ab, bt, yb.Floats, rows));
+                o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {k8.Path} {ours8,8:F1} us, ratio {ours8 / ggmlB:F2} (×8 / ×4 {ours8 / oursB:F2})");
+            }
         }
     }
 
