@@ -7,7 +7,10 @@ namespace Ferrum.Benchmarks.Cpu;
 
 /// <summary>
 /// One expert matrix (768×2048 or 2048×768), cache-resident, one thread: Ferrum's kernel against ggml's vec_dot
-/// called row by row (what ggml's mul_mat does per row). Median of repeated runs.
+/// called row by row (what ggml's mul_mat does per row), at one token and at eight (ggml: vec_dot per row and
+/// token). For the 32-element block formats also the single-token AVX2 dots they had before the batched kernel
+/// (Avx2Dots) and the eight-token tile experiment (<see cref="Tile8Bench"/>). Minimum of repeated runs.
+/// <c>cpu-kernels q4_0,q8_0</c> runs only the formats named.
 /// </summary>
 internal static unsafe class KernelMicroBench
 {
