@@ -145,8 +145,10 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Sum(Vector256<sbyte> x, Vector256<byte> ux, byte* ablock, Vector256<short> ones)
     {
-        var y = Avx.LoadVector256((sbyte*)(ablock + ActQs));
-        var p = Avx2.MultiplyAddAdjacent(ux, TB.HasMin ? y : Avx2.Sign(y, x));
+        // Two separate expressions so the JIT folds the activation load into vpmaddubsw / vpsignb.
+        var p = TB.HasMin
+            ? Avx2.MultiplyAddAdjacent(ux, Avx.LoadVector256((sbyte*)(ablock + ActQs)))
+            : Avx2.MultiplyAddAdjacent(ux, Avx2.Sign(Avx.LoadVector256((sbyte*)(ablock + ActQs)), x));
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(p, ones));
     }
 }
