@@ -9,7 +9,8 @@ namespace Ferrum.Backends.Cpu;
 /// The AVX2 dot of every 32-element block format (<typeparamref name="TB"/> decodes one block) with Q8_0
 /// activations, or Q8_1 for the formats with a minimum. Per block and token: one vpmaddubsw (u8×s8→s16, signed
 /// weights through |x|·sign(y, x)), one vpmaddwd against ones (→ 8 s32), one conversion and one FMA with
-/// d_w·d_y. <see cref="Dot4"/> decodes each block once (and takes |x| once) for four activation rows.
+/// d_w·d_y. <see cref="Dot4"/> decodes each block once (and takes |x| once) for four activation rows,
+/// <see cref="Dot2"/> for a batch's leftover pair.
 /// </summary>
 internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
     where TB : struct, IBlock32
@@ -80,6 +81,34 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
         r[1] = Vector256.Sum(f1) + m1;
         r[2] = Vector256.Sum(f2) + m2;
         r[3] = Vector256.Sum(f3) + m3;
+    }
+
+    public static bool HasDot2 => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
+    {
+        var ones = Vector256.Create((short)1);
+        float* f16 = Fp16.HalfTable;
+        Vector256<float> f0 = default, f1 = default;
+        float m0 = 0, m1 = 0;
+        for (int b = 0; b < blocks; b++, w += TB.BlockBytes, a0 += ActBytes, a1 += ActBytes)
+        {
+            var x = TB.Values(w);
+            var ux = Prepared(x);
+            float d = TB.Scale(w, f16);
+            f0 = Fma.MultiplyAdd(Sum(x, ux, a0, ones), Vector256.Create(d * H(f16, a0)), f0);
+            f1 = Fma.MultiplyAdd(Sum(x, ux, a1, ones), Vector256.Create(d * H(f16, a1)), f1);
+            if (TB.HasMin)
+            {
+                float m = TB.Min(w, f16);
+                m0 += m * H(f16, a0 + Q8_1Layout.SOffset);
+                m1 += m * H(f16, a1 + Q8_1Layout.SOffset);
+            }
+        }
+
+        r[0] = Vector256.Sum(f0) + m0;
+        r[1] = Vector256.Sum(f1) + m1;
     }
 
     /// <summary>
