@@ -4,7 +4,7 @@ namespace Ferrum.Benchmarks;
 
 /// <summary>
 /// Runs the benchmarks chosen on the command line, e.g. <c>--filter *Dequant*</c>; <c>cpu-kernels</c> and
-/// <c>cpu-moe</c> run the Stopwatch harnesses of the CPU backend; <c>soak</c> is the reliability soak (see docs/benchmarks.md).
+/// <c>cpu-moe</c> run the Stopwatch harnesses of the CPU backend; <c>moe-layer</c> writes a one-layer MoE GGUF for <c>ferrum bench</c>; <c>soak</c> is the reliability soak (see docs/benchmarks.md).
 /// </summary>
 public static class Program
 {
@@ -12,7 +12,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "cpu-kernels")
         {
-            Cpu.KernelMicroBench.Run(Console.Out);
+            Cpu.KernelMicroBench.Run(Console.Out, args.Length > 1 ? args[1] : null);
             return 0;
         }
 
@@ -26,6 +26,11 @@ public static class Program
         {
             Cpu.MoeBench.Run(args, Console.Out);
             return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "moe-layer")
+        {
+            return Cpu.MoeLayerFile.Run(args, Console.Out);
         }
 
         if (args.Length > 0 && args[0] == "soak")

@@ -7,13 +7,18 @@ namespace Ferrum.Benchmarks.Cpu;
 
 /// <summary>
 /// One expert matrix (768×2048 or 2048×768), cache-resident, one thread: Ferrum's kernel against ggml's vec_dot
-/// called row by row (what ggml's mul_mat does per row). Median of repeated runs.
+/// called row by row (what ggml's mul_mat does per row), at one token and at eight (ggml: vec_dot per row and
+/// token). For the 32-element block formats also the single-token AVX2 dots they had before the batched kernel
+/// (Avx2Dots) and the eight-token tile experiment (<see cref="Tile8Bench"/>). Minimum of repeated runs.
+/// <c>cpu-kernels q4_0,q8_0</c> runs only the formats named.
 /// </summary>
 internal static unsafe class KernelMicroBench
 {
-    public static void Run(TextWriter o)
+    /// <summary>Runs every format, or those named in <paramref name="only"/> (e.g. q4_0,q8_0).</summary>
+    public static void Run(TextWriter o, string? only = null)
     {
-        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048) })
+        var names = only?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.Q4_1, 768, 2048), (GgmlType.Q5_0, 768, 2048), (GgmlType.Q5_1, 768, 2048), (GgmlType.IQ4_NL, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048) }.Where(c => names == null || names.Contains(GgmlTypeInfo.Get(c.Item1).Name, StringComparer.OrdinalIgnoreCase)))
         {
             var info = GgmlTypeInfo.Get(type);
             long rowBytes = info.RowBytes(k);
@@ -32,17 +37,6 @@ internal static unsafe class KernelMicroBench
                 x.Floats[i] = (float)(rng.NextDouble() - 0.5);
             }
 
-            foreach (var level in new[] { SimdLevel.Avx512, SimdLevel.Avx2 }.Where(l => l <= CpuSimd.Supported))
-            {
-                var kern = CpuKernels.Generic(type, level);
-                long actBytes = ActivationQuant.RowBytes(kern.ActivationType, k);
-                using var act = new NativeBuffer(actBytes);
-                ActivationQuant.Quantize(kern.ActivationType, x.Floats, act.Pointer, k);
-                using var y = new NativeBuffer(4L * rows);
-                double ours = Median(() => kern.Run(k, w.Pointer, rowBytes, rows, act.Pointer, actBytes, 1, y.Floats, rows));
-                o.WriteLine($"{info.Name,-6} {rows}x{k} {kern.Path,-32} {ours,8:F1} us  {rowBytes * rows / ours / 1e3,6:F1} GB/s");
-            }
-
             int gAct = GgmlCpuOps.VecDotType((int)type);
             using var gact = new NativeBuffer(GgmlTypeInfo.Get((GgmlType)gAct).RowBytes(k));
             GgmlCpuOps.FromFloat(gAct, x.Floats, gact.Pointer, k);
@@ -56,6 +50,22 @@ internal static unsafe class KernelMicroBench
                 }
             });
             o.WriteLine($"{info.Name,-6} {rows}x{k} {"ggml vec_dot",-32} {g,8:F1} us  {rowBytes * rows / g / 1e3,6:F1} GB/s");
+
+            var kernels = new[] { SimdLevel.Avx512, SimdLevel.Avx2 }.Where(l => l <= CpuSimd.Supported).Select(l => CpuKernels.Generic(type, l)).ToList();
+            if (PreviousOneToken(type) is { } previous)
+            {
+                kernels.Insert(0, previous);
+            }
+
+            foreach (var kern in kernels)
+            {
+                long actBytes = ActivationQuant.RowBytes(kern.ActivationType, k);
+                using var act = new NativeBuffer(actBytes);
+                ActivationQuant.Quantize(kern.ActivationType, x.Floats, act.Pointer, k);
+                using var y = new NativeBuffer(4L * rows);
+                double ours = Median(() => kern.Run(k, w.Pointer, rowBytes, rows, act.Pointer, actBytes, 1, y.Floats, rows));
+                o.WriteLine($"{info.Name,-6} {rows}x{k} {kern.Path,-32} {ours,8:F1} us  {rowBytes * rows / ours / 1e3,6:F1} GB/s  ratio {ours / g:F2}");
+            }
 
             // Batch of 8 tokens: Ferrum's batched driver against ggml's vec_dot per (row, token).
             const int bt = 8;
@@ -83,8 +93,29 @@ internal static unsafe class KernelMicroBench
                 }
             });
             o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {kb.Path} {oursB,8:F1} us, ggml vec_dot {ggmlB,8:F1} us, ratio {oursB / ggmlB:F2}");
+            if (Tile8Bench.Kernel(type) is { } k8)
+            {
+                double ours8 = Median(() => k8.Run(k, w.Pointer, rowBytes, rows, actB.Pointer, ab, bt, yb.Floats, rows));
+                o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {k8.Path} {ours8,8:F1} us, ratio {ours8 / ggmlB:F2} (×8 / ×4 {ours8 / oursB:F2})");
+            }
         }
     }
+
+    // The single-token AVX2 dots the block-32 formats had before Avx2Block32Dot (Avx2Dots), for comparison.
+    private static CpuMatKernel? PreviousOneToken(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q4_0>),
+        GgmlType.Q4_1 => Previous(type, &MatDriver.Run<Avx2Dots.Q4_1>),
+        GgmlType.Q5_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q5_0>),
+        GgmlType.Q5_1 => Previous(type, &MatDriver.Run<Avx2Dots.Q5_1>),
+        GgmlType.Q8_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q8_0>),
+        GgmlType.IQ4_NL => Previous(type, &MatDriver.Run<Avx2Dots.IQ4NL>),
+        GgmlType.MXFP4 => Previous(type, &MatDriver.Run<Avx2Dots.MXFP4>),
+        _ => null,
+    };
+
+    private static CpuMatKernel Previous(GgmlType type, delegate*<int, byte*, long, int, byte*, long, int*, int, float*, long, void> fn) =>
+        new(type, SimdLevel.Avx2, "avx2 Avx2Dots one-token (previous)", fn);
 
     // Minimum over repeated batches: the machine is shared, and the minimum is the least disturbed run.
     private static double Median(Action a)

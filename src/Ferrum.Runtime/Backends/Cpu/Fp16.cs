@@ -23,6 +23,15 @@ internal static class Fp16
     // few lines of scales a model actually uses stay in cache). The x86 F16C conversion is not exposed by .NET.
     private static readonly unsafe float* Table = BuildTable();
 
+    /// <summary>The half → float table itself (index: the half's bits).</summary>
+    internal static unsafe float* HalfTable => Table;
+
+    /// <summary>
+    /// Runs the static initializer (builds the table). Kernels compiled after it read the table's address as a
+    /// constant; compiled before, they keep a class-initialization check in their loops (see CpuFormatTable).
+    /// </summary>
+    internal static unsafe void EnsureInitialized() => _ = Table;
+
     /// <summary>Reads a little-endian half at <paramref name="p"/> (table lookup).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float Load(byte* p) => Table[Unsafe.ReadUnaligned<ushort>(p)];

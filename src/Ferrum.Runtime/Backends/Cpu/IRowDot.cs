@@ -21,4 +21,14 @@ internal unsafe interface IRowDot4 : IRowDot
 {
     /// <summary>r[i] = dot(row at <paramref name="w"/>, activation a[i]) for i &lt; 4.</summary>
     static abstract void Dot4(byte* w, byte** a, int blocks, float* r);
+
+    /// <summary>
+    /// True when <see cref="Dot2"/> is implemented: the drivers then run a batch's leftover pairs of tokens (after
+    /// the groups of four; most MoE experts get only a few tokens of a small batch) through it instead of two single dots.
+    /// </summary>
+    static virtual bool HasDot2 => false;
+
+    /// <summary>r[i] = dot(row at <paramref name="w"/>, activation a<sub>i</sub>) for i &lt; 2 (only called when <see cref="HasDot2"/>).</summary>
+    static virtual void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r) =>
+        throw new NotSupportedException("this row dot has no two-token kernel");
 }

@@ -71,12 +71,15 @@ internal static unsafe class MatDriver
         }
     }
 
-    /// <summary>As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>.</summary>
+    /// <summary>
+    /// As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>, and a
+    /// leftover pair by <see cref="IRowDot4.Dot2"/> where the kernel has one.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Run4<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
         where T : struct, IRowDot4
     {
-        if (tokens < 4)
+        if (tokens < (T.HasDot2 ? 2 : 4))
         {
             Run<T>(k, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
             return;
@@ -105,6 +108,20 @@ internal static unsafe class MatDriver
                     y[(t + 2) * yStride + row] = r[2];
                     y[(t + 3) * yStride + row] = r[3];
                 }
+            }
+
+            if (T.HasDot2 && t + 2 <= tokens)
+            {
+                byte* p0 = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
+                byte* p1 = act + (tokenIndex == null ? t + 1 : tokenIndex[t + 1]) * actStride;
+                for (int row = r0; row < r1; row++)
+                {
+                    T.Dot2(w + row * rowBytes, p0, p1, blocks, r);
+                    y[t * yStride + row] = r[0];
+                    y[(t + 1) * yStride + row] = r[1];
+                }
+
+                t += 2;
             }
 
             for (; t < tokens; t++)
@@ -153,6 +170,20 @@ internal static unsafe class MatDriver
                     y[(t + 2) * yStride + row] = res[2];
                     y[(t + 3) * yStride + row] = res[3];
                 }
+            }
+
+            if (T.HasDot2 && t + 2 <= tokens)
+            {
+                byte* p0 = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
+                byte* p1 = act + (tokenIndex == null ? t + 1 : tokenIndex[t + 1]) * actStride;
+                for (int row = r0; row < r1; row++)
+                {
+                    T.Dot2(w + row * rb, p0, p1, blocks, res);
+                    y[t * yStride + row] = res[0];
+                    y[(t + 1) * yStride + row] = res[1];
+                }
+
+                t += 2;
             }
 
             for (; t < tokens; t++)
