@@ -1,0 +1,261 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Ferrum.Quantization.Formats;
+
+namespace Ferrum.Backends.Cpu;
+
+/// <summary>
+/// AVX2 single-token dots of the 256-element formats against Q8_K (q2_K..q6_K, iq4_xs). Each super-block's integer
+/// sum stays in 8 int32 lanes (vpmaddubsw, then vpmaddwd against the sub-block scale picked by vpshufb from the
+/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K) and the −32/−4 offsets
+/// (q6_K, q3_K) are applied once per super-block through the Q8_K bsums. The four-token kernels are in
+/// Avx2KQuants4.cs.
+/// </summary>
+internal static unsafe partial class Avx2Dots
+{
+    public partial struct Q4K : IRowDot4
+    {
+        public static int BlockElements => Q4KLayout.BlockElements;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m4 = Vector256.Create((byte)0x0F);
+            var acc = Vector256<float>.Zero;
+            var accm = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Fp16.Load(w + Q4KLayout.DMinOffset) * dy), accm);
+                byte* qs = w + Q4KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Vector256<int>.Zero;
+                for (int c = 0; c < 4; c++)
+                {
+                    var q = Avx.LoadVector256(qs + 32 * c);
+                    var lo = q & m4;
+                    var hi = Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, Word(2 * c)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, Word(2 * c + 1)));
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q4KLayout.DOffset) * dy), acc);
+            }
+
+            return Vector256.Sum(acc) - Vector256.Sum(accm);
+        }
+    }
+
+    public partial struct Q5K : IRowDot4
+    {
+        public static int BlockElements => Q5KLayout.BlockElements;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m4 = Vector256.Create((byte)0x0F);
+            var m10 = Vector256.Create((byte)0x10);
+            var acc = Vector256<float>.Zero;
+            var accm = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Fp16.Load(w + Q5KLayout.DMinOffset) * dy), accm);
+                var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
+                byte* qs = w + Q5KLayout.QsOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Vector256<int>.Zero;
+                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2))
+                {
+                    // Chunk c takes bit 2c (low nibbles) and 2c+1 (high nibbles) of qh: qh was shifted down by 2c.
+                    var q = Avx.LoadVector256(qs + 32 * c);
+                    var lo = (q & m4) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & m10);
+                    var hi = (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & m10);
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, Word(2 * c)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, Word(2 * c + 1)));
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q5KLayout.DOffset) * dy), acc);
+            }
+
+            return Vector256.Sum(acc) - Vector256.Sum(accm);
+        }
+    }
+
+    public partial struct Q6K : IRowDot4
+    {
+        public static int BlockElements => Q6KLayout.BlockElements;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m4 = Vector256.Create((byte)0x0F);
+            var m30 = Vector256.Create((byte)0x30);
+            var acc = Vector256<float>.Zero;
+            var accb = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float d = Fp16.Load(w + Q6KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
+                var sumi = Vector256<int>.Zero;
+                var dup = DupLow(sc16);
+                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
+                {
+                    // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] holds the
+                    // top bit pairs of elements l, l+32, l+64, l+96 (bits 0-1, 2-3, 4-5, 6-7).
+                    byte* ql = w + Q6KLayout.QlOffset + 64 * h;
+                    var l0 = Avx.LoadVector256(ql);
+                    var l1 = Avx.LoadVector256(ql + 32);
+                    var hb = Avx.LoadVector256((ushort*)(w + Q6KLayout.QhOffset + 32 * h));
+                    var q0 = (l0 & m4) | (Avx2.ShiftLeftLogical(hb, 4).AsByte() & m30);
+                    var q1 = (l1 & m4) | (Avx2.ShiftLeftLogical(hb, 2).AsByte() & m30);
+                    var q2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & m4) | (hb.AsByte() & m30);
+                    var q3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(hb, 2).AsByte() & m30);
+                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(y)), Pick(dup, Pair(0)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(y + 32)), Pick(dup, Pair(1)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(y + 64)), Pick(dup, Pair(2)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(y + 96)), Pick(dup, Pair(3)));
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
+            }
+
+            return Vector256.Sum(acc) - Vector256.Sum(accb);
+        }
+    }
+
+    public partial struct Q2K : IRowDot4
+    {
+        public static int BlockElements => Q2KLayout.BlockElements;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m3 = Vector256.Create((byte)3);
+            var acc = Vector256<float>.Zero;
+            var accm = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += Q2KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float dy = *(float*)(a + Q8KLayout.DOffset);
+                Q2Scales(w, out var sc16, out var mins16);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins16)), Vector256.Create(Fp16.Load(w + Q2KLayout.DMinOffset) * dy), accm);
+                var sumi = Vector256<int>.Zero;
+                var dup = DupLow(sc16);
+                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
+                {
+                    // 128 elements: bits 2j..2j+1 of qs[32h + l] are element 128h + 32j + l (16 per scale).
+                    var q = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32 * h));
+                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2))
+                    {
+                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q.AsByte() & m3, Avx.LoadVector256(y + 32 * j)), Pick(dup, Pair(j)));
+                    }
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q2KLayout.DOffset) * dy), acc);
+            }
+
+            return Vector256.Sum(acc) - Vector256.Sum(accm);
+        }
+
+        // The 16 four-bit scales (low nibbles) and mins (high nibbles) as words.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Q2Scales(byte* w, out Vector256<short> sc16, out Vector256<short> mins16)
+        {
+            var scb = Sse2.LoadVector128(w + Q2KLayout.ScalesOffset);
+            var m = Vector128.Create((byte)0x0F);
+            sc16 = Avx2.ConvertToVector256Int16(scb & m).AsInt16();
+            mins16 = Avx2.ConvertToVector256Int16(Sse2.ShiftRightLogical(scb.AsUInt16(), 4).AsByte() & m).AsInt16();
+        }
+    }
+
+    public partial struct Q3K : IRowDot4
+    {
+        public static int BlockElements => Q3KLayout.BlockElements;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var m3 = Vector256.Create((byte)3);
+            var m04 = Vector256.Create((byte)4);
+            var acc = Vector256<float>.Zero;
+            var accb = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float d = Fp16.Load(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                var sc16 = Q3Scales(w);
+                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
+                accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 4f), accb);
+                var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
+                var sumi = Vector256<int>.Zero;
+                var dup = DupLow(sc16);
+                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
+                {
+                    // Element 128h + 32j + l: bits 2j..2j+1 of qs[32h + l], high bit = bit 4h+j of hmask[l] (hm shifted
+                    // down by 4h+j); stored as 0..7, the −4 goes through the bsums.
+                    var q = Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32 * h));
+                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1))
+                    {
+                        var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
+                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(qj, Avx.LoadVector256(y + 32 * j)), Pick(dup, Pair(j)));
+                    }
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
+            }
+
+            return Vector256.Sum(acc) - Vector256.Sum(accb);
+        }
+
+        // The 16 six-bit scales minus 32, as words.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static Vector256<short> Q3Scales(byte* w)
+        {
+            KScaleBits.UnpackQ3(w + Q3KLayout.ScalesOffset, out uint s0, out uint s1, out uint s2, out uint s3);
+            return Avx2.ConvertToVector256Int16(Vector128.Create(s0, s1, s2, s3).AsByte()).AsInt16() - Vector256.Create((short)32);
+        }
+    }
+
+    public partial struct IQ4XS : IRowDot4
+    {
+        public static int BlockElements => IQ4XSLayout.BlockElements;
+
+        // The IQ4_NL code book (ggml's kvalues_iq4nl), in both lanes for vpshufb.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static Vector256<sbyte> Table() =>
+            Vector256.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(byte* w, byte* a, int blocks)
+        {
+            var table = Table();
+            var acc = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++, w += IQ4XSLayout.BlockBytes, a += Q8KLayout.BlockBytes)
+            {
+                float d = Fp16.Load(w + IQ4XSLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                var scales = IQ4XSScales(*(uint*)(w + IQ4XSLayout.ScalesLOffset), *(ushort*)(w + IQ4XSLayout.ScalesHOffset));
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Vector256<int>.Zero;
+                for (int ib = 0; ib < 8; ib++)
+                {
+                    var x = Avx2.Shuffle(table, Nibbles32(w + IQ4XSLayout.QsOffset + 16 * ib).AsSByte());
+                    sumi += DotSigned(x, Avx.LoadVector256(y + 32 * ib), Pick(scales, Word(ib)));
+                }
+
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
+            }
+
+            return Vector256.Sum(acc);
+        }
+    }
+}
