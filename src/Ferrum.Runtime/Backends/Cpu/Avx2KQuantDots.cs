@@ -29,23 +29,30 @@ internal static unsafe partial class Avx2Dots
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Fp16.Load(w + Q4KLayout.DMinOffset) * dy), accm);
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Half(w + Q4KLayout.DMinOffset) * dy), accm);
                 byte* qs = w + Q4KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
-                var sumi = Vector256<int>.Zero;
-                for (int c = 0; c < 4; c++)
-                {
-                    var q = Avx.LoadVector256(qs + 32 * c);
-                    var lo = q & m4;
-                    var hi = Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, Word(2 * c)));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, Word(2 * c + 1)));
-                }
+                // Unrolled, the word masks are literals: chunk c takes words 2c and 2c+1 (bytes 4c..4c+3).
+                var sumi = Chunk(qs, y, scales, m4, Vector256.Create((ushort)0x0100).AsByte(), Vector256.Create((ushort)0x0302).AsByte());
+                sumi += Chunk(qs + 32, y + 64, scales, m4, Vector256.Create((ushort)0x0504).AsByte(), Vector256.Create((ushort)0x0706).AsByte());
+                sumi += Chunk(qs + 64, y + 128, scales, m4, Vector256.Create((ushort)0x0908).AsByte(), Vector256.Create((ushort)0x0B0A).AsByte());
+                sumi += Chunk(qs + 96, y + 192, scales, m4, Vector256.Create((ushort)0x0D0C).AsByte(), Vector256.Create((ushort)0x0F0E).AsByte());
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q4KLayout.DOffset) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q4KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
+        }
+
+        // 64 elements: low nibbles of 32 bytes times y[0..31] (scale word picked by wl), high nibbles times y[32..63] (wh).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Chunk(byte* qs, sbyte* y, Vector256<short> scales, Vector256<byte> m4, Vector256<byte> wl, Vector256<byte> wh)
+        {
+            var q = Avx.LoadVector256(qs);
+            var lo = q & m4;
+            var hi = Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y)), Pick(scales, wl))
+                 + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 32)), Pick(scales, wh));
         }
     }
 
@@ -65,22 +72,23 @@ internal static unsafe partial class Avx2Dots
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Fp16.Load(w + Q5KLayout.DMinOffset) * dy), accm);
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Half(w + Q5KLayout.DMinOffset) * dy), accm);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 byte* qs = w + Q5KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
-                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2))
+                var ws = Vector256.Create((ushort)0x0100).AsByte();
+                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2), ws += Vector256.Create((byte)4))
                 {
                     // Chunk c takes bit 2c (low nibbles) and 2c+1 (high nibbles) of qh: qh was shifted down by 2c.
                     var q = Avx.LoadVector256(qs + 32 * c);
                     var lo = (q & m4) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & m10);
                     var hi = (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & m10);
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, Word(2 * c)));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, Word(2 * c + 1)));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, ws));
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, ws + Vector256.Create((byte)2)));
                 }
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q5KLayout.DOffset) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q5KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -100,35 +108,37 @@ internal static unsafe partial class Avx2Dots
             var accb = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + Q6KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                float d = Half(w + Q6KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
-                var sumi = Vector256<int>.Zero;
-                var dup = DupLow(sc16);
-                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
-                {
-                    // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] holds the
-                    // top bit pairs of elements l, l+32, l+64, l+96 (bits 0-1, 2-3, 4-5, 6-7).
-                    byte* ql = w + Q6KLayout.QlOffset + 64 * h;
-                    var l0 = Avx.LoadVector256(ql);
-                    var l1 = Avx.LoadVector256(ql + 32);
-                    var hb = Avx.LoadVector256((ushort*)(w + Q6KLayout.QhOffset + 32 * h));
-                    var q0 = (l0 & m4) | (Avx2.ShiftLeftLogical(hb, 4).AsByte() & m30);
-                    var q1 = (l1 & m4) | (Avx2.ShiftLeftLogical(hb, 2).AsByte() & m30);
-                    var q2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & m4) | (hb.AsByte() & m30);
-                    var q3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(hb, 2).AsByte() & m30);
-                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(y)), Pick(dup, Pair(0)));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(y + 32)), Pick(dup, Pair(1)));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(y + 64)), Pick(dup, Pair(2)));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(y + 96)), Pick(dup, Pair(3)));
-                }
-
+                byte* ql = w + Q6KLayout.QlOffset, qh = w + Q6KLayout.QhOffset;
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Half128(ql, qh, y, DupLow(sc16), m4, m30) + Half128(ql + 64, qh + 32, y + 128, DupHigh(sc16), m4, m30);
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accb);
+        }
+
+        // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] holds the top bit pairs
+        // of elements l, l+32, l+64, l+96 (bits 0-1, 2-3, 4-5, 6-7). dup: this half's 8 scales in both lanes; the
+        // pair masks (low lane word 2j, high lane word 2j+1) are literals.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Half128(byte* ql, byte* qh, sbyte* y, Vector256<short> dup, Vector256<byte> m4, Vector256<byte> m30)
+        {
+            // Two codes at a time, the second pair re-read from L1, so that the decoded codes, the four scale masks
+            // and the accumulators fit in the 16 registers.
+            var hb = Avx.LoadVector256((ushort*)qh);
+            var q0 = (Avx.LoadVector256(ql) & m4) | (Avx2.ShiftLeftLogical(hb, 4).AsByte() & m30);
+            var q1 = (Avx.LoadVector256(ql + 32) & m4) | (Avx2.ShiftLeftLogical(hb, 2).AsByte() & m30);
+            var s01 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(y)), Pick(dup, Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte()))
+                    + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(y + 32)), Pick(dup, Vector256.Create(0x0504050405040504UL, 0x0504050405040504UL, 0x0706070607060706UL, 0x0706070607060706UL).AsByte()));
+            var q2 = (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)ql), 4).AsByte() & m4) | (hb.AsByte() & m30);
+            var q3 = (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(ql + 32)), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(hb, 2).AsByte() & m30);
+            var s23 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(y + 64)), Pick(dup, Vector256.Create(0x0908090809080908UL, 0x0908090809080908UL, 0x0B0A0B0A0B0A0B0AUL, 0x0B0A0B0A0B0A0B0AUL).AsByte()))
+                    + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(y + 96)), Pick(dup, Vector256.Create(0x0D0C0D0C0D0C0D0CUL, 0x0D0C0D0C0D0C0D0CUL, 0x0F0E0F0E0F0E0F0EUL, 0x0F0E0F0E0F0E0F0EUL).AsByte()));
+            return s01 + s23;
         }
     }
 
@@ -147,7 +157,7 @@ internal static unsafe partial class Avx2Dots
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 Q2Scales(w, out var sc16, out var mins16);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins16)), Vector256.Create(Fp16.Load(w + Q2KLayout.DMinOffset) * dy), accm);
+                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins16)), Vector256.Create(Half(w + Q2KLayout.DMinOffset) * dy), accm);
                 var sumi = Vector256<int>.Zero;
                 var dup = DupLow(sc16);
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
@@ -155,13 +165,14 @@ internal static unsafe partial class Avx2Dots
                     // 128 elements: bits 2j..2j+1 of qs[32h + l] are element 128h + 32j + l (16 per scale).
                     var q = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32 * h));
                     sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2))
+                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), pm += Vector256.Create((byte)4))
                     {
-                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q.AsByte() & m3, Avx.LoadVector256(y + 32 * j)), Pick(dup, Pair(j)));
+                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q.AsByte() & m3, Avx.LoadVector256(y + 32 * j)), Pick(dup, pm));
                     }
                 }
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Fp16.Load(w + Q2KLayout.DOffset) * dy), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q2KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -191,7 +202,7 @@ internal static unsafe partial class Avx2Dots
             var accb = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                float d = Half(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var sc16 = Q3Scales(w);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 4f), accb);
@@ -204,10 +215,11 @@ internal static unsafe partial class Avx2Dots
                     // down by 4h+j); stored as 0..7, the −4 goes through the bsums.
                     var q = Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32 * h));
                     sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1))
+                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1), pm += Vector256.Create((byte)4))
                     {
                         var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
-                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(qj, Avx.LoadVector256(y + 32 * j)), Pick(dup, Pair(j)));
+                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(qj, Avx.LoadVector256(y + 32 * j)), Pick(dup, pm));
                     }
                 }
 
@@ -242,14 +254,15 @@ internal static unsafe partial class Avx2Dots
             var acc = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += IQ4XSLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + IQ4XSLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
+                float d = Half(w + IQ4XSLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var scales = IQ4XSScales(*(uint*)(w + IQ4XSLayout.ScalesLOffset), *(ushort*)(w + IQ4XSLayout.ScalesHOffset));
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++)
+                var ws = Vector256.Create((ushort)0x0100).AsByte();
+                for (int ib = 0; ib < 8; ib++, ws += Vector256.Create((byte)2))
                 {
                     var x = Avx2.Shuffle(table, Nibbles32(w + IQ4XSLayout.QsOffset + 16 * ib).AsSByte());
-                    sumi += DotSigned(x, Avx.LoadVector256(y + 32 * ib), Pick(scales, Word(ib)));
+                    sumi += DotSigned(x, Avx.LoadVector256(y + 32 * ib), Pick(scales, ws));
                 }
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);

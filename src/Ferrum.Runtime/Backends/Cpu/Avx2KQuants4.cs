@@ -42,7 +42,7 @@ internal static unsafe partial class Avx2Dots
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes)
             {
                 K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
-                float d = Fp16.Load(w + Q4KLayout.DOffset), dmin = -Fp16.Load(w + Q4KLayout.DMinOffset);
+                float d = Half(w + Q4KLayout.DOffset), dmin = -Half(w + Q4KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 f0 = BSumTerm(y0, minPairs, dmin * Dy(y0), f0);
@@ -50,13 +50,14 @@ internal static unsafe partial class Avx2Dots
                 f2 = BSumTerm(y2, minPairs, dmin * Dy(y2), f2);
                 f3 = BSumTerm(y3, minPairs, dmin * Dy(y3), f3);
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int c = 0; c < 4; c++)
+                var ws = Vector256.Create((ushort)0x0100).AsByte();
+                for (int c = 0; c < 4; c++, ws += Vector256.Create((byte)4))
                 {
                     var q = Avx.LoadVector256(w + Q4KLayout.QsOffset + 32 * c);
                     var lo = q & m4;
                     var hi = Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
-                    var sl = Pick(scales, Word(2 * c));
-                    var sh = Pick(scales, Word(2 * c + 1));
+                    var sl = Pick(scales, ws);
+                    var sh = Pick(scales, ws + Vector256.Create((byte)2));
                     int o = Q8KLayout.QsOffset + 64 * c;
                     s0 += Mul(lo, y0 + o, sl) + Mul(hi, y0 + o + 32, sh);
                     s1 += Mul(lo, y1 + o, sl) + Mul(hi, y1 + o + 32, sh);
@@ -89,7 +90,7 @@ internal static unsafe partial class Avx2Dots
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes)
             {
                 K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
-                float d = Fp16.Load(w + Q5KLayout.DOffset), dmin = -Fp16.Load(w + Q5KLayout.DMinOffset);
+                float d = Half(w + Q5KLayout.DOffset), dmin = -Half(w + Q5KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 f0 = BSumTerm(y0, minPairs, dmin * Dy(y0), f0);
@@ -98,13 +99,14 @@ internal static unsafe partial class Avx2Dots
                 f3 = BSumTerm(y3, minPairs, dmin * Dy(y3), f3);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2))
+                var ws = Vector256.Create((ushort)0x0100).AsByte();
+                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2), ws += Vector256.Create((byte)4))
                 {
                     var q = Avx.LoadVector256(w + Q5KLayout.QsOffset + 32 * c);
                     var lo = (q & m4) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & m10);
                     var hi = (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & m10);
-                    var sl = Pick(scales, Word(2 * c));
-                    var sh = Pick(scales, Word(2 * c + 1));
+                    var sl = Pick(scales, ws);
+                    var sh = Pick(scales, ws + Vector256.Create((byte)2));
                     int o = Q8KLayout.QsOffset + 64 * c;
                     s0 += Mul(lo, y0 + o, sl) + Mul(hi, y0 + o + 32, sh);
                     s1 += Mul(lo, y1 + o, sl) + Mul(hi, y1 + o + 32, sh);
@@ -127,7 +129,9 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q6K
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // Too large for the inliner's budget in MatDriver.Run4 (measured: left as a call), so compiled fully
+        // optimized on first use rather than starting at tier 0; one call per row and four tokens costs nothing.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
@@ -136,7 +140,7 @@ internal static unsafe partial class Avx2Dots
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + Q6KLayout.DOffset), bias = -32f * d;
+                float d = Half(w + Q6KLayout.DOffset), bias = -32f * d;
                 var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
@@ -155,20 +159,22 @@ internal static unsafe partial class Avx2Dots
                     int o = Q8KLayout.QsOffset + 128 * h;
                     var q0 = (Avx.LoadVector256(ql) & m4) | (Avx2.ShiftLeftLogical(hb, 4).AsByte() & m30);
                     var q1 = (Avx.LoadVector256(ql + 32) & m4) | (Avx2.ShiftLeftLogical(hb, 2).AsByte() & m30);
-                    var c0 = Pick(dup, Pair(0));
-                    var c1 = Pick(dup, Pair(1));
-                    s0 += Mul(q0, y0 + o, c0) + Mul(q1, y0 + o + 32, c1);
-                    s1 += Mul(q0, y1 + o, c0) + Mul(q1, y1 + o + 32, c1);
-                    s2 += Mul(q0, y2 + o, c0) + Mul(q1, y2 + o + 32, c1);
-                    s3 += Mul(q0, y3 + o, c0) + Mul(q1, y3 + o + 32, c1);
+                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
+                    var c0 = Pick(dup, pm);
+                    var c1 = Pick(dup, pm + Vector256.Create((byte)4));
+                    s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256((sbyte*)(y0 + o))), c0) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256((sbyte*)(y0 + o + 32))), c1);
+                    s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256((sbyte*)(y1 + o))), c0) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256((sbyte*)(y1 + o + 32))), c1);
+                    s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256((sbyte*)(y2 + o))), c0) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256((sbyte*)(y2 + o + 32))), c1);
+                    s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256((sbyte*)(y3 + o))), c0) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256((sbyte*)(y3 + o + 32))), c1);
                     var q2 = (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)ql), 4).AsByte() & m4) | (hb.AsByte() & m30);
                     var q3 = (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(ql + 32)), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(hb, 2).AsByte() & m30);
-                    var c2 = Pick(dup, Pair(2));
-                    var c3 = Pick(dup, Pair(3));
-                    s0 += Mul(q2, y0 + o + 64, c2) + Mul(q3, y0 + o + 96, c3);
-                    s1 += Mul(q2, y1 + o + 64, c2) + Mul(q3, y1 + o + 96, c3);
-                    s2 += Mul(q2, y2 + o + 64, c2) + Mul(q3, y2 + o + 96, c3);
-                    s3 += Mul(q2, y3 + o + 64, c2) + Mul(q3, y3 + o + 96, c3);
+                    pm += Vector256.Create((byte)4) + Vector256.Create((byte)4);
+                    var c2 = Pick(dup, pm);
+                    var c3 = Pick(dup, pm + Vector256.Create((byte)4));
+                    s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256((sbyte*)(y0 + o + 64))), c2) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256((sbyte*)(y0 + o + 96))), c3);
+                    s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256((sbyte*)(y1 + o + 64))), c2) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256((sbyte*)(y1 + o + 96))), c3);
+                    s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256((sbyte*)(y2 + o + 64))), c2) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256((sbyte*)(y2 + o + 96))), c3);
+                    s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256((sbyte*)(y3 + o + 64))), c2) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256((sbyte*)(y3 + o + 96))), c3);
                 }
 
                 f0 = Scaled(s0, d, y0, f0);
@@ -195,7 +201,7 @@ internal static unsafe partial class Avx2Dots
             for (int b = 0; b < blocks; b++, w += Q2KLayout.BlockBytes)
             {
                 Q2Scales(w, out var sc16, out var mins16);
-                float d = Fp16.Load(w + Q2KLayout.DOffset), dmin = -Fp16.Load(w + Q2KLayout.DMinOffset);
+                float d = Half(w + Q2KLayout.DOffset), dmin = -Half(w + Q2KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 f0 = BSumTerm(y0, mins16, dmin * Dy(y0), f0);
@@ -207,10 +213,11 @@ internal static unsafe partial class Avx2Dots
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
                     var q = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32 * h));
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2))
+                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), pm += Vector256.Create((byte)4))
                     {
                         var qj = q.AsByte() & m3;
-                        var sc = Pick(dup, Pair(j));
+                        var sc = Pick(dup, pm);
                         int o = Q8KLayout.QsOffset + 128 * h + 32 * j;
                         s0 += Mul(qj, y0 + o, sc);
                         s1 += Mul(qj, y1 + o, sc);
@@ -244,7 +251,7 @@ internal static unsafe partial class Avx2Dots
             for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes)
             {
                 var sc16 = Q3Scales(w);
-                float d = Fp16.Load(w + Q3KLayout.DOffset), bias = -4f * d;
+                float d = Half(w + Q3KLayout.DOffset), bias = -4f * d;
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 f0 = BSumTerm(y0, sc16, bias * Dy(y0), f0);
@@ -257,10 +264,11 @@ internal static unsafe partial class Avx2Dots
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
                     var q = Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32 * h));
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1))
+                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
+                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1), pm += Vector256.Create((byte)4))
                     {
                         var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
-                        var sc = Pick(dup, Pair(j));
+                        var sc = Pick(dup, pm);
                         int o = Q8KLayout.QsOffset + 128 * h + 32 * j;
                         s0 += Mul(qj, y0 + o, sc);
                         s1 += Mul(qj, y1 + o, sc);
@@ -292,17 +300,18 @@ internal static unsafe partial class Avx2Dots
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int b = 0; b < blocks; b++, w += IQ4XSLayout.BlockBytes)
             {
-                float d = Fp16.Load(w + IQ4XSLayout.DOffset);
+                float d = Half(w + IQ4XSLayout.DOffset);
                 var scales = IQ4XSScales(*(uint*)(w + IQ4XSLayout.ScalesLOffset), *(ushort*)(w + IQ4XSLayout.ScalesHOffset));
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int ib = 0; ib < 8; ib++)
+                var ws = Vector256.Create((ushort)0x0100).AsByte();
+                for (int ib = 0; ib < 8; ib++, ws += Vector256.Create((byte)2))
                 {
                     // Signed codes: |x| (u8) times the activations with x's sign, as DotSigned, |x| shared by the four.
                     var x = Avx2.Shuffle(table, Nibbles32(w + IQ4XSLayout.QsOffset + 16 * ib).AsSByte());
                     var ax = Avx2.Abs(x);
-                    var sc = Pick(scales, Word(ib));
+                    var sc = Pick(scales, ws);
                     int o = Q8KLayout.QsOffset + 32 * ib;
                     s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(y0 + o)), x)), sc);
                     s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(y1 + o)), x)), sc);

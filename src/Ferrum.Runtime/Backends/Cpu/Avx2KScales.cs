@@ -11,16 +11,17 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 internal static unsafe partial class Avx2Dots
 {
-    // 12 masks of 32 bytes: Word(i), i < 8, then Pair(j), j < 4 (see below). Allocated once, never freed.
-    private static readonly byte* ScaleMasks = BuildScaleMasks();
+    // Scale masks are constants written at the use sites (an intrinsic with constant operands is a constant even
+    // where the inliner's budget is spent) plus running byte adds: Vector256.Create((ushort)0x0100) selects word 0 of
+    // each lane, + 2 per byte the next word; the pair mask (low lane word 0, high lane word 1) + 4 the next pair.
 
-    /// <summary>vpshufb mask: every 16-bit lane = word <paramref name="i"/> (&lt; 8) of its own 128-bit lane.</summary>
+    /// <summary>
+    /// A block's f16 scale by arithmetic (<see cref="Fp16.ToFloat"/>) rather than <see cref="Fp16.Load"/>'s table: a
+    /// kernel compiled before that table's static constructor ran checks for it in every block, and the helper call
+    /// on that path makes the register allocator spill every accumulator around the loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> Word(int i) => Avx.LoadVector256(ScaleMasks + 32 * i);
-
-    /// <summary>vpshufb mask: the low 128-bit lane = word 2j of that lane, the high lane = word 2j+1 of that lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> Pair(int j) => Avx.LoadVector256(ScaleMasks + 32 * (8 + j));
+    internal static float Half(byte* p) => Fp16.ToFloat(Unsafe.ReadUnaligned<ushort>(p));
 
     /// <summary>The 16-bit scale vector of <paramref name="dup"/> (same 8 words in both lanes) for <paramref name="mask"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -62,30 +63,5 @@ internal static unsafe partial class Avx2Dots
         hi = (hi | (hi << 6)) & 0x0303030303030303UL;
         var b = Vector128.Create(lo | (hi << 4), lo | (hi << 4)).AsByte();
         return Avx2.ConvertToVector256Int16(b).AsInt16() - Vector256.Create((short)32);
-    }
-
-    private static byte* BuildScaleMasks()
-    {
-        var p = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * 32, 32);
-        for (int i = 0; i < 8; i++)
-        {
-            for (int b = 0; b < 32; b += 2)
-            {
-                p[32 * i + b] = (byte)(2 * i);
-                p[32 * i + b + 1] = (byte)(2 * i + 1);
-            }
-        }
-
-        for (int j = 0; j < 4; j++)
-        {
-            for (int b = 0; b < 32; b += 2)
-            {
-                int word = b < 16 ? 2 * j : 2 * j + 1;
-                p[32 * (8 + j) + b] = (byte)(2 * word);
-                p[32 * (8 + j) + b + 1] = (byte)(2 * word + 1);
-            }
-        }
-
-        return p;
     }
 }
