@@ -56,6 +56,9 @@ public sealed unsafe class Avx2BatchedKQuantTests
 
             m.Check(kernel, tokens, index);
         }
+
+        // A prefill-sized batch (many groups of four, a tail of two); the activations repeat.
+        m.Check(kernel, 70, [.. Enumerable.Range(0, 70).Select(t => (3 * t + 1) % m.Activations)]);
     }
 
     [Theory]
