@@ -22,6 +22,12 @@ public static class Program
             return 0;
         }
 
+        if (args.Length > 0 && args[0] == "cpu-kstream")
+        {
+            Cpu.KQuantStreamBench.Run(Console.Out);
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "cpu-tokentile")
         {
             Cpu.TokenTileExperiment.Run(Console.Out);

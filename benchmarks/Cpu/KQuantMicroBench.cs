@@ -91,3 +91,77 @@ internal static unsafe class KQuantMicroBench
         return best;
     }
 }
+
+/// <summary>
+/// Experts streamed from DRAM (48 q4_K 768×2048 matrices, 42 MB, one thread) at the token counts an expert sees in
+/// small MoE batches, with the driver's software prefetch (single-token path) on (PrefetchRows 4) and off (0). Run with
+/// <c>cpu-kstream</c>.
+/// </summary>
+internal static unsafe class KQuantStreamBench
+{
+    public static void Run(TextWriter o)
+    {
+        const int rows = 768, k = 2048, experts = 48, maxTokens = 8;
+        var type = GgmlType.Q4_K;
+        long rowBytes = GgmlTypeInfo.Get(type).RowBytes(k);
+        long matBytes = rowBytes * rows;
+        using var w = new NativeBuffer(matBytes * experts);
+        using (var wf = new NativeBuffer(4L * k * rows))
+        {
+            var rng = new Random(3);
+            for (long i = 0; i < (long)k * rows; i++)
+            {
+                wf.Floats[i] = (float)(rng.NextDouble() - 0.5);
+            }
+
+            GgmlCpuOps.QuantizeRows((int)type, wf.Floats, w.Pointer, rows, k);
+        }
+
+        for (int e = 1; e < experts; e++)
+        {
+            Buffer.MemoryCopy(w.Pointer, w.Pointer + e * matBytes, matBytes, matBytes);
+        }
+
+        var kern = CpuKernels.Generic(type, CpuSimd.Level);
+        long ab = ActivationQuant.RowBytes(kern.ActivationType, k);
+        using var x = new NativeBuffer(4L * k);
+        using var act = new NativeBuffer(ab * maxTokens);
+        for (int t = 0; t < maxTokens; t++)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                x.Floats[i] = MathF.Sin(i * 0.37f + t);
+            }
+
+            ActivationQuant.Quantize(kern.ActivationType, x.Floats, act.Pointer + t * ab, k);
+        }
+
+        using var y = new NativeBuffer(4L * rows * maxTokens);
+        int saved = MatDriver.PrefetchRows;
+        foreach (int tokens in new[] { 1, 2, 3, 4, 8 })
+        {
+            var line = $"q4_K stream {experts}x{rows}x{k} x{tokens}:";
+            foreach (int ahead in new[] { 4, 0 })
+            {
+                MatDriver.PrefetchRows = ahead;
+                double best = double.MaxValue;
+                for (int rep = 0; rep < 7; rep++)
+                {
+                    long s = System.Diagnostics.Stopwatch.GetTimestamp();
+                    for (int e = 0; e < experts; e++)
+                    {
+                        kern.Run(k, w.Pointer + e * matBytes, rowBytes, rows, act.Pointer, ab, tokens, y.Floats, rows);
+                    }
+
+                    best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(s).TotalMicroseconds);
+                }
+
+                line += $"  prefetch {ahead}: {best / 1000,7:F2} ms {matBytes * experts / best / 1e3,5:F1} GB/s";
+            }
+
+            o.WriteLine(line);
+        }
+
+        MatDriver.PrefetchRows = saved;
+    }
+}
