@@ -14,6 +14,15 @@ namespace Ferrum.Backends.Cpu;
 /// </summary>
 internal static unsafe partial class Avx2Dots
 {
+    // Four 32-element code vectors (16 elements per scale) times y[0..127], the scales of 16 picked from dup (this
+    // half's 8 scales in both lanes) by literal pair masks: low lane word 2j, high lane word 2j+1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Quad(Vector256<byte> c0, Vector256<byte> c1, Vector256<byte> c2, Vector256<byte> c3, sbyte* y, Vector256<short> dup) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(c0, Avx.LoadVector256(y)), Pick(dup, Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte()))
+        + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(c1, Avx.LoadVector256(y + 32)), Pick(dup, Vector256.Create(0x0504050405040504UL, 0x0504050405040504UL, 0x0706070607060706UL, 0x0706070607060706UL).AsByte()))
+        + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(c2, Avx.LoadVector256(y + 64)), Pick(dup, Vector256.Create(0x0908090809080908UL, 0x0908090809080908UL, 0x0B0A0B0A0B0A0B0AUL, 0x0B0A0B0A0B0A0B0AUL).AsByte()))
+        + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(c3, Avx.LoadVector256(y + 96)), Pick(dup, Vector256.Create(0x0D0C0D0C0D0C0D0CUL, 0x0D0C0D0C0D0C0D0CUL, 0x0F0E0F0E0F0E0F0EUL, 0x0F0E0F0E0F0E0F0EUL).AsByte()));
+
     public partial struct Q4K : IRowDot4
     {
         public static int BlockElements => Q4KLayout.BlockElements;
@@ -158,19 +167,12 @@ internal static unsafe partial class Avx2Dots
                 Q2Scales(w, out var sc16, out var mins16);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins16)), Vector256.Create(Half(w + Q2KLayout.DMinOffset) * dy), accm);
-                var sumi = Vector256<int>.Zero;
-                var dup = DupLow(sc16);
-                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
-                {
-                    // 128 elements: bits 2j..2j+1 of qs[32h + l] are element 128h + 32j + l (16 per scale).
-                    var q = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32 * h));
-                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
-                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), pm += Vector256.Create((byte)4))
-                    {
-                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q.AsByte() & m3, Avx.LoadVector256(y + 32 * j)), Pick(dup, pm));
-                    }
-                }
+                // 128 elements per half: bits 2j..2j+1 of qs[32h + l] are element 128h + 32j + l (16 per scale).
+                var q0 = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset));
+                var q1 = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32));
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Quad(q0.AsByte() & m3, Avx2.ShiftRightLogical(q0, 2).AsByte() & m3, Avx2.ShiftRightLogical(q0, 4).AsByte() & m3, Avx2.ShiftRightLogical(q0, 6).AsByte() & m3, y, DupLow(sc16))
+                         + Quad(q1.AsByte() & m3, Avx2.ShiftRightLogical(q1, 2).AsByte() & m3, Avx2.ShiftRightLogical(q1, 4).AsByte() & m3, Avx2.ShiftRightLogical(q1, 6).AsByte() & m3, y + 128, DupHigh(sc16));
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q2KLayout.DOffset) * dy), acc);
             }
@@ -206,28 +208,27 @@ internal static unsafe partial class Avx2Dots
                 var sc16 = Q3Scales(w);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 4f), accb);
+                // Element 128h + 32j + l: bits 2j..2j+1 of qs[32h + l], high bit = bit 4h+j of hmask[l], moved to bit 2;
+                // stored as 0..7, the −4 goes through the bsums.
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
-                var sumi = Vector256<int>.Zero;
-                var dup = DupLow(sc16);
-                for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
-                {
-                    // Element 128h + 32j + l: bits 2j..2j+1 of qs[32h + l], high bit = bit 4h+j of hmask[l] (hm shifted
-                    // down by 4h+j); stored as 0..7, the −4 goes through the bsums.
-                    var q = Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32 * h));
-                    sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset + 128 * h);
-                    var pm = Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte();
-                    for (int j = 0; j < 4; j++, q = Avx2.ShiftRightLogical(q, 2), hm = Avx2.ShiftRightLogical(hm, 1), pm += Vector256.Create((byte)4))
-                    {
-                        var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
-                        sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(qj, Avx.LoadVector256(y + 32 * j)), Pick(dup, pm));
-                    }
-                }
+                sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
+                var sumi = Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset)), hm, y, DupLow(sc16), m3, m04)
+                         + Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32)), Avx2.ShiftRightLogical(hm, 4), y + 128, DupHigh(sc16), m3, m04);
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accb);
         }
+
+        // 128 elements: codes j = 0..3 from bits 2j of q and bit j of hm (hm already shifted down by 4h).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Half3(Vector256<ushort> q, Vector256<ushort> hm, sbyte* y, Vector256<short> dup, Vector256<byte> m3, Vector256<byte> m04) =>
+            Quad((q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04),
+                (Avx2.ShiftRightLogical(q, 2).AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 1).AsByte() & m04),
+                (Avx2.ShiftRightLogical(q, 4).AsByte() & m3) | (hm.AsByte() & m04),
+                (Avx2.ShiftRightLogical(q, 6).AsByte() & m3) | (Avx2.ShiftRightLogical(hm, 1).AsByte() & m04),
+                y, dup);
 
         // The 16 six-bit scales minus 32, as words.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -257,18 +258,22 @@ internal static unsafe partial class Avx2Dots
                 float d = Half(w + IQ4XSLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var scales = IQ4XSScales(*(uint*)(w + IQ4XSLayout.ScalesLOffset), *(ushort*)(w + IQ4XSLayout.ScalesHOffset));
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
-                var sumi = Vector256<int>.Zero;
-                var ws = Vector256.Create((ushort)0x0100).AsByte();
-                for (int ib = 0; ib < 8; ib++, ws += Vector256.Create((byte)2))
-                {
-                    var x = Avx2.Shuffle(table, Nibbles32(w + IQ4XSLayout.QsOffset + 16 * ib).AsSByte());
-                    sumi += DotSigned(x, Avx.LoadVector256(y + 32 * ib), Pick(scales, ws));
-                }
+                byte* qs = w + IQ4XSLayout.QsOffset;
+                var sumi = Pair32(qs, y, scales, table, Vector256.Create((ushort)0x0100).AsByte(), Vector256.Create((ushort)0x0302).AsByte());
+                sumi += Pair32(qs + 32, y + 64, scales, table, Vector256.Create((ushort)0x0504).AsByte(), Vector256.Create((ushort)0x0706).AsByte());
+                sumi += Pair32(qs + 64, y + 128, scales, table, Vector256.Create((ushort)0x0908).AsByte(), Vector256.Create((ushort)0x0B0A).AsByte());
+                sumi += Pair32(qs + 96, y + 192, scales, table, Vector256.Create((ushort)0x0D0C).AsByte(), Vector256.Create((ushort)0x0F0E).AsByte());
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
             return Vector256.Sum(acc);
         }
+
+        // Two 32-element sub-blocks (16 bytes of nibbles each), scales picked by the word masks w0, w1.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Pair32(byte* qs, sbyte* y, Vector256<short> scales, Vector256<sbyte> table, Vector256<byte> w0, Vector256<byte> w1) =>
+            DotSigned(Avx2.Shuffle(table, Nibbles32(qs).AsSByte()), Avx.LoadVector256(y), Pick(scales, w0))
+            + DotSigned(Avx2.Shuffle(table, Nibbles32(qs + 16).AsSByte()), Avx.LoadVector256(y + 32), Pick(scales, w1));
     }
 }
