@@ -85,22 +85,27 @@ internal static unsafe partial class Avx2Dots
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 byte* qs = w + Q5KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
-                var sumi = Vector256<int>.Zero;
-                var ws = Vector256.Create((ushort)0x0100).AsByte();
-                for (int c = 0; c < 4; c++, qh = Avx2.ShiftRightLogical(qh, 2), ws += Vector256.Create((byte)4))
-                {
-                    // Chunk c takes bit 2c (low nibbles) and 2c+1 (high nibbles) of qh: qh was shifted down by 2c.
-                    var q = Avx.LoadVector256(qs + 32 * c);
-                    var lo = (q & m4) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & m10);
-                    var hi = (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & m10);
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y + 64 * c)), Pick(scales, ws));
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 64 * c + 32)), Pick(scales, ws + Vector256.Create((byte)2)));
-                }
+                // Chunk c takes bit 2c (low nibbles) and 2c+1 (high nibbles) of qh: qh is passed shifted down by 2c.
+                var sumi = Chunk5(qs, qh, y, scales, m4, m10, Vector256.Create((ushort)0x0100).AsByte(), Vector256.Create((ushort)0x0302).AsByte());
+                sumi += Chunk5(qs + 32, Avx2.ShiftRightLogical(qh, 2), y + 64, scales, m4, m10, Vector256.Create((ushort)0x0504).AsByte(), Vector256.Create((ushort)0x0706).AsByte());
+                sumi += Chunk5(qs + 64, Avx2.ShiftRightLogical(qh, 4), y + 128, scales, m4, m10, Vector256.Create((ushort)0x0908).AsByte(), Vector256.Create((ushort)0x0B0A).AsByte());
+                sumi += Chunk5(qs + 96, Avx2.ShiftRightLogical(qh, 6), y + 192, scales, m4, m10, Vector256.Create((ushort)0x0D0C).AsByte(), Vector256.Create((ushort)0x0F0E).AsByte());
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q5KLayout.DOffset) * dy), acc);
             }
 
             return Vector256.Sum(acc) - Vector256.Sum(accm);
+        }
+
+        // 64 elements: 4-bit codes as Q4K's chunk plus the fifth bit (bit 0 / bit 1 of each qh byte) as 0x10.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Chunk5(byte* qs, Vector256<ushort> qh, sbyte* y, Vector256<short> scales, Vector256<byte> m4, Vector256<byte> m10, Vector256<byte> wl, Vector256<byte> wh)
+        {
+            var q = Avx.LoadVector256(qs);
+            var lo = (q & m4) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & m10);
+            var hi = (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & m10);
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(y)), Pick(scales, wl))
+                 + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(y + 32)), Pick(scales, wh));
         }
     }
 
