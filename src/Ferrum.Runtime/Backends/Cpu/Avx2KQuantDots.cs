@@ -119,20 +119,20 @@ internal static unsafe partial class Avx2Dots
             var m4 = Vector256.Create((byte)0x0F);
             var m30 = Vector256.Create((byte)0x30);
             var acc = Vector256<float>.Zero;
-            var accb = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
                 float d = Half(w + Q6KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 32f), accb);
                 byte* ql = w + Q6KLayout.QlOffset, qh = w + Q6KLayout.QhOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
-                var sumi = Half128(ql, qh, y, DupLow(sc16), m4, m30) + Half128(ql + 64, qh + 32, y + 128, DupHigh(sc16), m4, m30);
+                // The codes are stored +32: Σ sc·32·bsum comes off the integer sum (exact, as ggml's AVX path).
+                var sumi = Half128(ql, qh, y, DupLow(sc16), m4, m30) + Half128(ql + 64, qh + 32, y + 128, DupHigh(sc16), m4, m30)
+                         - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(bs, sc16), 5);
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
-            return Vector256.Sum(acc) - Vector256.Sum(accb);
+            return Vector256.Sum(acc);
         }
 
         // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] holds the top bit pairs
@@ -206,24 +206,23 @@ internal static unsafe partial class Avx2Dots
             var m3 = Vector256.Create((byte)3);
             var m04 = Vector256.Create((byte)4);
             var acc = Vector256<float>.Zero;
-            var accb = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
                 float d = Half(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var sc16 = Q3Scales(w);
                 var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accb = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, sc16)), Vector256.Create(d * 4f), accb);
                 // Element 128h + 32j + l: bits 2j..2j+1 of qs[32h + l], high bit = bit 4h+j of hmask[l], moved to bit 2;
-                // stored as 0..7, the −4 goes through the bsums.
+                // stored as 0..7, the −4 comes off the integer sum through the bsums (exact).
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset)), hm, y, DupLow(sc16), m3, m04)
-                         + Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32)), Avx2.ShiftRightLogical(hm, 4), y + 128, DupHigh(sc16), m3, m04);
+                         + Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32)), Avx2.ShiftRightLogical(hm, 4), y + 128, DupHigh(sc16), m3, m04)
+                         - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(bs, sc16), 2);
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
-            return Vector256.Sum(acc) - Vector256.Sum(accb);
+            return Vector256.Sum(acc);
         }
 
         // 128 elements: codes j = 0..3 from bits 2j of q and bit j of hm (hm already shifted down by 4h).

@@ -140,15 +140,12 @@ internal static unsafe partial class Avx2Dots
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int b = 0; b < blocks; b++, w += Q6KLayout.BlockBytes)
             {
-                float d = Half(w + Q6KLayout.DOffset), bias = -32f * d;
+                float d = Half(w + Q6KLayout.DOffset);
                 var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(w + Q6KLayout.ScalesOffset)));
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                f0 = BSumTerm(y0, sc16, bias * Dy(y0), f0);
-                f1 = BSumTerm(y1, sc16, bias * Dy(y1), f1);
-                f2 = BSumTerm(y2, sc16, bias * Dy(y2), f2);
-                f3 = BSumTerm(y3, sc16, bias * Dy(y3), f3);
-                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                // The codes are stored +32: each token's sum starts at −Σ sc·32·bsum (exact).
+                Vector256<int> s0 = Offset32(y0, sc16), s1 = Offset32(y1, sc16), s2 = Offset32(y2, sc16), s3 = Offset32(y3, sc16);
                 var dup = DupLow(sc16);
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
@@ -188,6 +185,10 @@ internal static unsafe partial class Avx2Dots
             r[2] = Vector256.Sum(f2);
             r[3] = Vector256.Sum(f3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Offset32(byte* y, Vector256<short> sc16) =>
+            Vector256<int>.Zero - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(y + Q8KLayout.BSumsOffset)), sc16), 5);
     }
 
     public partial struct Q2K
@@ -251,15 +252,12 @@ internal static unsafe partial class Avx2Dots
             for (int b = 0; b < blocks; b++, w += Q3KLayout.BlockBytes)
             {
                 var sc16 = Q3Scales(w);
-                float d = Half(w + Q3KLayout.DOffset), bias = -4f * d;
+                float d = Half(w + Q3KLayout.DOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                f0 = BSumTerm(y0, sc16, bias * Dy(y0), f0);
-                f1 = BSumTerm(y1, sc16, bias * Dy(y1), f1);
-                f2 = BSumTerm(y2, sc16, bias * Dy(y2), f2);
-                f3 = BSumTerm(y3, sc16, bias * Dy(y3), f3);
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
-                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                // The codes are stored +4: each token's sum starts at −Σ sc·4·bsum (exact).
+                Vector256<int> s0 = Offset4(y0, sc16), s1 = Offset4(y1, sc16), s2 = Offset4(y2, sc16), s3 = Offset4(y3, sc16);
                 var dup = DupLow(sc16);
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
@@ -288,6 +286,10 @@ internal static unsafe partial class Avx2Dots
             r[2] = Vector256.Sum(f2);
             r[3] = Vector256.Sum(f3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Offset4(byte* y, Vector256<short> sc16) =>
+            Vector256<int>.Zero - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(y + Q8KLayout.BSumsOffset)), sc16), 2);
     }
 
     public partial struct IQ4XS
