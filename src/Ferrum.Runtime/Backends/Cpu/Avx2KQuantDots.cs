@@ -8,9 +8,9 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// AVX2 single-token dots of the 256-element formats against Q8_K (q2_K..q6_K, iq4_xs). Each super-block's integer
 /// sum stays in 8 int32 lanes (vpmaddubsw, then vpmaddwd against the sub-block scale picked by vpshufb from the
-/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K) and the −32/−4 offsets
-/// (q6_K, q3_K) are applied once per super-block through the Q8_K bsums. The four-token kernels are in
-/// Avx2KQuants4.cs.
+/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K, a second float sum) and
+/// the −32/−4 code offsets (q6_K, q3_K, off the integer sum) are applied once per super-block through the Q8_K bsums.
+/// The chunks are unrolled so that the scale masks are literals. The four-token kernels are in Avx2KQuants4.cs.
 /// </summary>
 internal static unsafe partial class Avx2Dots
 {

@@ -8,8 +8,8 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// AVX2 four-token dots (<see cref="IRowDot4.Dot4"/>) of the 256-element formats against Q8_K: each weight chunk's
 /// codes and scale vector are decoded once into registers and used for four activation rows, each with its own
-/// int32 sum per super-block and its own float accumulator (the mins and offsets are folded into that accumulator),
-/// so 16 ymm registers hold four accumulators pairs plus the decoded chunk.
+/// int32 sum per super-block (q6_K/q3_K start it at minus their code offset) and its own float accumulator (the
+/// q2_K/q4_K/q5_K mins go into that accumulator), so the 16 ymm registers hold the four pairs plus the decoded chunk.
 /// </summary>
 internal static unsafe partial class Avx2Dots
 {
@@ -18,7 +18,7 @@ internal static unsafe partial class Avx2Dots
     private static Vector256<int> Mul(Vector256<byte> x, byte* y, Vector256<short> scale) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, Avx.LoadVector256((sbyte*)y)), scale);
 
-    // f + cvt(madd(bsums of y, per-pair factors)) · k: the mins / offsets of one Q8_K block.
+    // f + cvt(madd(bsums of y, per-pair factors)) · k: the mins of one Q8_K block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> BSumTerm(byte* y, Vector256<short> factors, float k, Vector256<float> f) =>
         Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(y + Q8KLayout.BSumsOffset)), factors)), Vector256.Create(k), f);

@@ -12,8 +12,9 @@ namespace Ferrum.Backends.Cpu;
 internal static unsafe partial class Avx2Dots
 {
     // Scale masks are constants written at the use sites (an intrinsic with constant operands is a constant even
-    // where the inliner's budget is spent) plus running byte adds: Vector256.Create((ushort)0x0100) selects word 0 of
-    // each lane, + 2 per byte the next word; the pair mask (low lane word 0, high lane word 1) + 4 the next pair.
+    // where the inliner's budget is spent; a property wrapping one was left as a call): Vector256.Create((ushort)0x0100)
+    // selects word 0 of each lane and + 2 per byte the next word; the pair mask (low lane word 0, high lane word 1)
+    // + 4 per byte the next pair. Unrolled code writes each mask as a literal, loops add to a running mask.
 
     /// <summary>
     /// A block's f16 scale by arithmetic (<see cref="Fp16.ToFloat"/>) rather than <see cref="Fp16.Load"/>'s table: a
