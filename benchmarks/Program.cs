@@ -16,6 +16,24 @@ public static class Program
             return 0;
         }
 
+        if (args.Length > 0 && args[0] == "cpu-kquants")
+        {
+            Cpu.KQuantMicroBench.Run(Console.Out);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "cpu-kstream")
+        {
+            Cpu.KQuantStreamBench.Run(Console.Out);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "cpu-tokentile")
+        {
+            Cpu.TokenTileExperiment.Run(Console.Out);
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "cpu-specialization")
         {
             Cpu.SpecializationBench.Run(Console.Out);
