@@ -72,21 +72,45 @@ internal static unsafe class MatDriver
     }
 
     /// <summary>
-    /// As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>, and a
-    /// leftover pair by <see cref="IRowDot4.Dot2"/> where the kernel has one.
+    /// As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>; a leftover
+    /// pair goes through <see cref="IRowDot4.Dot2"/> where the kernel has one, and a leftover three through a Dot4 whose
+    /// fourth row repeats the third where it has none (one decode for three tokens beats three single dots).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Run4<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
         where T : struct, IRowDot4
     {
-        if (tokens < (T.HasDot2 ? 2 : 4))
+        if (tokens == 1)
         {
             Run<T>(k, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
             return;
         }
 
+        Batched<T>(k / T.BlockElements, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
+    }
 
-        int blocks = k / T.BlockElements;
+    /// <summary><see cref="Run4{T}"/> with the row length a compile-time constant (<typeparamref name="TK"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void RunFixed4<T, TK>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
+        where T : struct, IRowDot4
+        where TK : struct, IFixedRowLength
+    {
+        int blocks = TK.Value / T.BlockElements;
+        if (tokens == 1)
+        {
+            RowsOneToken<T>(w, rowBytes, rows, tokenIndex == null ? act : act + tokenIndex[0] * actStride, y, blocks);
+            return;
+        }
+
+        Batched<T>(blocks, w, rowBytes, rows, act, actStride, tokenIndex, tokens, y, yStride);
+    }
+
+    // Row tiles of RowTile rows (weights stay in L1 while every token passes over them); over each tile, groups of
+    // four tokens, then the leftover one to three.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Batched<T>(int blocks, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
+        where T : struct, IRowDot4
+    {
         byte** a = stackalloc byte*[4];
         float* r = stackalloc float[4];
         for (int r0 = 0; r0 < rows; r0 += RowTile)
@@ -110,6 +134,25 @@ internal static unsafe class MatDriver
                 }
             }
 
+            if (!T.HasDot2 && tokens - t == 3)
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    int ti = t + Math.Min(i, 2);
+                    a[i] = act + (tokenIndex == null ? ti : tokenIndex[ti]) * actStride;
+                }
+
+                for (int row = r0; row < r1; row++)
+                {
+                    T.Dot4(w + row * rowBytes, a, blocks, r);
+                    y[t * yStride + row] = r[0];
+                    y[(t + 1) * yStride + row] = r[1];
+                    y[(t + 2) * yStride + row] = r[2];
+                }
+
+                t += 3;
+            }
+
             if (T.HasDot2 && t + 2 <= tokens)
             {
                 byte* p0 = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
@@ -130,68 +173,6 @@ internal static unsafe class MatDriver
                 for (int row = r0; row < r1; row++)
                 {
                     y[t * yStride + row] = T.Dot(w + row * rowBytes, at, blocks);
-                }
-            }
-        }
-    }
-
-    /// <summary><see cref="Run4{T}"/> with the row length a compile-time constant (<typeparamref name="TK"/>).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void RunFixed4<T, TK>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
-        where T : struct, IRowDot4
-        where TK : struct, IFixedRowLength
-    {
-        int blocks = TK.Value / T.BlockElements;
-        long rb = rowBytes;
-        if (tokens == 1)
-        {
-            RowsOneToken<T>(w, rb, rows, tokenIndex == null ? act : act + tokenIndex[0] * actStride, y, blocks);
-            return;
-        }
-
-        byte** a = stackalloc byte*[4];
-        float* res = stackalloc float[4];
-        for (int r0 = 0; r0 < rows; r0 += RowTile)
-        {
-            int r1 = Math.Min(rows, r0 + RowTile);
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4)
-            {
-                for (int i = 0; i < 4; i++)
-                {
-                    a[i] = act + (tokenIndex == null ? t + i : tokenIndex[t + i]) * actStride;
-                }
-
-                for (int row = r0; row < r1; row++)
-                {
-                    T.Dot4(w + row * rb, a, blocks, res);
-                    y[t * yStride + row] = res[0];
-                    y[(t + 1) * yStride + row] = res[1];
-                    y[(t + 2) * yStride + row] = res[2];
-                    y[(t + 3) * yStride + row] = res[3];
-                }
-            }
-
-            if (T.HasDot2 && t + 2 <= tokens)
-            {
-                byte* p0 = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
-                byte* p1 = act + (tokenIndex == null ? t + 1 : tokenIndex[t + 1]) * actStride;
-                for (int row = r0; row < r1; row++)
-                {
-                    T.Dot2(w + row * rb, p0, p1, blocks, res);
-                    y[t * yStride + row] = res[0];
-                    y[(t + 1) * yStride + row] = res[1];
-                }
-
-                t += 2;
-            }
-
-            for (; t < tokens; t++)
-            {
-                byte* at = act + (tokenIndex == null ? t : tokenIndex[t]) * actStride;
-                for (int row = r0; row < r1; row++)
-                {
-                    y[t * yStride + row] = T.Dot(w + row * rb, at, blocks);
                 }
             }
         }
