@@ -13,7 +13,7 @@ internal static unsafe class KernelMicroBench
 {
     public static void Run(TextWriter o)
     {
-        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048) })
+        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048), (GgmlType.BF16, 768, 2048), (GgmlType.F32, 768, 2048) })
         {
             var info = GgmlTypeInfo.Get(type);
             long rowBytes = info.RowBytes(k);
