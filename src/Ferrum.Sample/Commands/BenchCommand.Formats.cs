@@ -29,6 +29,7 @@ public static partial class BenchCommand
         {
             var name = GgmlTypeInfo.Get(type).Name;
             var path = BenchFormats.EnsureBuilt(type, shape, Console.Error);
+            BenchFormats.ReadThrough(path);
             using var bench = new BenchRunner(path, threads, seconds);
             var rows = new List<BenchRow>();
             for (int i = 0; i < tokens.Length; i++)
