@@ -26,7 +26,7 @@ public sealed class ArgumentFuzzTests : IDisposable
             ("dequant", ["FILE", "TENSOR"], [], true),
             ("moe", ["FILE"], ["--layer", "--input", "--output", "--backend", "--threads", "--device"], true),
             ("generate", [], ["--model", "--prompt", "-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed", "--ctx-size", "--stop", "--chat", "--json", "--threads"], true),
-            ("bench", [], ["--model", "--tokens", "--threads", "--json", "--seconds"], false),
+            ("bench", [], ["--model", "--tokens", "--threads", "--json", "--seconds", "--formats"], false),
             ("run", [], ["--model", "--prefill", "--threads"], false),
             ("kernels", [], ["--json", "--threads"], false),
         };

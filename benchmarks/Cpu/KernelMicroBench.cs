@@ -18,7 +18,7 @@ internal static unsafe class KernelMicroBench
     public static void Run(TextWriter o, string? only = null)
     {
         var names = only?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.Q4_1, 768, 2048), (GgmlType.Q5_0, 768, 2048), (GgmlType.Q5_1, 768, 2048), (GgmlType.IQ4_NL, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048) }.Where(c => names == null || names.Contains(GgmlTypeInfo.Get(c.Item1).Name, StringComparer.OrdinalIgnoreCase)))
+        foreach (var (type, rows, k) in new[] { (GgmlType.Q4_K, 768, 2048), (GgmlType.Q6_K, 2048, 768), (GgmlType.Q8_0, 768, 2048), (GgmlType.Q4_0, 768, 2048), (GgmlType.Q4_1, 768, 2048), (GgmlType.Q5_0, 768, 2048), (GgmlType.Q5_1, 768, 2048), (GgmlType.IQ4_NL, 768, 2048), (GgmlType.MXFP4, 768, 2048), (GgmlType.F16, 768, 2048), (GgmlType.BF16, 768, 2048), (GgmlType.F32, 768, 2048) }.Where(c => names == null || names.Contains(GgmlTypeInfo.Get(c.Item1).Name, StringComparer.OrdinalIgnoreCase)))
         {
             var info = GgmlTypeInfo.Get(type);
             long rowBytes = info.RowBytes(k);

@@ -9,11 +9,12 @@ using Spectre.Console;
 namespace Ferrum.Sample.Commands;
 
 /// <summary>
-/// <c>ferrum bench [--model FILE] [--tokens 1,8,32,512] [--threads N] [--json]</c>: Ferrum's CPU MoE block against
-/// ggml's (llama.cpp build_moe_ffn), plain and repacked (CPU_REPACK), on the same weights, inputs and thread count,
-/// when ggml's natives are found.
+/// <c>ferrum bench [--model FILE | --formats all|q4_0,q8_0,...] [--tokens 1,8,32,512] [--threads N] [--json]</c>:
+/// Ferrum's CPU MoE block against ggml's (llama.cpp build_moe_ffn), plain and repacked (CPU_REPACK), on the same
+/// weights, inputs and thread count, when ggml's natives are found. <c>--formats</c> runs one synthetic file per weight
+/// format (<see cref="BenchFormats"/>) and prints one table with a format column.
 /// </summary>
-public static class BenchCommand
+public static partial class BenchCommand
 {
     private const int MaxTokens = 4096;
 
@@ -23,6 +24,10 @@ public static class BenchCommand
         var tokens = new Option<string>("--tokens") { Description = "Comma-separated token counts per pass.", DefaultValueFactory = _ => "1,8,32,512" };
         var threads = new Option<int>("--threads") { Description = "Threads, the same for Ferrum and ggml (default: all processors).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table." };
+        var formats = new Option<string?>("--formats") { Description = "Instead of --model: 'all' or a comma-separated list of weight formats (q4_0,q8_0,...), each on a synthetic MoE file written once to the cache." };
+
+        // Undocumented: the --formats files' shape layers,hidden,ffn,experts,topk (tests use a small one).
+        var shape = new Option<string?>("--shape") { Hidden = true };
 
         // Undocumented: timed seconds per side and token count (tests use a small budget).
         var seconds = new Option<double>("--seconds") { Hidden = true, DefaultValueFactory = _ => 2.0 };
@@ -32,6 +37,8 @@ public static class BenchCommand
         cmd.Options.Add(threads);
         cmd.Options.Add(json);
         cmd.Options.Add(seconds);
+        cmd.Options.Add(formats);
+        cmd.Options.Add(shape);
         cmd.SetAction(parse => CliErrors.Guard(parse, () =>
         {
             var counts = ParseTokens(parse.GetValue(tokens)!);
@@ -48,6 +55,23 @@ public static class BenchCommand
             }
 
             var path = parse.GetValue(model);
+            if (parse.GetValue(formats) is { } list)
+            {
+                if (path != null)
+                {
+                    throw new ArgumentException("--formats benchmarks its own synthetic files; give either --model or --formats");
+                }
+
+                var size = parse.GetValue(shape) is { } text ? BenchFormats.ParseShape(text) : BenchFormats.Default;
+                RunFormats(BenchFormats.Parse(list), size, counts, t, s, parse.GetValue(json), Console.Out);
+                return 0;
+            }
+
+            if (parse.GetValue(shape) != null)
+            {
+                throw new ArgumentException("--shape applies to --formats only");
+            }
+
             if (path == null)
             {
                 path = DemoModel.CachePath;
@@ -261,22 +285,7 @@ public static class BenchCommand
             foreach (var r in rows)
             {
                 w.WriteStartObject();
-                w.WriteNumber("tokens", r.Tokens);
-                w.WriteNumber("ferrum_ms_median", r.FerrumMedian);
-                w.WriteNumber("ferrum_ms_min", r.FerrumMin);
-                Number(w, "ggml_ms_median", r.GgmlMedian);
-                Number(w, "ggml_ms_min", r.GgmlMin);
-                Number(w, "ggml_repack_ms_median", r.RepackMedian);
-                Number(w, "ggml_repack_ms_min", r.RepackMin);
-                Number(w, "ratio_ggml_plain", r.RatioPlain);
-                Number(w, "ratio_ggml_repack", r.RatioRepack);
-                w.WriteNumber("expert_gb_s", r.ExpertGbPerSecond);
-                Number(w, "nmse", r.Nmse);
-                Number(w, "nmse_repack", r.NmseRepack);
-                Number(w, "nmse_plain_vs_repack", r.NmsePlainRepack);
-                w.WriteNumber("ferrum_passes", r.FerrumPasses);
-                w.WriteNumber("ggml_passes", r.GgmlPasses);
-                w.WriteNumber("ggml_repack_passes", r.RepackPasses);
+                WriteRowFields(w, r);
                 w.WriteEndObject();
             }
 
@@ -285,6 +294,27 @@ public static class BenchCommand
         }
 
         o.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    // The fields of one (tokens) row, shared by the single-model and the per-format JSON.
+    private static void WriteRowFields(Utf8JsonWriter w, BenchRow r)
+    {
+        w.WriteNumber("tokens", r.Tokens);
+        w.WriteNumber("ferrum_ms_median", r.FerrumMedian);
+        w.WriteNumber("ferrum_ms_min", r.FerrumMin);
+        Number(w, "ggml_ms_median", r.GgmlMedian);
+        Number(w, "ggml_ms_min", r.GgmlMin);
+        Number(w, "ggml_repack_ms_median", r.RepackMedian);
+        Number(w, "ggml_repack_ms_min", r.RepackMin);
+        Number(w, "ratio_ggml_plain", r.RatioPlain);
+        Number(w, "ratio_ggml_repack", r.RatioRepack);
+        w.WriteNumber("expert_gb_s", r.ExpertGbPerSecond);
+        Number(w, "nmse", r.Nmse);
+        Number(w, "nmse_repack", r.NmseRepack);
+        Number(w, "nmse_plain_vs_repack", r.NmsePlainRepack);
+        w.WriteNumber("ferrum_passes", r.FerrumPasses);
+        w.WriteNumber("ggml_passes", r.GgmlPasses);
+        w.WriteNumber("ggml_repack_passes", r.RepackPasses);
     }
 
     private static void Number(Utf8JsonWriter w, string name, double? v)

@@ -76,6 +76,16 @@ public static class CliValidation
                     }
                 });
                 break;
+            case Option<string> o when o.Name == "--formats":
+                o.Validators.Add(r =>
+                {
+                    var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+                    if (text != null && !BenchFormats.TryParse(text, out _, out var bad))
+                    {
+                        r.AddError(BenchFormats.Error(bad));
+                    }
+                });
+                break;
             case Option<string> o when o.Name == "--tokens":
                 o.Validators.Add(r =>
                 {

@@ -99,30 +99,38 @@ public static class DemoModel
         return path;
     }
 
-    /// <summary>Writes an MoE-only model of <paramref name="shape"/> (router and experts per layer, no attention) to <paramref name="path"/>; for tests of the MoE tools.</summary>
-    public static void Build(string path, DemoShape shape, Action<double, string>? progress = null)
+    /// <summary>
+    /// Writes an MoE-only model of <paramref name="shape"/> (router and experts per layer, no attention) to
+    /// <paramref name="path"/>; for tests of the MoE tools and <c>ferrum bench --formats</c>. Gate, up and down are
+    /// all <paramref name="expertType"/> when given, otherwise the Q4_K_M mix (q4_K, q6_K down on some layers).
+    /// </summary>
+    public static void Build(string path, DemoShape shape, Action<double, string>? progress = null, GgmlType? expertType = null)
     {
         var (layers, hidden, ffn, experts, topK) = shape;
         var writer = new GgufWriter()
             .AddMetadata("general.architecture", Architecture)
             .AddMetadata("general.name", "Ferrum demo (Qwen3-30B-A3B MoE shape, synthetic weights)")
-            .AddMetadata("general.file_type", 15u) // LLAMA_FTYPE_MOSTLY_Q4_K_M
             .AddMetadata($"{Architecture}.block_count", (uint)layers)
             .AddMetadata($"{Architecture}.embedding_length", (uint)hidden)
             .AddMetadata($"{Architecture}.feed_forward_length", (uint)(ffn * topK))
             .AddMetadata($"{Architecture}.expert_feed_forward_length", (uint)ffn)
             .AddMetadata($"{Architecture}.expert_count", (uint)experts)
             .AddMetadata($"{Architecture}.expert_used_count", (uint)topK);
+        if (expertType == null)
+        {
+            writer.AddMetadata("general.file_type", 15u); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+        }
 
         var tensors = new List<(string Name, Func<byte[]> Data)>();
         var pools = new Dictionary<(int Role, GgmlType Type), byte[]>();
         for (var layer = 0; layer < layers; layer++)
         {
             var l = layer;
-            var down = DownType(l, layers);
+            var gateUp = expertType ?? GgmlType.Q4_K;
+            var down = expertType ?? DownType(l, layers);
             Add(writer, tensors, $"blk.{l}.ffn_gate_inp.weight", GgmlType.F32, [hidden, experts], () => Router(l, hidden, experts));
-            Add(writer, tensors, $"blk.{l}.ffn_gate_exps.weight", GgmlType.Q4_K, [hidden, ffn, experts], () => Experts3D(pools, l, 0, GgmlType.Q4_K, hidden, ffn, experts));
-            Add(writer, tensors, $"blk.{l}.ffn_up_exps.weight", GgmlType.Q4_K, [hidden, ffn, experts], () => Experts3D(pools, l, 1, GgmlType.Q4_K, hidden, ffn, experts));
+            Add(writer, tensors, $"blk.{l}.ffn_gate_exps.weight", gateUp, [hidden, ffn, experts], () => Experts3D(pools, l, 0, gateUp, hidden, ffn, experts));
+            Add(writer, tensors, $"blk.{l}.ffn_up_exps.weight", gateUp, [hidden, ffn, experts], () => Experts3D(pools, l, 1, gateUp, hidden, ffn, experts));
             Add(writer, tensors, $"blk.{l}.ffn_down_exps.weight", down, [ffn, hidden, experts], () => Experts3D(pools, l, 2, down, ffn, hidden, experts));
         }
 

@@ -12,9 +12,9 @@ internal static class CpuFormatTable
 {
     private static readonly CpuFormatRow[] Rows =
     [
-        Row(GgmlType.F32).Vector128<FloatDots.F32>().Scalar<FloatDots.F32>(),
-        Row(GgmlType.F16).Vector128<FloatDots.F16>().Scalar<FloatDots.F16>(),
-        Row(GgmlType.BF16).Vector128<FloatDots.BF16>().Scalar<FloatDots.BF16>(),
+        Row(GgmlType.F32).Avx2x4<Avx2FloatDots.F32>().Vector128<FloatDots.F32>().Scalar<FloatDots.F32>(),
+        Row(GgmlType.F16).Avx2x4<Avx2FloatDots.F16>().Vector128<FloatDots.F16>().Scalar<FloatDots.F16>(),
+        Row(GgmlType.BF16).Avx2x4<Avx2FloatDots.BF16>().Vector128<FloatDots.BF16>().Scalar<FloatDots.BF16>(),
         Row(GgmlType.Q4_0).Avx2x4<Avx2Block32Dot<Avx2Block32Decoders.Q4_0>>().Scalar<ScalarDots.Q4_0>(),
         Row(GgmlType.Q4_1).Avx2x4<Avx2Block32Dot<Avx2Block32Decoders.Q4_1>>().Scalar<ScalarDots.Q4_1>(),
         Row(GgmlType.Q5_0).Avx2x4<Avx2Block32Dot<Avx2Block32Decoders.Q5_0>>().Scalar<ScalarDots.Q5_0>(),
