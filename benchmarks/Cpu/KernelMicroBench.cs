@@ -52,11 +52,6 @@ internal static unsafe class KernelMicroBench
             o.WriteLine($"{info.Name,-6} {rows}x{k} {"ggml vec_dot",-32} {g,8:F1} us  {rowBytes * rows / g / 1e3,6:F1} GB/s");
 
             var kernels = new[] { SimdLevel.Avx512, SimdLevel.Avx2 }.Where(l => l <= CpuSimd.Supported).Select(l => CpuKernels.Generic(type, l)).ToList();
-            if (PreviousOneToken(type) is { } previous)
-            {
-                kernels.Insert(0, previous);
-            }
-
             foreach (var kern in kernels)
             {
                 long actBytes = ActivationQuant.RowBytes(kern.ActivationType, k);
@@ -100,22 +95,6 @@ internal static unsafe class KernelMicroBench
             }
         }
     }
-
-    // The single-token AVX2 dots the block-32 formats had before Avx2Block32Dot (Avx2Dots), for comparison.
-    private static CpuMatKernel? PreviousOneToken(GgmlType type) => type switch
-    {
-        GgmlType.Q4_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q4_0>),
-        GgmlType.Q4_1 => Previous(type, &MatDriver.Run<Avx2Dots.Q4_1>),
-        GgmlType.Q5_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q5_0>),
-        GgmlType.Q5_1 => Previous(type, &MatDriver.Run<Avx2Dots.Q5_1>),
-        GgmlType.Q8_0 => Previous(type, &MatDriver.Run<Avx2Dots.Q8_0>),
-        GgmlType.IQ4_NL => Previous(type, &MatDriver.Run<Avx2Dots.IQ4NL>),
-        GgmlType.MXFP4 => Previous(type, &MatDriver.Run<Avx2Dots.MXFP4>),
-        _ => null,
-    };
-
-    private static CpuMatKernel Previous(GgmlType type, delegate*<int, byte*, long, int, byte*, long, int*, int, float*, long, void> fn) =>
-        new(type, SimdLevel.Avx2, "avx2 Avx2Dots one-token (previous)", fn);
 
     // Minimum over repeated batches: the machine is shared, and the minimum is the least disturbed run.
     private static double Median(Action a)
