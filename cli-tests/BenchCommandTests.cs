@@ -88,8 +88,14 @@ public sealed class BenchCommandTests : IDisposable
             Assert.True(row.GetProperty("ferrum_ms_median").GetDouble() > 0);
             Assert.True(row.GetProperty("ggml_ms_min").GetDouble() > 0);
             Assert.True(row.GetProperty("expert_gb_s").GetDouble() > 0);
+            Assert.True(row.GetProperty("read_bw_percent").GetDouble() > 0);
             Assert.True(row.GetProperty("ferrum_passes").GetInt32() >= 3);
         }
+
+        // The yardsticks are measured in the same run; the int8 peak applies to these quantized experts.
+        Assert.True(root.GetProperty("read_bw_gb_s").GetDouble() > 0);
+        Assert.True(root.GetProperty("int8_peak_gmac_s").GetDouble() > 0);
+        Assert.All(rows, row => Assert.True(row.GetProperty("int8_peak_percent").GetDouble() > 0));
     }
 
     // Expected placements from llama.cpp's ggml-cpu/repack.cpp (ggml_repack_get_optimal_repack_type): on x86 with

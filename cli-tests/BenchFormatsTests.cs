@@ -39,6 +39,17 @@ public sealed class BenchFormatsTests : IDisposable
             Assert.True(row.GetProperty("ferrum_ms_median").GetDouble() > 0);
             Assert.InRange(row.GetProperty("nmse").GetDouble(), 0, 5e-4);
 
+            // Integer dots (q8_0) are put against the int8 peak; bf16 runs float FMAs, so it has no int8 figure.
+            Assert.True(row.GetProperty("read_bw_percent").GetDouble() > 0);
+            if (format == "bf16")
+            {
+                Assert.Equal(JsonValueKind.Null, row.GetProperty("int8_peak_percent").ValueKind);
+            }
+            else
+            {
+                Assert.True(row.GetProperty("int8_peak_percent").GetDouble() > 0);
+            }
+
             // The repacked path runs when ggml has the CPU_REPACK buffer type; then its ratio and NMSE are filled.
             if (row.GetProperty("ggml_repack").GetBoolean())
             {

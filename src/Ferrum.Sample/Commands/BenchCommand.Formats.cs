@@ -66,7 +66,7 @@ public static partial class BenchCommand
         console.Profile.Width = 240; // a redirected output would otherwise wrap the table at 80 columns
         var table = new Table().Border(TableBorder.Markdown);
         table.AddColumn(new TableColumn("format"));
-        foreach (var c in new[] { "tokens", "Ferrum median ms", "ggml median ms", "repack median ms", "Ferrum/ggml", "Ferrum/repack", "expert GB/s", "NMSE F·g", "NMSE F·r", "NMSE r·g", "passes" })
+        foreach (var c in new[] { "tokens", "Ferrum median ms", "ggml median ms", "repack median ms", "Ferrum/ggml", "Ferrum/repack", "expert GB/s", "% read BW", "% int8 peak", "NMSE F·g", "NMSE F·r", "NMSE r·g", "passes" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -85,6 +85,8 @@ public static partial class BenchCommand
                     F(r.RatioPlain, "F2"),
                     F(r.RatioRepack, "F2"),
                     F(r.ExpertGbPerSecond, "F1"),
+                    F(r.BandwidthPercent, "F0"),
+                    F(r.Int8PeakPercent, "F0"),
                     F(r.Nmse, "E1"),
                     F(r.NmseRepack, "E1"),
                     F(r.NmsePlainRepack, "E1"),
@@ -107,6 +109,7 @@ public static partial class BenchCommand
             o.WriteLine($"{f.Format}: kernels {string.Join("; ", f.Kernels)}{(f.GgmlNote is { } n ? "; " + n : "")}{(f.RepackNote is { } rn ? "; ggml repacked path not run: " + rn : "")}");
         }
 
+        o.WriteLine("% read BW / % int8 peak: expert GB/s and expert multiply-adds/s over the read bandwidth and int8 peak measured at the start of each format's run.");
         o.WriteLine("ggml: its plain path (weights in place); repack: its CPU_REPACK path, run when its buffer type takes weights (ggml repacked: which of the first layer's). Ferrum/ggml, Ferrum/repack < 1: Ferrum is faster.");
         o.WriteLine("NMSE on the same layer and input: F·g Ferrum vs plain, F·r Ferrum vs repacked, r·g repacked vs plain. passes: Ferrum/plain/repacked.");
     }

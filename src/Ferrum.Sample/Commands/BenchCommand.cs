@@ -162,7 +162,7 @@ public static partial class BenchCommand
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(text) });
         console.Profile.Width = 240; // a redirected output would otherwise wrap the table at 80 columns
         var table = new Table().Border(TableBorder.Markdown);
-        foreach (var c in new[] { "tokens", "Ferrum median ms", "Ferrum min ms", "ggml median ms", "ggml min ms", "repack median ms", "repack min ms", "Ferrum/ggml", "Ferrum/repack", "expert GB/s", "NMSE F·g", "NMSE F·r", "NMSE r·g", "passes" })
+        foreach (var c in new[] { "tokens", "Ferrum median ms", "Ferrum min ms", "ggml median ms", "ggml min ms", "repack median ms", "repack min ms", "Ferrum/ggml", "Ferrum/repack", "expert GB/s", "% read BW", "% int8 peak", "NMSE F·g", "NMSE F·r", "NMSE r·g", "passes" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -180,6 +180,8 @@ public static partial class BenchCommand
                 F(r.RatioPlain, "F2"),
                 F(r.RatioRepack, "F2"),
                 F(r.ExpertGbPerSecond, "F1"),
+                F(r.BandwidthPercent, "F0"),
+                F(r.Int8PeakPercent, "F0"),
                 F(r.Nmse, "E1"),
                 F(r.NmseRepack, "E1"),
                 F(r.NmsePlainRepack, "E1"),
@@ -203,6 +205,7 @@ public static partial class BenchCommand
         }
 
         o.WriteLine("ggml: its plain path (weights in place); repack: its CPU_REPACK path (llama.cpp's default placement). Ferrum/ggml, Ferrum/repack < 1: Ferrum is faster.");
+        o.WriteLine($"% read BW: expert GB/s over the read bandwidth measured now ({b.ReadGbPerSecond:F1} GB/s); % int8 peak: expert multiply-adds/s over the int8 peak measured now ({b.Int8PeakGmacs:F0} G/s, {Int8Peak.Path}), {b.Threads} thread(s).");
         o.WriteLine("expert GB/s: expected expert bytes read per pass / Ferrum median. NMSE on the same layer and input: F·g Ferrum vs plain, F·r Ferrum vs repacked, r·g repacked vs plain. passes: Ferrum/plain/repacked.");
     }
 
@@ -235,6 +238,9 @@ public static partial class BenchCommand
             w.WriteString("architecture", b.Hyper.Architecture);
             w.WriteNumber("layers", b.LayerCount);
             w.WriteNumber("threads", b.Threads);
+            w.WriteNumber("read_bw_gb_s", b.ReadGbPerSecond);
+            w.WriteNumber("int8_peak_gmac_s", b.Int8PeakGmacs);
+            w.WriteString("int8_peak_path", Int8Peak.Path);
             w.WriteBoolean("ggml", b.GgmlRuns);
             if (GgmlNote(b) is { } note)
             {
@@ -309,6 +315,8 @@ public static partial class BenchCommand
         Number(w, "ratio_ggml_plain", r.RatioPlain);
         Number(w, "ratio_ggml_repack", r.RatioRepack);
         w.WriteNumber("expert_gb_s", r.ExpertGbPerSecond);
+        Number(w, "read_bw_percent", r.BandwidthPercent);
+        Number(w, "int8_peak_percent", r.Int8PeakPercent);
         Number(w, "nmse", r.Nmse);
         Number(w, "nmse_repack", r.NmseRepack);
         Number(w, "nmse_plain_vs_repack", r.NmsePlainRepack);

@@ -17,6 +17,15 @@ public sealed record BenchRow(int Tokens, double FerrumMedian, double FerrumMin,
     double? RepackMedian, double? RepackMin, int RepackPasses,
     double ExpertGbPerSecond, double? Nmse, double? NmseRepack, double? NmsePlainRepack)
 {
+    /// <summary>Expert GB/s as a percentage of the read bandwidth measured in the same run (decode's yardstick).</summary>
+    public double? BandwidthPercent { get; init; }
+
+    /// <summary>
+    /// Expert multiply-adds per second as a percentage of the int8 multiply-add peak measured in the same run
+    /// (prefill's yardstick); null when a weight format is a float format (no integer dot).
+    /// </summary>
+    public double? Int8PeakPercent { get; init; }
+
     /// <summary>Ferrum median / ggml plain median (below 1: Ferrum is faster).</summary>
     public double? RatioPlain => GgmlMedian is { } g && g > 0 ? FerrumMedian / g : null;
 
@@ -68,6 +77,10 @@ public sealed unsafe class BenchRunner : IDisposable
 
         Threads = threads;
         SecondsPerSide = secondsPerSide;
+
+        // The yardsticks, measured in this run on these threads: sequential read bandwidth and the int8 multiply-add peak.
+        ReadGbPerSecond = ReadBandwidth.Measure(threads, 512L << 20, 3);
+        Int8PeakGmacs = Int8Peak.Measure(threads);
         GgmlUnsupported = GgmlSupport(_layers[0]);
         GgmlAvailable = GgmlLibrary.IsAvailable;
         if (GgmlRuns)
@@ -93,6 +106,12 @@ public sealed unsafe class BenchRunner : IDisposable
             }
         }
     }
+
+    /// <summary>Sequential read bandwidth measured at start (GB/s, <see cref="ReadBandwidth"/>).</summary>
+    public double ReadGbPerSecond { get; }
+
+    /// <summary>The machine's int8 multiply-add peak measured at start (G/s, <see cref="Int8Peak"/>), on <see cref="Threads"/> threads.</summary>
+    public double Int8PeakGmacs { get; }
 
     /// <summary>The file's MoE hyperparameters.</summary>
     public MoeHyperParameters Hyper { get; }
@@ -127,6 +146,24 @@ public sealed unsafe class BenchRunner : IDisposable
     /// <summary>Per MoE layer (GGUF block index): which of router, gate, up, down ggml actually repacked.</summary>
     public IReadOnlyList<(int Layer, IReadOnlyList<string> Weights)> RepackedWeights =>
         [.. _repacked.Select((w, i) => (_layers[i].Index, w.Repacked))];
+
+    /// <summary>Multiply-adds of one token's expert matrices (top-K routed experts' gate, up and down, plus the shared expert).</summary>
+    public long MultiplyAddsPerToken
+    {
+        get
+        {
+            var w = _layers[0];
+            long routed = Size(w.Gate) + Size(w.Up) + Size(w.Down);
+            long shared = (w.SharedGate is { } g ? Size(g) : 0) + (w.SharedUp is { } u ? Size(u) : 0) + (w.SharedDown is { } d ? Size(d) : 0);
+            return (routed * Hyper.ExpertUsedCount) + shared;
+
+            static long Size(ExpertStack m) => (long)m.Rows * m.RowLength;
+        }
+    }
+
+    /// <summary>True when every expert matrix runs integer dots (quantized activations), so the int8 peak applies.</summary>
+    public bool IntegerDots =>
+        new[] { _layers[0].Gate, _layers[0].Up, _layers[0].Down }.All(m => Ferrum.Quantization.Formats.FormatRow.Get(m.Format).ActivationType != Ferrum.Quantization.GgmlType.F32);
 
     /// <summary>Expert weight bytes of one layer (gate + up + down, all experts).</summary>
     public long ExpertBytesPerLayer
@@ -235,8 +272,13 @@ public sealed unsafe class BenchRunner : IDisposable
             int e = Hyper.ExpertCount, k = Hyper.ExpertUsedCount;
             double distinct = e * (1 - Math.Pow(1 - (double)k / e, tokens));
             double bytes = distinct * ExpertBytesPerLayer / e;
+            double gbs = bytes / tf.Median / 1e6;
             return new BenchRow(tokens, tf.Median, tf.Min, tf.Passes, tg?.Median, tg?.Min, tg?.Passes ?? 0,
-                tr?.Median, tr?.Min, tr?.Passes ?? 0, bytes / tf.Median / 1e6, nmse, nmseRepack, nmsePlainRepack);
+                tr?.Median, tr?.Min, tr?.Passes ?? 0, gbs, nmse, nmseRepack, nmsePlainRepack)
+            {
+                BandwidthPercent = ReadGbPerSecond > 0 ? 100 * gbs / ReadGbPerSecond : null,
+                Int8PeakPercent = IntegerDots && Int8PeakGmacs > 0 ? 100 * (MultiplyAddsPerToken * tokens / (tf.Median / 1e3) / 1e9) / Int8PeakGmacs : null,
+            };
         }
         finally
         {
