@@ -284,14 +284,18 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     /// (33 tokens, the tiles) token 1 holding a NaN and token 2 a +∞, get ids 0 .. K-1 and NaN weights, so all-NaN
     /// output rows; the other tokens match the double reference computed on the batch without the bad values.
     /// qwen3moe (softmax) q4_K and f16, deepseek2 (sigmoid, selection bias, 2 of 3 groups, shared expert) q8_0,
-    /// gpt-oss (router and expert biases, swiglu_oai) mxfp4.
+    /// gpt-oss (router and expert biases, swiglu_oai) mxfp4. The fast-math cases compile the kernels with -ffast-math
+    /// (the compiler may assume no NaN or ∞, as Metal's default fastMathEnabled allows): the routing kernel's checks
+    /// read the floats' bits, so they survive it.
     /// </summary>
     [Theory]
-    [InlineData("qwen3moe", GgmlType.Q4_K)]
-    [InlineData("qwen3moe", GgmlType.F16)]
-    [InlineData("deepseek2", GgmlType.Q8_0)]
-    [InlineData("gpt-oss", GgmlType.MXFP4)]
-    public void Non_finite_tokens_give_NaN_rows_and_leave_the_others_alone(string arch, GgmlType type)
+    [InlineData("qwen3moe", GgmlType.Q4_K, false)]
+    [InlineData("qwen3moe", GgmlType.F16, false)]
+    [InlineData("deepseek2", GgmlType.Q8_0, false)]
+    [InlineData("gpt-oss", GgmlType.MXFP4, false)]
+    [InlineData("qwen3moe", GgmlType.Q4_K, true)]
+    [InlineData("deepseek2", GgmlType.Q8_0, true)]
+    public void Non_finite_tokens_give_NaN_rows_and_leave_the_others_alone(string arch, GgmlType type, bool fastMath)
     {
         var router = GgmlReferenceData.RandomFloats(E * H, 71);
         var gateF = GgmlReferenceData.RandomFloats(E * F * H, 72);
@@ -322,7 +326,7 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
                 x[(bad[1] * H) + 200] = float.PositiveInfinity;
             }
 
-            var (ids, weights, y) = Run(layer, x, tokens, specialized: false);
+            var (ids, weights, y) = Run(layer, x, tokens, specialized: false, fastMath: fastMath);
             var reference = Reference(
                 clean,
                 router,
@@ -468,17 +472,17 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     }
 
     /// <summary>Runs the runtime's plan on the emulated programs: the routing's ids and weights, and the output.</summary>
-    private (int[] Ids, float[] Weights, float[] Out) Run(MoeLayer w, float[] x, int tokens, bool specialized, bool routeOnly = false)
+    private (int[] Ids, float[] Weights, float[] Out) Run(MoeLayer w, float[] x, int tokens, bool specialized, bool routeOnly = false, bool fastMath = false)
     {
         w.Validate();
         var r = w.Routing;
         var oai = r.Activation == MoeActivation.SwigluOai;
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
-        var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai);
-        var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai);
+        var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai, fastMath);
+        var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai, fastMath);
         var shared = w.HasSharedExpert ? new MetalSharedExpert(w.SharedFfn, w.SharedGate!.Format, w.SharedDown!.Format) : null;
-        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai);
-        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai);
+        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai, fastMath);
+        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai, fastMath);
         var scratch = new Dictionary<string, byte[]>();
         foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists", "shared_w", "zero_ids", "shared_act" })
         {
@@ -557,18 +561,18 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
     public sealed class Programs : IDisposable
     {
-        private readonly Dictionary<(GgmlType, (int, int)?, bool), MetalEmulator> _built = [];
+        private readonly Dictionary<(GgmlType, (int, int)?, bool, bool), MetalEmulator> _built = [];
 
-        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai)
+        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai, bool fastMath = false)
         {
             lock (_built)
             {
-                if (!_built.TryGetValue((type, shape, oai), out var emulator))
+                if (!_built.TryGetValue((type, shape, oai, fastMath), out var emulator))
                 {
                     var format = FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type);
                     var matrix = shape is { } s ? new MatrixShape(s.Rows, s.RowLength) : null;
-                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix));
-                    _built.Add((type, shape, oai), emulator);
+                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix), fastMath);
+                    _built.Add((type, shape, oai, fastMath), emulator);
                 }
 
                 return emulator;
