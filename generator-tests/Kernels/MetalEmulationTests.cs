@@ -279,6 +279,89 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
         AssertDialectsAgree(layer, x, metal);
     }
 
+    /// <summary>
+    /// The NaN rule (docs/reliability.md) on the emulated MSL kernels: at decode a token holding a NaN, at prefill
+    /// (33 tokens, the tiles) token 1 holding a NaN and token 2 a +∞, get ids 0 .. K-1 and NaN weights, so all-NaN
+    /// output rows; the other tokens match the double reference computed on the batch without the bad values.
+    /// qwen3moe (softmax) q4_K and f16, deepseek2 (sigmoid, selection bias, 2 of 3 groups, shared expert) q8_0,
+    /// gpt-oss (router and expert biases, swiglu_oai) mxfp4. The fast-math cases compile the kernels with -ffast-math
+    /// (the compiler may assume no NaN or ∞, as Metal's default fastMathEnabled allows): the routing kernel's checks
+    /// read the floats' bits, so they survive it.
+    /// </summary>
+    [Theory]
+    [InlineData("qwen3moe", GgmlType.Q4_K, false)]
+    [InlineData("qwen3moe", GgmlType.F16, false)]
+    [InlineData("deepseek2", GgmlType.Q8_0, false)]
+    [InlineData("gpt-oss", GgmlType.MXFP4, false)]
+    [InlineData("qwen3moe", GgmlType.Q4_K, true)]
+    [InlineData("deepseek2", GgmlType.Q8_0, true)]
+    public void Non_finite_tokens_give_NaN_rows_and_leave_the_others_alone(string arch, GgmlType type, bool fastMath)
+    {
+        var router = GgmlReferenceData.RandomFloats(E * H, 71);
+        var gateF = GgmlReferenceData.RandomFloats(E * F * H, 72);
+        var upF = GgmlReferenceData.RandomFloats(E * F * H, 73);
+        var downF = GgmlReferenceData.RandomFloats(E * H * F, 74);
+        var gateQ = GgmlReferenceData.Quantize((int)type, gateF, H);
+        var upQ = GgmlReferenceData.Quantize((int)type, upF, H);
+        var downQ = GgmlReferenceData.Quantize((int)type, downF, F);
+        var rb = arch == "gpt-oss" ? GgmlReferenceData.RandomFloats(E, 75) : null;
+        var sb = arch == "deepseek2" ? GgmlReferenceData.RandomFloats(E, 76) : null;
+        var biases = arch == "gpt-oss" ? new ExpertBiases(GgmlReferenceData.RandomFloats(E * F, 77), GgmlReferenceData.RandomFloats(E * F, 78), GgmlReferenceData.RandomFloats(E * H, 79)) : null;
+        var shared = arch == "deepseek2" ? SharedWeights.Create(GgmlType.Q8_0, 80, gated: false) : null;
+        var routing = arch switch
+        {
+            "deepseek2" => new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Sigmoid, NormalizeWeights = true, WeightScale = 2.5f, ExpertGroupCount = 3, ExpertGroupsUsed = 2 },
+            "gpt-oss" => new MoeRouting { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.SoftmaxOverSelected, Activation = MoeActivation.SwigluOai },
+            _ => Qwen3Routing,
+        };
+        using var layer = Layer(routing, router, type, gateQ, upQ, type, downQ, routerBias: rb, selectionBias: sb, biases: biases, shared: shared);
+        foreach (var tokens in new[] { 1, 33 })
+        {
+            var clean = GgmlReferenceData.RandomFloats(tokens * H, 81 + tokens);
+            var x = (float[])clean.Clone();
+            var bad = tokens == 1 ? new[] { 0 } : [1, 2];
+            x[(bad[0] * H) + 3] = float.NaN;
+            if (bad.Length > 1)
+            {
+                x[(bad[1] * H) + 200] = float.PositiveInfinity;
+            }
+
+            var (ids, weights, y) = Run(layer, x, tokens, specialized: false, fastMath: fastMath);
+            var reference = Reference(
+                clean,
+                router,
+                GgmlReferenceData.ToFloat((int)type, gateQ, gateF.Length),
+                GgmlReferenceData.ToFloat((int)type, upQ, upF.Length),
+                GgmlReferenceData.ToFloat((int)type, downQ, downF.Length),
+                tokens,
+                routing,
+                routerBias: rb,
+                selectionBias: sb,
+                biases: biases,
+                shared: shared);
+            var scale = reference.Out.Max(Math.Abs);
+            for (var t = 0; t < tokens; t++)
+            {
+                var poisoned = bad.Contains(t);
+                for (var j = 0; j < K; j++)
+                {
+                    var i = (t * K) + j;
+                    Assert.True(
+                        poisoned ? ids[i] == j && float.IsNaN(weights[i]) : ids[i] == reference.Ids[i] && float.IsFinite(weights[i]),
+                        $"{arch} {type} T={tokens}: token {t} slot {j} routed to {ids[i]} with weight {weights[i]}");
+                }
+
+                for (var c = 0; c < H; c++)
+                {
+                    var v = y[(t * H) + c];
+                    Assert.True(
+                        poisoned ? float.IsNaN(v) : Math.Abs(v - reference.Out[(t * H) + c]) <= (1e-4 * scale) + 1e-6,
+                        $"{arch} {type} T={tokens}: out[{t}][{c}] = {v}, reference {(poisoned ? double.NaN : reference.Out[(t * H) + c])}");
+                }
+            }
+        }
+    }
+
     private static readonly MoeRouting Qwen3Routing = new() { ExpertCount = E, ExpertsPerToken = K, Gating = MoeGating.Softmax, NormalizeWeights = true };
 
     /// <summary>A layer built in code over copies of the tensors (the views own them): router [H, E] F32, stacks [H, F, E] and [F, H, E].</summary>
@@ -366,15 +449,40 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
 
     private float[] RunAndCompare(MoeLayer w, float[] x, int tokens, (int[] Ids, double[] Weights, double[] Out) reference, bool specialized, bool routeOnly = false)
     {
+        var (ids, weights, got) = Run(w, x, tokens, specialized, routeOnly);
+        Assert.Equal(reference.Ids, ids);
+        for (var i = 0; i < weights.Length; i++)
+        {
+            Assert.True(Math.Abs(weights[i] - reference.Weights[i]) <= 1e-5 * (1 + Math.Abs(reference.Weights[i])), $"weight {i} = {weights[i]}, reference {reference.Weights[i]}");
+        }
+
+        if (routeOnly)
+        {
+            return [];
+        }
+
+        var h = w.Hidden;
+        var scale = reference.Out.Max(Math.Abs);
+        for (var i = 0; i < got.Length; i++)
+        {
+            Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
+        }
+
+        return got;
+    }
+
+    /// <summary>Runs the runtime's plan on the emulated programs: the routing's ids and weights, and the output.</summary>
+    private (int[] Ids, float[] Weights, float[] Out) Run(MoeLayer w, float[] x, int tokens, bool specialized, bool routeOnly = false, bool fastMath = false)
+    {
         w.Validate();
         var r = w.Routing;
         var oai = r.Activation == MoeActivation.SwigluOai;
         int h = w.Hidden, f = w.ExpertFfn, e = w.Experts, k = r.ExpertsPerToken;
-        var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai);
-        var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai);
+        var gateLib = programs.Get(w.Gate.Format, specialized ? (f, h) : null, oai, fastMath);
+        var downLib = programs.Get(w.Down.Format, specialized ? (h, f) : null, oai, fastMath);
         var shared = w.HasSharedExpert ? new MetalSharedExpert(w.SharedFfn, w.SharedGate!.Format, w.SharedDown!.Format) : null;
-        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai);
-        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai);
+        var sharedGateLib = shared is null ? null : programs.Get(shared.GateUp, null, oai, fastMath);
+        var sharedDownLib = shared is null ? null : programs.Get(shared.Down, null, oai, fastMath);
         var scratch = new Dictionary<string, byte[]>();
         foreach (var name in new[] { "x", "out", "ids", "weights", "act", "y", "counts", "lists", "shared_w", "zero_ids", "shared_act" })
         {
@@ -444,43 +552,27 @@ public sealed unsafe class MetalEmulationTests(MetalEmulationTests.Programs prog
             }
         }
 
-        Assert.Equal(reference.Ids, MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray());
-        var weights = MemoryMarshal.Cast<byte, float>(scratch["weights"]).ToArray();
-        for (var i = 0; i < weights.Length; i++)
-        {
-            Assert.True(Math.Abs(weights[i] - reference.Weights[i]) <= 1e-5 * (1 + Math.Abs(reference.Weights[i])), $"weight {i} = {weights[i]}, reference {reference.Weights[i]}");
-        }
-
-        if (routeOnly)
-        {
-            return [];
-        }
-
-        var got = MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray();
-        var scale = reference.Out.Max(Math.Abs);
-        for (var i = 0; i < got.Length; i++)
-        {
-            Assert.True(Math.Abs(got[i] - reference.Out[i]) <= (1e-4 * scale) + 1e-6, $"out[{i / h}][{i % h}] = {got[i]}, reference {reference.Out[i]} (max |ref| {scale})");
-        }
-
-        return got;
+        return (
+            MemoryMarshal.Cast<byte, int>(scratch["ids"]).ToArray(),
+            MemoryMarshal.Cast<byte, float>(scratch["weights"]).ToArray(),
+            MemoryMarshal.Cast<byte, float>(scratch["out"]).ToArray());
     }
 
     /// <summary>Each format's program compiled once for the whole class (a clang -O1 build takes seconds).</summary>
     public sealed class Programs : IDisposable
     {
-        private readonly Dictionary<(GgmlType, (int, int)?, bool), MetalEmulator> _built = [];
+        private readonly Dictionary<(GgmlType, (int, int)?, bool, bool), MetalEmulator> _built = [];
 
-        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai)
+        public MetalEmulator Get(GgmlType type, (int Rows, int RowLength)? shape, bool oai, bool fastMath = false)
         {
             lock (_built)
             {
-                if (!_built.TryGetValue((type, shape, oai), out var emulator))
+                if (!_built.TryGetValue((type, shape, oai, fastMath), out var emulator))
                 {
                     var format = FormatKernels.Get((Generators::Ferrum.Quantization.GgmlType)(uint)type);
                     var matrix = shape is { } s ? new MatrixShape(s.Rows, s.RowLength) : null;
-                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix));
-                    _built.Add((type, shape, oai), emulator);
+                    emulator = MetalEmulator.Compile(Printer.ProgramName(format, matrix), MetalMoePlan.Defines(oai) + Printer.PrintFormatProgram(format, matrix), fastMath);
+                    _built.Add((type, shape, oai, fastMath), emulator);
                 }
 
                 return emulator;

@@ -23,15 +23,18 @@ public sealed unsafe partial class MetalEmulator : IDisposable
         _dir = dir;
     }
 
-    /// <summary>Compiles <paramref name="source"/> (clang-15, -O1); throws with clang's output when it fails.</summary>
-    public static MetalEmulator Compile(string name, string source)
+    /// <summary>
+    /// Compiles <paramref name="source"/> (clang-15, -O1; with <paramref name="fastMath"/> also -ffast-math, which lets
+    /// the compiler assume no NaN or ∞ as Metal's default fastMathEnabled does); throws with clang's output when it fails.
+    /// </summary>
+    public static MetalEmulator Compile(string name, string source, bool fastMath = false)
     {
         var dir = Directory.CreateTempSubdirectory("ferrum-emu-");
         var path = Path.Combine(dir.FullName, name + ".cpp");
         File.WriteAllText(path, MetalSourceCheck.PrepareForClang(source) + Launchers(source));
         var lib = Path.Combine(dir.FullName, name + ".so");
         var psi = new ProcessStartInfo(MetalSourceCheck.FindClang().Replace("clang-15", "clang++-15")) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-x", "c++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w", "-I", Path.Combine(MetalSourceCheck.IncludeDirectory, "emu"), path, "-o", lib })
+        foreach (var a in new[] { "-x", "c++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w", "-I", Path.Combine(MetalSourceCheck.IncludeDirectory, "emu"), path, "-o", lib }.Concat(fastMath ? ["-ffast-math"] : Array.Empty<string>()))
         {
             psi.ArgumentList.Add(a);
         }

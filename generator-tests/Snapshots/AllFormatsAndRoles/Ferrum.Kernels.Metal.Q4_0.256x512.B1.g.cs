@@ -467,6 +467,10 @@ internal static class Metal_Q4_0_256x512_B1
     // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
     // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
     // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
+    // NaN and ±inf propagate (the CPU executor's rule): a token whose input holds a NaN or ±inf, or whose router
+    // logits hold a NaN, gets ids 0 .. n_sel-1 (valid, so grouping stays in bounds), NaN weights and a NaN
+    // shared_w, so its whole output row is NaN whatever the weight format. The checks read the float's bits:
+    // fast-math compilers (Metal's default) may fold isnan/isinf away.
     kernel void kernel_moe_route(
         constant ferrum_moe_args& args [[buffer(0)]],
         device const float* x [[buffer(1)]],
@@ -483,6 +487,7 @@ internal static class Metal_Q4_0_256x512_B1
         threadgroup float logit[FERRUM_MAX_EXPERTS];
         threadgroup float prob[FERRUM_MAX_EXPERTS];
         threadgroup uchar taken[FERRUM_MAX_EXPERTS];
+        threadgroup uchar nonfinite[(32 * FERRUM_ROUTE_NSG)];
         const int t = (int)tgpig.x;
         const int lid = (int)tiitg;
         const int h = args.h;
@@ -499,6 +504,12 @@ internal static class Metal_Q4_0_256x512_B1
         const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
         const int n_sel = min(topk, FERRUM_MAX_TOPK);
         const device float* xt = x + (ulong)t * h;
+        uchar bad = 0;
+        for (int k = lid; k < h; k += (32 * FERRUM_ROUTE_NSG))
+        {
+            bad |= (as_type<uint>(xt[k]) & 0x7f800000u) == 0x7f800000u ? 1 : 0;
+        }
+        nonfinite[lid] = bad;
         for (int e = lid; e < n_e; e += (32 * FERRUM_ROUTE_NSG))
         {
             const device float* w = router + (ulong)e * h;
@@ -510,21 +521,51 @@ internal static class Metal_Q4_0_256x512_B1
             logit[e] = acc;
             taken[e] = 0;
         }
-        if (lid == (32 * FERRUM_ROUTE_NSG) - 1)
+        float g = 0.0f;
+        if (lid == (32 * FERRUM_ROUTE_NSG) - 1 && has_shexp_inp)
         {
-            float g = 0.0f;
-            if (has_shexp_inp)
+            for (int k = 0; k < h; k++)
             {
-                for (int k = 0; k < h; k++)
-                {
-                    g += shexp_inp[k] * xt[k];
-                }
+                g += shexp_inp[k] * xt[k];
             }
-            shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
+        if (lid != 0 && lid != (32 * FERRUM_ROUTE_NSG) - 1)
+        {
+            return;
+        }
+        // Threads 0 and (32 * FERRUM_ROUTE_NSG)-1 both decide whether the token is poisoned (no second barrier needed).
+        uchar poisoned = 0;
+        for (int i = 0; i < (32 * FERRUM_ROUTE_NSG); i++)
+        {
+            poisoned |= nonfinite[i];
+        }
+        for (int e = 0; e < n_e; e++)
+        {
+            poisoned |= (as_type<uint>(logit[e]) & 0x7fffffffu) > 0x7f800000u ? 1 : 0;
+        }
+        if (lid == (32 * FERRUM_ROUTE_NSG) - 1)
+        {
+            if (poisoned)
+            {
+                shared_w[t] = NAN;
+            }
+            else
+            {
+                shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
+            }
+        }
         if (lid != 0)
         {
+            return;
+        }
+        if (poisoned)
+        {
+            for (int j = 0; j < n_sel; j++)
+            {
+                ids[(ulong)t * topk + j] = j;
+                weights[(ulong)t * topk + j] = NAN;
+            }
             return;
         }
         if (gating == FERRUM_GATING_SOFTMAX)

@@ -427,6 +427,10 @@ internal static class OpenCL_IQ4_XS_512x1024_B2
     // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
     // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
     // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
+    // NaN and ±inf propagate (the CPU executor's rule): a token whose input holds a NaN or ±inf, or whose router
+    // logits hold a NaN, gets ids 0 .. n_sel-1 (valid, so grouping stays in bounds), NaN weights and a NaN
+    // shared_w, so its whole output row is NaN whatever the weight format. The checks read the float's bits:
+    // fast-math compilers (Metal's default) may fold isnan/isinf away.
     __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
     void ferrum_moe_route(
         const __global float* x, const __global float* router, const __global float* selection_bias, const int has_selection_bias,
@@ -438,11 +442,18 @@ internal static class OpenCL_IQ4_XS_512x1024_B2
         __local float logit[FERRUM_MAX_EXPERTS];
         __local float prob[FERRUM_MAX_EXPERTS];
         __local uchar taken[FERRUM_MAX_EXPERTS];
+        __local uchar nonfinite[FERRUM_ROUTE_WG];
         const int t = get_group_id(0);
         const int lid = get_local_id(0);
         const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
         const int n_sel = min(topk, FERRUM_MAX_TOPK);
         const __global float* xt = x + (size_t)t * h;
+        uchar bad = 0;
+        for (int k = lid; k < h; k += FERRUM_ROUTE_WG)
+        {
+            bad |= (as_uint(xt[k]) & 0x7f800000u) == 0x7f800000u ? 1 : 0;
+        }
+        nonfinite[lid] = bad;
         for (int e = lid; e < n_e; e += FERRUM_ROUTE_WG)
         {
             const __global float* w = router + (size_t)e * h;
@@ -454,21 +465,51 @@ internal static class OpenCL_IQ4_XS_512x1024_B2
             logit[e] = acc;
             taken[e] = 0;
         }
-        if (lid == FERRUM_ROUTE_WG - 1)
+        float g = 0.0f;
+        if (lid == FERRUM_ROUTE_WG - 1 && has_shexp_inp)
         {
-            float g = 0.0f;
-            if (has_shexp_inp)
+            for (int k = 0; k < h; k++)
             {
-                for (int k = 0; k < h; k++)
-                {
-                    g += shexp_inp[k] * xt[k];
-                }
+                g += shexp_inp[k] * xt[k];
             }
-            shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid != 0 && lid != FERRUM_ROUTE_WG - 1)
+        {
+            return;
+        }
+        // Threads 0 and FERRUM_ROUTE_WG-1 both decide whether the token is poisoned (no second barrier needed).
+        uchar poisoned = 0;
+        for (int i = 0; i < FERRUM_ROUTE_WG; i++)
+        {
+            poisoned |= nonfinite[i];
+        }
+        for (int e = 0; e < n_e; e++)
+        {
+            poisoned |= (as_uint(logit[e]) & 0x7fffffffu) > 0x7f800000u ? 1 : 0;
+        }
+        if (lid == FERRUM_ROUTE_WG - 1)
+        {
+            if (poisoned)
+            {
+                shared_w[t] = NAN;
+            }
+            else
+            {
+                shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
+            }
+        }
         if (lid != 0)
         {
+            return;
+        }
+        if (poisoned)
+        {
+            for (int j = 0; j < n_sel; j++)
+            {
+                ids[(size_t)t * topk + j] = j;
+                weights[(size_t)t * topk + j] = NAN;
+            }
             return;
         }
         if (gating == FERRUM_GATING_SOFTMAX)

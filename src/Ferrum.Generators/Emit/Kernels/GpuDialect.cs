@@ -92,6 +92,9 @@ internal sealed record GpuDialect
     /// <summary>Threads of the routing work-group, as an expression of the host's #defines.</summary>
     public required string RouteThreads { get; init; }
 
+    /// <summary>Reinterprets a float's bits as a uint: <c>as_uint</c> / <c>as_type&lt;uint&gt;</c>.</summary>
+    public required string AsUint { get; init; }
+
     /// <summary>Head (qualifiers, attributes, name, parameters) of the routing kernel.</summary>
     public required string RouteHead { get; init; }
 
@@ -251,6 +254,7 @@ internal sealed record GpuDialect
                 const int b = get_global_id(1);
             """,
         RouteThreads = "FERRUM_ROUTE_WG",
+        AsUint = "as_uint",
         RouteHead = """
             __kernel __attribute__((reqd_work_group_size(FERRUM_ROUTE_WG, 1, 1)))
             void ferrum_moe_route(
@@ -472,6 +476,7 @@ internal sealed record GpuDialect
                 const int b = (int)gid.y;
             """,
         RouteThreads = "(32 * FERRUM_ROUTE_NSG)",
+        AsUint = "as_type<uint>",
         RouteHead = """
             kernel void kernel_moe_route(
                 constant ferrum_moe_args& args [[buffer(0)]],

@@ -43,6 +43,7 @@ internal static class GpuMoeTemplates
         ("{SIZE}", d => d.Size),
         ("{BARRIER}", d => d.Barrier),
         ("{THREADS}", d => d.RouteThreads),
+        ("{AS_UINT}", d => d.AsUint),
     ];
 
     /// <summary>The shared templates (the dequantization one still holds <c>{F}</c>, the format's name).</summary>
@@ -87,15 +88,26 @@ internal static class GpuMoeTemplates
         // the selected logits), optional renormalization (sum clamped to 6.103515625e-5 as ggml does) and scale
         // (applied when not 0 and not 1). shared_w[t] = sigmoid(shexp_inp . x) when has_shexp_inp (qwen2moe's gated
         // shared expert), else 1. A slot that finds no expert left (topk > n_experts) gets id -1 and weight NaN.
+        // NaN and ±inf propagate (the CPU executor's rule): a token whose input holds a NaN or ±inf, or whose router
+        // logits hold a NaN, gets ids 0 .. n_sel-1 (valid, so grouping stays in bounds), NaN weights and a NaN
+        // shared_w, so its whole output row is NaN whatever the weight format. The checks read the float's bits:
+        // fast-math compilers (Metal's default) may fold isnan/isinf away.
         {ROUTE_HEAD}
         {
             {L} float logit[FERRUM_MAX_EXPERTS];
             {L} float prob[FERRUM_MAX_EXPERTS];
             {L} uchar taken[FERRUM_MAX_EXPERTS];
+            {L} uchar nonfinite[{THREADS}];
         {ROUTE_PROLOGUE}
             const int n_e = min(n_experts, FERRUM_MAX_EXPERTS);
             const int n_sel = min(topk, FERRUM_MAX_TOPK);
             const {G} float* xt = x + ({SIZE})t * h;
+            uchar bad = 0;
+            for (int k = lid; k < h; k += {THREADS})
+            {
+                bad |= ({AS_UINT}(xt[k]) & 0x7f800000u) == 0x7f800000u ? 1 : 0;
+            }
+            nonfinite[lid] = bad;
             for (int e = lid; e < n_e; e += {THREADS})
             {
                 const {G} float* w = router + ({SIZE})e * h;
@@ -107,21 +119,51 @@ internal static class GpuMoeTemplates
                 logit[e] = acc;
                 taken[e] = 0;
             }
-            if (lid == {THREADS} - 1)
+            float g = 0.0f;
+            if (lid == {THREADS} - 1 && has_shexp_inp)
             {
-                float g = 0.0f;
-                if (has_shexp_inp)
+                for (int k = 0; k < h; k++)
                 {
-                    for (int k = 0; k < h; k++)
-                    {
-                        g += shexp_inp[k] * xt[k];
-                    }
+                    g += shexp_inp[k] * xt[k];
                 }
-                shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
             }
             {BARRIER};
+            if (lid != 0 && lid != {THREADS} - 1)
+            {
+                return;
+            }
+            // Threads 0 and {THREADS}-1 both decide whether the token is poisoned (no second barrier needed).
+            uchar poisoned = 0;
+            for (int i = 0; i < {THREADS}; i++)
+            {
+                poisoned |= nonfinite[i];
+            }
+            for (int e = 0; e < n_e; e++)
+            {
+                poisoned |= ({AS_UINT}(logit[e]) & 0x7fffffffu) > 0x7f800000u ? 1 : 0;
+            }
+            if (lid == {THREADS} - 1)
+            {
+                if (poisoned)
+                {
+                    shared_w[t] = NAN;
+                }
+                else
+                {
+                    shared_w[t] = has_shexp_inp ? 1.0f / (1.0f + exp(-g)) : 1.0f;
+                }
+            }
             if (lid != 0)
             {
+                return;
+            }
+            if (poisoned)
+            {
+                for (int j = 0; j < n_sel; j++)
+                {
+                    ids[({SIZE})t * topk + j] = j;
+                    weights[({SIZE})t * topk + j] = NAN;
+                }
                 return;
             }
             if (gating == FERRUM_GATING_SOFTMAX)
