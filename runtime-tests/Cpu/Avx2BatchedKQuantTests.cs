@@ -5,14 +5,15 @@ using Ferrum.Quantization;
 namespace Ferrum.Runtime.Tests.Cpu;
 
 /// <summary>
-/// The AVX2 kernels of the six Q8_K-activation formats (four-token Dot4 plus the single-token tails) against ggml's
+/// The AVX2 kernels of the six Q8_K-activation formats (four-token Dot4, two-token Dot2, single-token Dot) against ggml's
 /// own vec_dot on the same bytes, at every token count around the groups of four, with and without a token index list.
 /// </summary>
 public sealed unsafe class Avx2BatchedKQuantTests
 {
     private static readonly GgmlType[] Formats = [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS];
 
-    private static readonly int[] TokenCounts = [1, 2, 3, 4, 5, 7, 8, 9];
+    // 2, 6, 10: the two-token kernel (Dot2) alone and after groups of four; 3, 7: a leftover three.
+    private static readonly int[] TokenCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
     public static TheoryData<GgmlType, int> Cases()
     {
@@ -83,9 +84,10 @@ public sealed unsafe class Avx2BatchedKQuantTests
     {
         var kernel = Avx2Kernel(type);
         using var m = new Problem(type, 768, rows: 12, activations: 9, poison: 5);
-        foreach (int tokens in new[] { 4, 7, 9 })
+        foreach (int tokens in new[] { 4, 6, 7, 9 })
         {
-            // Token 5 (in the second group of four or in the single-token tail) holds a NaN; ggml gives NaN there too.
+            // Token 5 (in the second group of four, the leftover pair or three, or the single-token tail) holds a
+            // NaN; ggml gives NaN there too.
             m.Check(kernel, tokens, null);
             m.Check(kernel, tokens, [.. Enumerable.Range(0, tokens).Select(t => (t + 5) % m.Activations)]);
         }

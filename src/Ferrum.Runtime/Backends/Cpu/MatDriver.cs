@@ -72,6 +72,12 @@ internal static unsafe class MatDriver
     }
 
     /// <summary>
+    /// True: a leftover three tokens go through one Dot4 (fourth row repeating the third) even where the kernel has a
+    /// Dot2; false: through Dot2 and a single Dot. A knob for the benchmarks (cpu-kstream measures both).
+    /// </summary>
+    public static bool PadThree = true;
+
+    /// <summary>
     /// As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>; a leftover
     /// pair goes through <see cref="IRowDot4.Dot2"/> where the kernel has one, and a leftover three through a Dot4 whose
     /// fourth row repeats the third where it has none (one decode for three tokens beats three single dots).
@@ -134,7 +140,7 @@ internal static unsafe class MatDriver
                 }
             }
 
-            if (!T.HasDot2 && tokens - t == 3)
+            if (tokens - t == 3 && (!T.HasDot2 || PadThree))
             {
                 for (int i = 0; i < 4; i++)
                 {
