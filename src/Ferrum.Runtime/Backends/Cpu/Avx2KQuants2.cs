@@ -18,6 +18,9 @@ internal static unsafe partial class Avx2Dots
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
 
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
+
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
@@ -57,6 +60,9 @@ internal static unsafe partial class Avx2Dots
     {
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
+
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,6 +105,9 @@ internal static unsafe partial class Avx2Dots
     {
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
+
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -149,6 +158,9 @@ internal static unsafe partial class Avx2Dots
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
 
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
+
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
@@ -190,6 +202,9 @@ internal static unsafe partial class Avx2Dots
     {
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
+
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -233,6 +248,9 @@ internal static unsafe partial class Avx2Dots
     {
         /// <inheritdoc cref="IRowDot4.HasDot2"/>
         public static bool HasDot2 => true;
+
+        /// <inheritdoc cref="IRowDot4.PadThree"/>
+        public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
