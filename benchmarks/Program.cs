@@ -18,7 +18,7 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "cpu-kquants")
         {
-            Cpu.KQuantMicroBench.Run(Console.Out);
+            Cpu.KQuantMicroBench.Run(Console.Out, args.Length > 1 ? args[1] : null);
             return 0;
         }
 

@@ -7,15 +7,18 @@ namespace Ferrum.Benchmarks.Cpu;
 
 /// <summary>
 /// The six Q8_K-activation formats (q2_K..q6_K, iq4_xs) at 768×2048, cache-resident, one thread: Ferrum's chosen
-/// kernel at 1, 8 and 32 tokens against ggml's vec_dot called per (row, token). Minimum of repeated runs.
-/// Run with <c>cpu-kquants</c>.
+/// kernel at 1, 2, 3, 8 and 32 tokens (3 also with the leftover three as Dot2 + Dot) against ggml's vec_dot called
+/// per (row, token). Minimum of repeated runs. Run with <c>cpu-kquants</c> [comma-separated types, e.g. Q4_0,Q8_0].
 /// </summary>
 internal static unsafe class KQuantMicroBench
 {
-    public static void Run(TextWriter o)
+    public static void Run(TextWriter o, string? only = null)
     {
         const int rows = 768, k = 2048;
-        foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS })
+        var types = only == null
+            ? [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS]
+            : only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(n => Enum.Parse<GgmlType>(n, ignoreCase: true)).ToArray();
+        foreach (var type in types)
         {
             var info = GgmlTypeInfo.Get(type);
             long rowBytes = info.RowBytes(k);
@@ -49,7 +52,7 @@ internal static unsafe class KQuantMicroBench
             }
 
             using var y = new NativeBuffer(4L * rows * maxTokens);
-            foreach (int bt in new[] { 1, 8, 32 })
+            foreach (int bt in new[] { 1, 2, 3, 8, 32 })
             {
                 double ours = Min(() => kern.Run(k, w.Pointer, rowBytes, rows, act.Pointer, ab, bt, y.Floats, rows), bt);
                 double g = Min(() =>
@@ -63,6 +66,15 @@ internal static unsafe class KQuantMicroBench
                     }
                 }, bt);
                 o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt,-2} {kern.Path,-34} {ours,9:F1} us  ggml vec_dot {g,9:F1} us  ratio {ours / g:F2}");
+                if (bt == 3)
+                {
+                    // The leftover three through Dot2 + Dot (kernels with a Dot2; the same as above where PadThree is false).
+                    MatDriver.ForceThreeAsDot2 = true;
+                    double alt = Min(() => kern.Run(k, w.Pointer, rowBytes, rows, act.Pointer, ab, bt, y.Floats, rows), bt);
+                    MatDriver.ForceThreeAsDot2 = false;
+                    o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt,-2} {"  as Dot2 + Dot",-34} {alt,9:F1} us  ggml vec_dot {g,9:F1} us  ratio {alt / g:F2}");
+                }
+
             }
         }
     }
@@ -137,10 +149,13 @@ internal static unsafe class KQuantStreamBench
         }
 
         using var y = new NativeBuffer(4L * rows * maxTokens);
-        int saved = MatDriver.PrefetchRows;
-        foreach (int tokens in new[] { 1, 2, 3, 4, 8 })
+        int saved = MatDriver.PrefetchRows, line3 = 0;
+        bool savedThree = MatDriver.ForceThreeAsDot2;
+        foreach (int tokens in new[] { 1, 2, 3, 3, 4, 8 })
         {
-            var line = $"q4_K stream {experts}x{rows}x{k} x{tokens}:";
+            // The second x3 line: a leftover three through Dot2 + Dot rather than a padded Dot4.
+            MatDriver.ForceThreeAsDot2 = tokens == 3 && line3++ == 1;
+            var line = $"q4_K stream {experts}x{rows}x{k} x{tokens}{(MatDriver.ForceThreeAsDot2 ? " dot2+dot" : "")}:";
             foreach (int ahead in new[] { 4, 0 })
             {
                 MatDriver.PrefetchRows = ahead;
@@ -163,5 +178,6 @@ internal static unsafe class KQuantStreamBench
         }
 
         MatDriver.PrefetchRows = saved;
+        MatDriver.ForceThreeAsDot2 = savedThree;
     }
 }

@@ -5,14 +5,15 @@ using Ferrum.Quantization;
 namespace Ferrum.Runtime.Tests.Cpu;
 
 /// <summary>
-/// The AVX2 kernels of the six Q8_K-activation formats (four-token Dot4 plus the single-token tails) against ggml's
+/// The AVX2 kernels of the six Q8_K-activation formats (four-token Dot4, two-token Dot2, single-token Dot) against ggml's
 /// own vec_dot on the same bytes, at every token count around the groups of four, with and without a token index list.
 /// </summary>
 public sealed unsafe class Avx2BatchedKQuantTests
 {
     private static readonly GgmlType[] Formats = [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS];
 
-    private static readonly int[] TokenCounts = [1, 2, 3, 4, 5, 7, 8, 9];
+    // 2, 6, 10: the two-token kernel (Dot2) alone and after groups of four; 3, 7: a leftover three.
+    private static readonly int[] TokenCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
     public static TheoryData<GgmlType, int> Cases()
     {
@@ -77,15 +78,43 @@ public sealed unsafe class Avx2BatchedKQuantTests
         }
     }
 
+    /// <summary>
+    /// A token's result must not depend on which other tokens share its expert (a non-finite token is re-routed, and
+    /// the others must stay bit for bit what they were): Dot, Dot2 and the (padded) Dot4 give the same bits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void A_tokens_result_has_the_same_bits_at_every_batch_size(GgmlType type)
+    {
+        var kernel = Avx2Kernel(type);
+        using var m = new Problem(type, 768, rows: 12, activations: 11);
+        var single = m.Run(kernel, 1, [0]);
+        foreach (int tokens in new[] { 2, 3, 4, 5, 6, 7 })
+        {
+            for (int pos = 0; pos < tokens; pos++)
+            {
+                // Activation 0 at every position of the batch, the others distinct.
+                int[] index = [.. Enumerable.Range(0, tokens).Select(t => t == pos ? 0 : 1 + t)];
+                var y = m.Run(kernel, tokens, index);
+                for (int r = 0; r < 12; r++)
+                {
+                    Assert.True(BitConverter.SingleToInt32Bits(single[r]) == BitConverter.SingleToInt32Bits(y[pos * 12 + r]),
+                        $"{type} tokens={tokens} position {pos} row {r}: {y[pos * 12 + r]:R} in the batch, {single[r]:R} alone");
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Types))]
     public void Non_finite_activation_makes_only_its_token_NaN(GgmlType type)
     {
         var kernel = Avx2Kernel(type);
         using var m = new Problem(type, 768, rows: 12, activations: 9, poison: 5);
-        foreach (int tokens in new[] { 4, 7, 9 })
+        foreach (int tokens in new[] { 4, 6, 7, 9 })
         {
-            // Token 5 (in the second group of four or in the single-token tail) holds a NaN; ggml gives NaN there too.
+            // Token 5 (in the second group of four, the leftover pair or three, or the single-token tail) holds a
+            // NaN; ggml gives NaN there too.
             m.Check(kernel, tokens, null);
             m.Check(kernel, tokens, [.. Enumerable.Range(0, tokens).Select(t => (t + 5) % m.Activations)]);
         }
@@ -173,7 +202,7 @@ public sealed unsafe class Avx2BatchedKQuantTests
 
         public int Activations { get; }
 
-        public void Check(CpuMatKernel kernel, int tokens, int[]? index)
+        public float[] Run(CpuMatKernel kernel, int tokens, int[]? index)
         {
             var y = new float[tokens * _rows];
             fixed (float* py = y)
@@ -181,6 +210,13 @@ public sealed unsafe class Avx2BatchedKQuantTests
             {
                 kernel.Run(_k, _w.Pointer, _rowBytes, _rows, _act.Pointer, _actRow, pi, tokens, py, _rows);
             }
+
+            return y;
+        }
+
+        public void Check(CpuMatKernel kernel, int tokens, int[]? index)
+        {
+            var y = Run(kernel, tokens, index);
 
             // Integer sums are exact on both sides; only the float accumulation order differs (per super-block FMAs,
             // mins folded into the per-token accumulator), so the bound is a few float ulps of the largest dot.

@@ -8,7 +8,8 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// AVX2 single-token dots of the 256-element formats against Q8_K (q2_K..q6_K, iq4_xs). Each super-block's integer
 /// sum stays in 8 int32 lanes (vpmaddubsw, then vpmaddwd against the sub-block scale picked by vpshufb from the
-/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K, a second float sum) and
+/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K, into the same float sum
+/// first, as the two- and four-token kernels do, so every path gives a token the same bits) and
 /// the −32/−4 code offsets (q6_K, q3_K, off the integer sum) are applied once per super-block through the Q8_K bsums.
 /// The chunks are unrolled so that the scale masks are literals. The four-token kernels are in Avx2KQuants4.cs.
 /// </summary>
@@ -31,14 +32,14 @@ internal static unsafe partial class Avx2Dots
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var m4 = Vector256.Create((byte)0x0F);
+            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
+            // bits whichever path (and whichever other tokens of its expert) it goes through.
             var acc = Vector256<float>.Zero;
-            var accm = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
-                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Half(w + Q4KLayout.DMinOffset) * dy), accm);
+                acc = BSumTerm(a, minPairs, -Half(w + Q4KLayout.DMinOffset) * dy, acc);
                 byte* qs = w + Q4KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 // Unrolled, the word masks are literals: chunk c takes words 2c and 2c+1 (bytes 4c..4c+3).
@@ -47,10 +48,10 @@ internal static unsafe partial class Avx2Dots
                 sumi += Chunk(qs + 64, y + 128, scales, m4, Vector256.Create((ushort)0x0908).AsByte(), Vector256.Create((ushort)0x0B0A).AsByte());
                 sumi += Chunk(qs + 96, y + 192, scales, m4, Vector256.Create((ushort)0x0D0C).AsByte(), Vector256.Create((ushort)0x0F0E).AsByte());
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q4KLayout.DOffset) * dy), acc);
+                acc = Scaled(sumi, Half(w + Q4KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc) - Vector256.Sum(accm);
+            return Vector256.Sum(acc);
         }
 
         // 64 elements: low nibbles of 32 bytes times y[0..31] (scale word picked by wl), high nibbles times y[32..63] (wh).
@@ -74,14 +75,14 @@ internal static unsafe partial class Avx2Dots
         {
             var m4 = Vector256.Create((byte)0x0F);
             var m10 = Vector256.Create((byte)0x10);
+            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
+            // bits whichever path (and whichever other tokens of its expert) it goes through.
             var acc = Vector256<float>.Zero;
-            var accm = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
-                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(Half(w + Q5KLayout.DMinOffset) * dy), accm);
+                acc = BSumTerm(a, minPairs, -Half(w + Q5KLayout.DMinOffset) * dy, acc);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 byte* qs = w + Q5KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
@@ -91,10 +92,10 @@ internal static unsafe partial class Avx2Dots
                 sumi += Chunk5(qs + 64, Avx2.ShiftRightLogical(qh, 4), y + 128, scales, m4, m10, Vector256.Create((ushort)0x0908).AsByte(), Vector256.Create((ushort)0x0B0A).AsByte());
                 sumi += Chunk5(qs + 96, Avx2.ShiftRightLogical(qh, 6), y + 192, scales, m4, m10, Vector256.Create((ushort)0x0D0C).AsByte(), Vector256.Create((ushort)0x0F0E).AsByte());
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q5KLayout.DOffset) * dy), acc);
+                acc = Scaled(sumi, Half(w + Q5KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc) - Vector256.Sum(accm);
+            return Vector256.Sum(acc);
         }
 
         // 64 elements: 4-bit codes as Q4K's chunk plus the fifth bit (bit 0 / bit 1 of each qh byte) as 0x10.
@@ -164,14 +165,14 @@ internal static unsafe partial class Avx2Dots
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var m3 = Vector256.Create((byte)3);
+            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
+            // bits whichever path (and whichever other tokens of its expert) it goes through.
             var acc = Vector256<float>.Zero;
-            var accm = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q2KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
                 float dy = *(float*)(a + Q8KLayout.DOffset);
                 Q2Scales(w, out var sc16, out var mins16);
-                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
-                accm = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, mins16)), Vector256.Create(Half(w + Q2KLayout.DMinOffset) * dy), accm);
+                acc = BSumTerm(a, mins16, -Half(w + Q2KLayout.DMinOffset) * dy, acc);
                 // 128 elements per half: bits 2j..2j+1 of qs[32h + l] are element 128h + 32j + l (16 per scale).
                 var q0 = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset));
                 var q1 = Avx.LoadVector256((ushort*)(w + Q2KLayout.QsOffset + 32));
@@ -179,10 +180,10 @@ internal static unsafe partial class Avx2Dots
                 var sumi = Quad(q0.AsByte() & m3, Avx2.ShiftRightLogical(q0, 2).AsByte() & m3, Avx2.ShiftRightLogical(q0, 4).AsByte() & m3, Avx2.ShiftRightLogical(q0, 6).AsByte() & m3, y, DupLow(sc16))
                          + Quad(q1.AsByte() & m3, Avx2.ShiftRightLogical(q1, 2).AsByte() & m3, Avx2.ShiftRightLogical(q1, 4).AsByte() & m3, Avx2.ShiftRightLogical(q1, 6).AsByte() & m3, y + 128, DupHigh(sc16));
 
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Half(w + Q2KLayout.DOffset) * dy), acc);
+                acc = Scaled(sumi, Half(w + Q2KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc) - Vector256.Sum(accm);
+            return Vector256.Sum(acc);
         }
 
         // The 16 four-bit scales (low nibbles) and mins (high nibbles) as words.

@@ -28,6 +28,13 @@ internal unsafe interface IRowDot4 : IRowDot
     /// </summary>
     static virtual bool HasDot2 => false;
 
+    /// <summary>
+    /// Where <see cref="HasDot2"/>: true sends a leftover three tokens through one Dot4 with the third row repeated,
+    /// false through Dot2 and a single Dot; set per kernel by measurement (cpu-kquants prints both), as which is
+    /// faster depends on how much of the kernel's cost is decoding. Kernels without Dot2 always pad.
+    /// </summary>
+    static virtual bool PadThree => false;
+
     /// <summary>r[i] = dot(row at <paramref name="w"/>, activation a<sub>i</sub>) for i &lt; 2 (only called when <see cref="HasDot2"/>).</summary>
     static virtual void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r) =>
         throw new NotSupportedException("this row dot has no two-token kernel");

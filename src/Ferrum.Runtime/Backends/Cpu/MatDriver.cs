@@ -72,9 +72,16 @@ internal static unsafe class MatDriver
     }
 
     /// <summary>
+    /// Benchmark knob: true sends a leftover three through Dot2 and a single Dot even where the kernel's
+    /// <see cref="IRowDot4.PadThree"/> asks for the padded Dot4 (cpu-kquants and cpu-kstream measure both ways).
+    /// </summary>
+    public static bool ForceThreeAsDot2;
+
+    /// <summary>
     /// As <see cref="Run{T}"/>, with batches handled four tokens at a time by <see cref="IRowDot4.Dot4"/>; a leftover
     /// pair goes through <see cref="IRowDot4.Dot2"/> where the kernel has one, and a leftover three through a Dot4 whose
-    /// fourth row repeats the third where it has none (one decode for three tokens beats three single dots).
+    /// fourth row repeats the third where it has none (one decode for three tokens beats three single dots) or where
+    /// it measured faster than Dot2 + Dot (<see cref="IRowDot4.PadThree"/>).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Run4<T>(int k, byte* w, long rowBytes, int rows, byte* act, long actStride, int* tokenIndex, int tokens, float* y, long yStride)
@@ -134,7 +141,7 @@ internal static unsafe class MatDriver
                 }
             }
 
-            if (!T.HasDot2 && tokens - t == 3)
+            if (tokens - t == 3 && (!T.HasDot2 || (T.PadThree && !ForceThreeAsDot2)))
             {
                 for (int i = 0; i < 4; i++)
                 {
