@@ -62,6 +62,26 @@ public sealed unsafe class Avx2BatchedKQuantTests
         m.Check(kernel, 70, [.. Enumerable.Range(0, 70).Select(t => (3 * t + 1) % m.Activations)]);
     }
 
+    /// <summary>
+    /// ggml's AVX2 vec_dot bit for bit: the same integer lanes, FMAs, mins accumulators and horizontal sums, at every
+    /// batch size and position (Ferrum's Q8_K activations are ggml's bytes), so that a prompt evaluated as a batch
+    /// gives the logits llama.cpp gives token by token.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Avx2_kernel_gives_ggml_vec_dots_bits_at_every_batch_size(GgmlType type)
+    {
+        var kernel = Avx2Kernel(type);
+        foreach (int k in new[] { 256, 2048 })
+        {
+            using var m = new Problem(type, k, rows: 12, activations: 11);
+            foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 11 })
+            {
+                m.Check(kernel, tokens, [.. Enumerable.Range(0, tokens).Select(t => (7 * t + 3) % m.Activations)], exact: true);
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Types))]
     public void Specialized_kernel_on_avx2_is_the_batched_one_and_matches_ggml(GgmlType type)
@@ -214,7 +234,7 @@ public sealed unsafe class Avx2BatchedKQuantTests
             return y;
         }
 
-        public void Check(CpuMatKernel kernel, int tokens, int[]? index)
+        public void Check(CpuMatKernel kernel, int tokens, int[]? index, bool exact = false)
         {
             var y = Run(kernel, tokens, index);
 
@@ -234,7 +254,14 @@ public sealed unsafe class Avx2BatchedKQuantTests
                         continue;
                     }
 
-                    Assert.True(Math.Abs(got - e) <= tol, $"{where}: {got} vs ggml {e} (tolerance {tol})");
+                    if (exact)
+                    {
+                        Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(e), $"{where}: {got:R} vs ggml {e:R}, not the same bits");
+                    }
+                    else
+                    {
+                        Assert.True(Math.Abs(got - e) <= tol, $"{where}: {got} vs ggml {e} (tolerance {tol})");
+                    }
                 }
             }
         }

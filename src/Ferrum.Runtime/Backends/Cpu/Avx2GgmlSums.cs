@@ -1,0 +1,51 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Ferrum.Quantization.Formats;
+
+namespace Ferrum.Backends.Cpu;
+
+/// <summary>
+/// The float steps of ggml's AVX2 vec_dot of the 256-element formats, so that a K-quant dot gives the bits llama.cpp
+/// gives when it evaluates a prompt one token at a time: its horizontal sums (the pairing of lanes decides the
+/// rounding) and the q4_K/q5_K mins terms, which ggml keeps apart from the codes' accumulator.
+/// </summary>
+internal static unsafe partial class Avx2Dots
+{
+    /// <summary>ggml's hsum_float_8: high half + low half, then lanes 0+2 and 1+3, then those two.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float HSum8(Vector256<float> v) => HSum4(Sse.Add(v.GetUpper(), v.GetLower()));
+
+    /// <summary>ggml's four-lane float sum (movehl, then movehdup): (v0 + v2) + (v1 + v3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float HSum4(Vector128<float> v)
+    {
+        v = Sse.Add(v, Sse.MoveHighToLow(v, v));
+        return Sse.AddScalar(v, Sse3.MoveHighAndDuplicate(v)).ToScalar();
+    }
+
+    /// <summary>
+    /// The q4_K/q5_K mins of one Q8_K block as ggml forms them: the 16 bsums added in pairs (vphaddw), times the 8 mins
+    /// (vpmaddwd), four int32 lanes each the sum of two sub-blocks' min · bsum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> MinsProd(byte* y, Vector128<short> mins)
+    {
+        short* bs = (short*)(y + Q8KLayout.BSumsOffset);
+        return Sse2.MultiplyAddAdjacent(mins, Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8)));
+    }
+
+    /// <summary>q4_K: acc_m + cvt(mins · bsums) · (−dmin·dy), in four lanes (ggml's acc_m).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> MinsTerm(byte* y, Vector128<short> mins, float negDmin, Vector128<float> accM) =>
+        Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinsProd(y, mins)), Vector128.Create(negDmin * Dy(y)), accM);
+
+    /// <summary>q5_K: summs + (−dmin·dy) · Σ mins · bsums, one scalar per block (ggml's summs, contracted to an FMA).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MinsScalar(byte* y, Vector128<short> mins, float negDmin, float summs)
+    {
+        var p = MinsProd(y, mins);
+        int total = p.ToScalar() + p.GetElement(1) + p.GetElement(2) + p.GetElement(3);
+        return MathF.FusedMultiplyAdd(negDmin * Dy(y), total, summs);
+    }
+}
