@@ -40,6 +40,14 @@ internal static unsafe partial class Avx2Dots
     private static Vector128<float> MinsTerm(byte* y, Vector128<short> mins, float negDmin, Vector128<float> accM) =>
         Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinsProd(y, mins)), Vector128.Create(negDmin * Dy(y)), accM);
 
+    /// <summary>
+    /// q5_K: the mins · bsums of one Q8_K block in 8 int32 lanes (min i times bsums 2i and 2i+1); only their total
+    /// is used, which is exact in any order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinsLanes(byte* y, Vector256<short> minPairs) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(y + Q8KLayout.BSumsOffset)), minPairs);
+
     /// <summary>q5_K: summs + (−dmin·dy) · Σ mins · bsums, one scalar per block (ggml's summs, contracted to an FMA).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float MinsScalar(byte* y, Vector128<short> mins, float negDmin, float summs)
@@ -47,5 +55,29 @@ internal static unsafe partial class Avx2Dots
         var p = MinsProd(y, mins);
         int total = p.ToScalar() + p.GetElement(1) + p.GetElement(2) + p.GetElement(3);
         return MathF.FusedMultiplyAdd(negDmin * Dy(y), total, summs);
+    }
+
+    /// <summary>
+    /// q5_K, four tokens: lane t of <paramref name="summs"/> is token t's summs, advanced as <see cref="MinsScalar"/>
+    /// does (the lane-wise FMA rounds as the scalar one), the four integer totals formed at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> MinsScalar4(byte* y0, byte* y1, byte* y2, byte* y3, Vector256<short> minPairs, float negDmin, Vector128<float> summs)
+    {
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(MinsLanes(y0, minPairs), MinsLanes(y1, minPairs)), Avx2.HorizontalAdd(MinsLanes(y2, minPairs), MinsLanes(y3, minPairs)));
+        var totals = h.GetLower() + h.GetUpper();
+        var k = Vector128.Create(Dy(y0), Dy(y1), Dy(y2), Dy(y3)) * negDmin;
+        return Fma.MultiplyAdd(k, Sse2.ConvertToVector128Single(totals), summs);
+    }
+
+    /// <summary>q5_K, two tokens: lanes 0 and 1 of <paramref name="summs"/> as <see cref="MinsScalar4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> MinsScalar2(byte* y0, byte* y1, Vector256<short> minPairs, float negDmin, Vector128<float> summs)
+    {
+        var h = Avx2.HorizontalAdd(MinsLanes(y0, minPairs), MinsLanes(y1, minPairs));
+        var t = h.GetLower() + h.GetUpper();
+        var totals = Ssse3.HorizontalAdd(t, t);
+        var k = Vector128.Create(Dy(y0), Dy(y1), Dy(y0), Dy(y1)) * negDmin;
+        return Fma.MultiplyAdd(k, Sse2.ConvertToVector128Single(totals), summs);
     }
 }

@@ -72,13 +72,12 @@ internal static unsafe partial class Avx2Dots
             var m4 = Vector256.Create((byte)0x0F);
             var m10 = Vector256.Create((byte)0x10);
             Vector256<float> f0 = default, f1 = default;
-            float m0 = 0, m1 = 0;
+            var m = Vector128<float>.Zero; // lanes 0, 1: the two tokens' summs
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a0 += Q8KLayout.BlockBytes, a1 += Q8KLayout.BlockBytes)
             {
-                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var mins);
+                K4ScalesPairs(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q5KLayout.DOffset), dmin = -Half(w + Q5KLayout.DMinOffset);
-                m0 = MinsScalar(a0, mins, dmin, m0);
-                m1 = MinsScalar(a1, mins, dmin, m1);
+                m = MinsScalar2(a0, a1, minPairs, dmin, m);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 Vector256<int> s0 = default, s1 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
@@ -98,8 +97,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = HSum8(f0) + m0;
-            r[1] = HSum8(f1) + m1;
+            r[0] = HSum8(f0) + m.ToScalar();
+            r[1] = HSum8(f1) + m.GetElement(1);
         }
     }
 

@@ -91,17 +91,14 @@ internal static unsafe partial class Avx2Dots
             var m10 = Vector256.Create((byte)0x10);
             byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-            float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+            var m = Vector128<float>.Zero; // lane t: token t's summs
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes)
             {
-                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var mins);
+                K4ScalesPairs(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q5KLayout.DOffset), dmin = -Half(w + Q5KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                m0 = MinsScalar(y0, mins, dmin, m0);
-                m1 = MinsScalar(y1, mins, dmin, m1);
-                m2 = MinsScalar(y2, mins, dmin, m2);
-                m3 = MinsScalar(y3, mins, dmin, m3);
+                m = MinsScalar4(y0, y1, y2, y3, minPairs, dmin, m);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
@@ -125,10 +122,10 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = HSum8(f0) + m0;
-            r[1] = HSum8(f1) + m1;
-            r[2] = HSum8(f2) + m2;
-            r[3] = HSum8(f3) + m3;
+            r[0] = HSum8(f0) + m.ToScalar();
+            r[1] = HSum8(f1) + m.GetElement(1);
+            r[2] = HSum8(f2) + m.GetElement(2);
+            r[3] = HSum8(f3) + m.GetElement(3);
         }
     }
 

@@ -48,6 +48,19 @@ internal static unsafe partial class Avx2Dots
         mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(m).AsByte());
     }
 
+    /// <summary>
+    /// Q5_K scales: as <see cref="K4Scales"/>, with the 8 mins each twice (<paramref name="minPairs"/>, against the 16
+    /// bsums of the Q8_K block: only the integer total of the mins term is used, which any order gives exactly).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void K4ScalesPairs(byte* s, out Vector256<short> scales, out Vector256<short> minPairs)
+    {
+        KScaleBits.UnpackK4(s, out ulong sc, out ulong m);
+        var scm = Vector128.Create(sc, m).AsByte();
+        scales = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(scm.AsUInt64(), scm.AsUInt64()).AsByte()).AsInt16();
+        minPairs = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(scm, scm)).AsInt16();
+    }
+
     /// <summary>IQ4_XS: the 8 signed six-bit scales (ls − 32) as words in both lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<short> IQ4XSScales(uint sl, uint sh)
