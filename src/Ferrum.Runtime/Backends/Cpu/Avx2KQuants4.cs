@@ -82,8 +82,9 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q5K
     {
-        // With its four scalar mins sums too large for the inliner's budget at MatDriver's second Dot4 site (the padded
-        // three; measured ten times slower there at tier 0), so compiled fully optimized on first use, as Q6K.Dot4.
+        // With ggml's mins steps too large for the inliner's budget at MatDriver's second Dot4 site (the padded three;
+        // measured five to ten times slower there, left as a call at tier 0), so compiled fully optimized on first
+        // use, as Q6K.Dot4.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
