@@ -41,6 +41,30 @@ internal static unsafe partial class Avx2Dots
         Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinsProd(y, mins)), Vector128.Create(negDmin * Dy(y)), accM);
 
     /// <summary>
+    /// q4_K, two tokens in one register: ggml's four acc_m lanes k of token 0 in lanes {0, 1, 4, 5} (k = 0, 1, 2, 3),
+    /// token 1's in {2, 3, 6, 7}; each lane holds and rounds exactly what ggml's lane holds (the lane pairs of the
+    /// 8-lane mins · bsums added by vphaddd are its lanes), two tokens per FMA. <see cref="MinsPairSplit"/> reads them out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MinsTermPair(byte* y0, byte* y1, Vector256<short> minPairs, float negDmin, Vector256<float> accM)
+    {
+        var prod = Avx2.HorizontalAdd(MinsLanes(y0, minPairs), MinsLanes(y1, minPairs));
+        var dy = Sse.UnpackLow(Vector128.CreateScalarUnsafe(Dy(y0)), Vector128.CreateScalarUnsafe(Dy(y1)));
+        var k = Sse.UnpackLow(dy, dy) * negDmin;
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(prod), Vector256.Create(k, k), accM);
+    }
+
+    /// <summary>The two tokens' ggml acc_m (lanes k = 0..3) of a <see cref="MinsTermPair"/> accumulator, summed as ggml sums them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MinsPairSplit(Vector256<float> accM, out float m0, out float m1)
+    {
+        var lo = accM.GetLower().AsDouble();
+        var hi = accM.GetUpper().AsDouble();
+        m0 = HSum4(Sse2.UnpackLow(lo, hi).AsSingle());
+        m1 = HSum4(Sse2.UnpackHigh(lo, hi).AsSingle());
+    }
+
+    /// <summary>
     /// q5_K: the mins · bsums of one Q8_K block in 8 int32 lanes (min i times bsums 2i and 2i+1); only their total
     /// is used, which is exact in any order.
     /// </summary>

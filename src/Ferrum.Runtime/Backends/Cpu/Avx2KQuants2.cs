@@ -27,13 +27,12 @@ internal static unsafe partial class Avx2Dots
         {
             var m4 = Vector256.Create((byte)0x0F);
             Vector256<float> f0 = default, f1 = default;
-            Vector128<float> m0 = default, m1 = default;
+            var m = Vector256<float>.Zero; // both tokens' acc_m (MinsTermPair)
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a0 += Q8KLayout.BlockBytes, a1 += Q8KLayout.BlockBytes)
             {
-                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var mins);
+                K4ScalesPairs(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q4KLayout.DOffset), dmin = -Half(w + Q4KLayout.DMinOffset);
-                m0 = MinsTerm(a0, mins, dmin, m0);
-                m1 = MinsTerm(a1, mins, dmin, m1);
+                m = MinsTermPair(a0, a1, minPairs, dmin, m);
                 Vector256<int> s0 = default, s1 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
                 for (int c = 0; c < 4; c++, ws += Vector256.Create((byte)4))
@@ -52,8 +51,9 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = HSum8(f0) + HSum4(m0);
-            r[1] = HSum8(f1) + HSum4(m1);
+            MinsPairSplit(m, out float m0, out float m1);
+            r[0] = HSum8(f0) + m0;
+            r[1] = HSum8(f1) + m1;
         }
     }
 

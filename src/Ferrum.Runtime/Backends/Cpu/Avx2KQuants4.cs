@@ -40,17 +40,15 @@ internal static unsafe partial class Avx2Dots
             var m4 = Vector256.Create((byte)0x0F);
             byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-            Vector128<float> m0 = default, m1 = default, m2 = default, m3 = default;
+            Vector256<float> m01 = default, m23 = default; // two tokens' acc_m each (MinsTermPair)
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes)
             {
-                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var mins);
+                K4ScalesPairs(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q4KLayout.DOffset), dmin = -Half(w + Q4KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                m0 = MinsTerm(y0, mins, dmin, m0);
-                m1 = MinsTerm(y1, mins, dmin, m1);
-                m2 = MinsTerm(y2, mins, dmin, m2);
-                m3 = MinsTerm(y3, mins, dmin, m3);
+                m01 = MinsTermPair(y0, y1, minPairs, dmin, m01);
+                m23 = MinsTermPair(y2, y3, minPairs, dmin, m23);
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
                 for (int c = 0; c < 4; c++, ws += Vector256.Create((byte)4))
@@ -73,10 +71,12 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = HSum8(f0) + HSum4(m0);
-            r[1] = HSum8(f1) + HSum4(m1);
-            r[2] = HSum8(f2) + HSum4(m2);
-            r[3] = HSum8(f3) + HSum4(m3);
+            MinsPairSplit(m01, out float m0, out float m1);
+            MinsPairSplit(m23, out float m2, out float m3);
+            r[0] = HSum8(f0) + m0;
+            r[1] = HSum8(f1) + m1;
+            r[2] = HSum8(f2) + m2;
+            r[3] = HSum8(f3) + m3;
         }
     }
 
