@@ -114,21 +114,25 @@ internal static unsafe class TokenTileExperiment
     {
         var m4 = Vector256.Create((byte)0x0F);
         Vector256<float>* f = stackalloc Vector256<float>[8];
+        Vector128<float>* fm = stackalloc Vector128<float>[8];
         for (int t = 0; t < 8; t++)
         {
             f[t] = default;
+            fm[t] = default;
         }
 
         for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes)
         {
-            Avx2Dots.K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
+            Avx2Dots.K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var mins);
             float d = Fp16.ToFloat(*(ushort*)(w + Q4KLayout.DOffset)), dmin = -Fp16.ToFloat(*(ushort*)(w + Q4KLayout.DMinOffset));
             long ao = (long)b * Q8KLayout.BlockBytes;
             for (int t = 0; t < 8; t++)
             {
                 byte* yt = a[t] + ao;
-                var bs = Avx.LoadVector256((short*)(yt + Q8KLayout.BSumsOffset));
-                f[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(bs, minPairs)), Vector256.Create(dmin * *(float*)yt), f[t]);
+                // The mins as the product kernels take them (ggml's steps): bsums added in pairs, a four-lane accumulator.
+                short* bs = (short*)(yt + Q8KLayout.BSumsOffset);
+                var prod = Sse2.MultiplyAddAdjacent(mins, Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8)));
+                fm[t] = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(prod), Vector128.Create(dmin * *(float*)yt), fm[t]);
             }
 
             byte* y0 = a[0] + ao, y1 = a[1] + ao, y2 = a[2] + ao, y3 = a[3] + ao, y4 = a[4] + ao, y5 = a[5] + ao, y6 = a[6] + ao, y7 = a[7] + ao;
@@ -164,7 +168,7 @@ internal static unsafe class TokenTileExperiment
 
         for (int t = 0; t < 8; t++)
         {
-            r[t] = Vector256.Sum(f[t]);
+            r[t] = Avx2Dots.HSum8(f[t]) + Avx2Dots.HSum4(fm[t]);
         }
     }
 }

@@ -8,9 +8,9 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// AVX2 single-token dots of the 256-element formats against Q8_K (q2_K..q6_K, iq4_xs). Each super-block's integer
 /// sum stays in 8 int32 lanes (vpmaddubsw, then vpmaddwd against the sub-block scale picked by vpshufb from the
-/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K, into the same float sum
-/// first, as the two- and four-token kernels do, so every path gives a token the same bits) and
-/// the −32/−4 code offsets (q6_K, q3_K, off the integer sum) are applied once per super-block through the Q8_K bsums.
+/// block's scales widened once), one float FMA per super-block; the mins (q2_K, q4_K, q5_K) and the −32/−4 code
+/// offsets (q6_K, q3_K, off the integer sum) are applied once per super-block through the Q8_K bsums. The float steps
+/// are ggml's (Avx2GgmlSums.cs), and the two- and four-token kernels take the same steps per token.
 /// The chunks are unrolled so that the scale masks are literals. The four-token kernels are in Avx2KQuants4.cs.
 /// </summary>
 internal static unsafe partial class Avx2Dots
@@ -32,14 +32,14 @@ internal static unsafe partial class Avx2Dots
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var m4 = Vector256.Create((byte)0x0F);
-            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
-            // bits whichever path (and whichever other tokens of its expert) it goes through.
+            // ggml's float steps: the mins in their own four-lane accumulator, the codes in eight lanes, the two
+            // summed at the end; Dot2/Dot4 take the same steps per token, so every path gives a token the same bits.
             var acc = Vector256<float>.Zero;
+            var accM = Vector128<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float dy = *(float*)(a + Q8KLayout.DOffset);
-                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
-                acc = BSumTerm(a, minPairs, -Half(w + Q4KLayout.DMinOffset) * dy, acc);
+                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var mins);
+                accM = MinsTerm(a, mins, -Half(w + Q4KLayout.DMinOffset), accM);
                 byte* qs = w + Q4KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 // Unrolled, the word masks are literals: chunk c takes words 2c and 2c+1 (bytes 4c..4c+3).
@@ -51,7 +51,7 @@ internal static unsafe partial class Avx2Dots
                 acc = Scaled(sumi, Half(w + Q4KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc) + HSum4(accM);
         }
 
         // 64 elements: low nibbles of 32 bytes times y[0..31] (scale word picked by wl), high nibbles times y[32..63] (wh).
@@ -75,14 +75,14 @@ internal static unsafe partial class Avx2Dots
         {
             var m4 = Vector256.Create((byte)0x0F);
             var m10 = Vector256.Create((byte)0x10);
-            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
-            // bits whichever path (and whichever other tokens of its expert) it goes through.
+            // ggml's float steps: the mins summed to one integer per block and added to a scalar, the codes in eight
+            // lanes, the two summed at the end; Dot2/Dot4 take the same steps per token.
             var acc = Vector256<float>.Zero;
+            float summs = 0;
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
-                float dy = *(float*)(a + Q8KLayout.DOffset);
-                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
-                acc = BSumTerm(a, minPairs, -Half(w + Q5KLayout.DMinOffset) * dy, acc);
+                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var mins);
+                summs = MinsScalar(a, mins, -Half(w + Q5KLayout.DMinOffset), summs);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 byte* qs = w + Q5KLayout.QsOffset;
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
@@ -95,7 +95,7 @@ internal static unsafe partial class Avx2Dots
                 acc = Scaled(sumi, Half(w + Q5KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc) + summs;
         }
 
         // 64 elements: 4-bit codes as Q4K's chunk plus the fifth bit (bit 0 / bit 1 of each qh byte) as 0x10.
@@ -133,7 +133,7 @@ internal static unsafe partial class Avx2Dots
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc);
         }
 
         // 128 elements: ql[0..63] low nibbles are elements 0..63, high nibbles 64..127; qh[l] holds the top bit pairs
@@ -165,8 +165,7 @@ internal static unsafe partial class Avx2Dots
         public static float Dot(byte* w, byte* a, int blocks)
         {
             var m3 = Vector256.Create((byte)3);
-            // Mins and codes go into one accumulator in the same order as Dot2/Dot4, so a token's result has the same
-            // bits whichever path (and whichever other tokens of its expert) it goes through.
+            // As ggml: the mins, then the codes, into one eight-lane accumulator (Dot2/Dot4 take the same steps).
             var acc = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++, w += Q2KLayout.BlockBytes, a += Q8KLayout.BlockBytes)
             {
@@ -183,7 +182,7 @@ internal static unsafe partial class Avx2Dots
                 acc = Scaled(sumi, Half(w + Q2KLayout.DOffset), a, acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc);
         }
 
         // The 16 four-bit scales (low nibbles) and mins (high nibbles) as words.
@@ -211,29 +210,35 @@ internal static unsafe partial class Avx2Dots
             {
                 float d = Half(w + Q3KLayout.DOffset) * *(float*)(a + Q8KLayout.DOffset);
                 var sc16 = Q3Scales(w);
-                var bs = Avx.LoadVector256((short*)(a + Q8KLayout.BSumsOffset));
                 // Element 128h + 32j + l: bits 2j..2j+1 of qs[32h + l], high bit = bit 4h+j of hmask[l], moved to bit 2;
-                // stored as 0..7, the −4 comes off the integer sum through the bsums (exact).
+                // stored as 0..7, the −4 comes off each pair sum before the scale (as ggml, so that every int32 lane
+                // holds what ggml's holds: the lanes are rounded apart).
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
                 sbyte* y = (sbyte*)(a + Q8KLayout.QsOffset);
                 var sumi = Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset)), hm, y, DupLow(sc16), m3, m04)
-                         + Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32)), Avx2.ShiftRightLogical(hm, 4), y + 128, DupHigh(sc16), m3, m04)
-                         - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(bs, sc16), 2);
+                         + Half3(Avx.LoadVector256((ushort*)(w + Q3KLayout.QsOffset + 32)), Avx2.ShiftRightLogical(hm, 4), y + 128, DupHigh(sc16), m3, m04);
 
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc);
         }
 
         // 128 elements: codes j = 0..3 from bits 2j of q and bit j of hm (hm already shifted down by 4h).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<int> Half3(Vector256<ushort> q, Vector256<ushort> hm, sbyte* y, Vector256<short> dup, Vector256<byte> m3, Vector256<byte> m04) =>
-            Quad((q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04),
-                (Avx2.ShiftRightLogical(q, 2).AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 1).AsByte() & m04),
-                (Avx2.ShiftRightLogical(q, 4).AsByte() & m3) | (hm.AsByte() & m04),
-                (Avx2.ShiftRightLogical(q, 6).AsByte() & m3) | (Avx2.ShiftRightLogical(hm, 1).AsByte() & m04),
-                y, dup);
+            Mul4((q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04), y, Pick(dup, Vector256.Create(0x0100010001000100UL, 0x0100010001000100UL, 0x0302030203020302UL, 0x0302030203020302UL).AsByte()), m04)
+            + Mul4((Avx2.ShiftRightLogical(q, 2).AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 1).AsByte() & m04), y + 32, Pick(dup, Vector256.Create(0x0504050405040504UL, 0x0504050405040504UL, 0x0706070607060706UL, 0x0706070607060706UL).AsByte()), m04)
+            + Mul4((Avx2.ShiftRightLogical(q, 4).AsByte() & m3) | (hm.AsByte() & m04), y + 64, Pick(dup, Vector256.Create(0x0908090809080908UL, 0x0908090809080908UL, 0x0B0A0B0A0B0A0B0AUL, 0x0B0A0B0A0B0A0B0AUL).AsByte()), m04)
+            + Mul4((Avx2.ShiftRightLogical(q, 6).AsByte() & m3) | (Avx2.ShiftRightLogical(hm, 1).AsByte() & m04), y + 96, Pick(dup, Vector256.Create(0x0D0C0D0C0D0C0D0CUL, 0x0D0C0D0C0D0C0D0CUL, 0x0F0E0F0E0F0E0F0EUL, 0x0F0E0F0E0F0E0F0EUL).AsByte()), m04);
+
+        // madd(maddubs(code, y) − maddubs(4, y), scale): the −4 off the s16 pair sums (exact: |pair| ≤ 1792), as ggml.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static Vector256<int> Mul4(Vector256<byte> code, sbyte* y, Vector256<short> scale, Vector256<byte> four)
+        {
+            var q8 = Avx.LoadVector256(y);
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(code, q8) - Avx2.MultiplyAddAdjacent(four, q8), scale);
+        }
 
         // The 16 six-bit scales minus 32, as words.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -272,7 +277,7 @@ internal static unsafe partial class Avx2Dots
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
             }
 
-            return Vector256.Sum(acc);
+            return HSum8(acc);
         }
 
         // Two 32-element sub-blocks (16 bytes of nibbles each), scales picked by the word masks w0, w1.

@@ -27,12 +27,12 @@ internal static unsafe partial class Avx2Dots
         {
             var m4 = Vector256.Create((byte)0x0F);
             Vector256<float> f0 = default, f1 = default;
+            var m = Vector256<float>.Zero; // both tokens' acc_m (MinsTermPair)
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes, a0 += Q8KLayout.BlockBytes, a1 += Q8KLayout.BlockBytes)
             {
-                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
+                K4ScalesPairs(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q4KLayout.DOffset), dmin = -Half(w + Q4KLayout.DMinOffset);
-                f0 = BSumTerm(a0, minPairs, dmin * Dy(a0), f0);
-                f1 = BSumTerm(a1, minPairs, dmin * Dy(a1), f1);
+                m = MinsTermPair(a0, a1, minPairs, dmin, m);
                 Vector256<int> s0 = default, s1 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
                 for (int c = 0; c < 4; c++, ws += Vector256.Create((byte)4))
@@ -51,8 +51,9 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            MinsPairSplit(m, out float m0, out float m1);
+            r[0] = HSum8(f0) + m0;
+            r[1] = HSum8(f1) + m1;
         }
     }
 
@@ -71,12 +72,12 @@ internal static unsafe partial class Avx2Dots
             var m4 = Vector256.Create((byte)0x0F);
             var m10 = Vector256.Create((byte)0x10);
             Vector256<float> f0 = default, f1 = default;
+            var m = Vector128<float>.Zero; // lanes 0, 1: the two tokens' summs
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes, a0 += Q8KLayout.BlockBytes, a1 += Q8KLayout.BlockBytes)
             {
-                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
+                K4ScalesPairs(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q5KLayout.DOffset), dmin = -Half(w + Q5KLayout.DMinOffset);
-                f0 = BSumTerm(a0, minPairs, dmin * Dy(a0), f0);
-                f1 = BSumTerm(a1, minPairs, dmin * Dy(a1), f1);
+                m = MinsScalar2(a0, a1, minPairs, dmin, m);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 Vector256<int> s0 = default, s1 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
@@ -96,8 +97,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            r[0] = HSum8(f0) + m.ToScalar();
+            r[1] = HSum8(f1) + m.GetElement(1);
         }
     }
 
@@ -148,8 +149,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
         }
     }
 
@@ -193,8 +194,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
         }
     }
 
@@ -218,8 +219,8 @@ internal static unsafe partial class Avx2Dots
                 var sc16 = Q3Scales(w);
                 float d = Half(w + Q3KLayout.DOffset);
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
-                // The codes are stored +4: each token's sum starts at −Σ sc·4·bsum (exact).
-                Vector256<int> s0 = Offset4(a0, sc16), s1 = Offset4(a1, sc16);
+                // The codes are stored +4: the −4 comes off each pair sum before the scale, as ggml (Mul4).
+                Vector256<int> s0 = default, s1 = default;
                 var dup = DupLow(sc16);
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
@@ -230,8 +231,8 @@ internal static unsafe partial class Avx2Dots
                         var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
                         var sc = Pick(dup, pm);
                         int o = Q8KLayout.QsOffset + 128 * h + 32 * j;
-                        s0 += Mul(qj, a0 + o, sc);
-                        s1 += Mul(qj, a1 + o, sc);
+                        s0 += Mul4(qj, (sbyte*)(a0 + o), sc, m04);
+                        s1 += Mul4(qj, (sbyte*)(a1 + o), sc, m04);
                     }
                 }
 
@@ -239,8 +240,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
         }
     }
 
@@ -279,8 +280,8 @@ internal static unsafe partial class Avx2Dots
                 f1 = Scaled(s1, d, a1, f1);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
         }
     }
 }

@@ -8,8 +8,9 @@ namespace Ferrum.Backends.Cpu;
 /// <summary>
 /// AVX2 four-token dots (<see cref="IRowDot4.Dot4"/>) of the 256-element formats against Q8_K: each weight chunk's
 /// codes and scale vector are decoded once into registers and used for four activation rows, each with its own
-/// int32 sum per super-block (q6_K/q3_K start it at minus their code offset) and its own float accumulator (the
-/// q2_K/q4_K/q5_K mins go into that accumulator), so the 16 ymm registers hold the four pairs plus the decoded chunk.
+/// int32 sum per super-block (q6_K/q3_K start it at minus their code offset) and its own float accumulator, with
+/// ggml's float steps per token (q2_K's mins go into that accumulator, q4_K's into a four-lane one, q5_K's into a
+/// scalar; Avx2GgmlSums.cs), so the 16 ymm registers hold the four pairs plus the decoded chunk.
 /// </summary>
 internal static unsafe partial class Avx2Dots
 {
@@ -39,16 +40,15 @@ internal static unsafe partial class Avx2Dots
             var m4 = Vector256.Create((byte)0x0F);
             byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            Vector256<float> m01 = default, m23 = default; // two tokens' acc_m each (MinsTermPair)
             for (int b = 0; b < blocks; b++, w += Q4KLayout.BlockBytes)
             {
-                K4Scales(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
+                K4ScalesPairs(w + Q4KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q4KLayout.DOffset), dmin = -Half(w + Q4KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                f0 = BSumTerm(y0, minPairs, dmin * Dy(y0), f0);
-                f1 = BSumTerm(y1, minPairs, dmin * Dy(y1), f1);
-                f2 = BSumTerm(y2, minPairs, dmin * Dy(y2), f2);
-                f3 = BSumTerm(y3, minPairs, dmin * Dy(y3), f3);
+                m01 = MinsTermPair(y0, y1, minPairs, dmin, m01);
+                m23 = MinsTermPair(y2, y3, minPairs, dmin, m23);
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
                 for (int c = 0; c < 4; c++, ws += Vector256.Create((byte)4))
@@ -71,32 +71,35 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            MinsPairSplit(m01, out float m0, out float m1);
+            MinsPairSplit(m23, out float m2, out float m3);
+            r[0] = HSum8(f0) + m0;
+            r[1] = HSum8(f1) + m1;
+            r[2] = HSum8(f2) + m2;
+            r[3] = HSum8(f3) + m3;
         }
     }
 
     public partial struct Q5K
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // With ggml's mins steps too large for the inliner's budget at MatDriver's second Dot4 site (the padded three;
+        // measured five to ten times slower there, left as a call at tier 0), so compiled fully optimized on first
+        // use, as Q6K.Dot4.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
             var m10 = Vector256.Create((byte)0x10);
             byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            var m = Vector128<float>.Zero; // lane t: token t's summs
             for (int b = 0; b < blocks; b++, w += Q5KLayout.BlockBytes)
             {
-                K4Scales(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
+                K4ScalesPairs(w + Q5KLayout.ScalesOffset, out var scales, out var minPairs);
                 float d = Half(w + Q5KLayout.DOffset), dmin = -Half(w + Q5KLayout.DMinOffset);
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
-                f0 = BSumTerm(y0, minPairs, dmin * Dy(y0), f0);
-                f1 = BSumTerm(y1, minPairs, dmin * Dy(y1), f1);
-                f2 = BSumTerm(y2, minPairs, dmin * Dy(y2), f2);
-                f3 = BSumTerm(y3, minPairs, dmin * Dy(y3), f3);
+                m = MinsScalar4(y0, y1, y2, y3, minPairs, dmin, m);
                 var qh = Avx.LoadVector256((ushort*)(w + Q5KLayout.QhOffset));
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 var ws = Vector256.Create((ushort)0x0100).AsByte();
@@ -120,10 +123,10 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            r[0] = HSum8(f0) + m.ToScalar();
+            r[1] = HSum8(f1) + m.GetElement(1);
+            r[2] = HSum8(f2) + m.GetElement(2);
+            r[3] = HSum8(f3) + m.GetElement(3);
         }
     }
 
@@ -180,10 +183,10 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
+            r[2] = HSum8(f2);
+            r[3] = HSum8(f3);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -233,10 +236,10 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
+            r[2] = HSum8(f2);
+            r[3] = HSum8(f3);
         }
     }
 
@@ -256,8 +259,8 @@ internal static unsafe partial class Avx2Dots
                 long ao = (long)b * Q8KLayout.BlockBytes;
                 byte* y0 = a0 + ao, y1 = a1 + ao, y2 = a2 + ao, y3 = a3 + ao;
                 var hm = Avx.LoadVector256((ushort*)(w + Q3KLayout.HMaskOffset));
-                // The codes are stored +4: each token's sum starts at −Σ sc·4·bsum (exact).
-                Vector256<int> s0 = Offset4(y0, sc16), s1 = Offset4(y1, sc16), s2 = Offset4(y2, sc16), s3 = Offset4(y3, sc16);
+                // The codes are stored +4: the −4 comes off each pair sum before the scale, as ggml (Mul4).
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 var dup = DupLow(sc16);
                 for (int h = 0; h < 2; h++, dup = DupHigh(sc16))
                 {
@@ -268,10 +271,10 @@ internal static unsafe partial class Avx2Dots
                         var qj = (q.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & m04);
                         var sc = Pick(dup, pm);
                         int o = Q8KLayout.QsOffset + 128 * h + 32 * j;
-                        s0 += Mul(qj, y0 + o, sc);
-                        s1 += Mul(qj, y1 + o, sc);
-                        s2 += Mul(qj, y2 + o, sc);
-                        s3 += Mul(qj, y3 + o, sc);
+                        s0 += Mul4(qj, (sbyte*)(y0 + o), sc, m04);
+                        s1 += Mul4(qj, (sbyte*)(y1 + o), sc, m04);
+                        s2 += Mul4(qj, (sbyte*)(y2 + o), sc, m04);
+                        s3 += Mul4(qj, (sbyte*)(y3 + o), sc, m04);
                     }
                 }
 
@@ -281,15 +284,11 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
+            r[2] = HSum8(f2);
+            r[3] = HSum8(f3);
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Offset4(byte* y, Vector256<short> sc16) =>
-            Vector256<int>.Zero - Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(y + Q8KLayout.BSumsOffset)), sc16), 2);
     }
 
     public partial struct IQ4XS
@@ -327,10 +326,10 @@ internal static unsafe partial class Avx2Dots
                 f3 = Scaled(s3, d, y3, f3);
             }
 
-            r[0] = Vector256.Sum(f0);
-            r[1] = Vector256.Sum(f1);
-            r[2] = Vector256.Sum(f2);
-            r[3] = Vector256.Sum(f3);
+            r[0] = HSum8(f0);
+            r[1] = HSum8(f1);
+            r[2] = HSum8(f2);
+            r[3] = HSum8(f3);
         }
     }
 }

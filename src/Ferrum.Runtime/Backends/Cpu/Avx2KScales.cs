@@ -37,11 +37,23 @@ internal static unsafe partial class Avx2Dots
     internal static Vector256<short> DupHigh(Vector256<short> v) => Avx2.Permute4x64(v.AsInt64(), 0xEE).AsInt16();
 
     /// <summary>
-    /// Q4_K/Q5_K scales: the 8 six-bit scales as words in both lanes (<paramref name="scales"/>) and the 8 mins each
-    /// twice (<paramref name="minPairs"/>, against the 16 bsums of the Q8_K block).
+    /// Q4_K/Q5_K scales: the 8 six-bit scales as words in both lanes (<paramref name="scales"/>) and the 8 mins as
+    /// words (<paramref name="mins"/>, against the bsums added in pairs, as ggml does).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void K4Scales(byte* s, out Vector256<short> scales, out Vector256<short> minPairs)
+    internal static void K4Scales(byte* s, out Vector256<short> scales, out Vector128<short> mins)
+    {
+        KScaleBits.UnpackK4(s, out ulong sc, out ulong m);
+        scales = Avx2.ConvertToVector256Int16(Vector128.Create(sc, sc).AsByte()).AsInt16();
+        mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(m).AsByte());
+    }
+
+    /// <summary>
+    /// Q5_K scales: as <see cref="K4Scales"/>, with the 8 mins each twice (<paramref name="minPairs"/>, against the 16
+    /// bsums of the Q8_K block: only the integer total of the mins term is used, which any order gives exactly).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void K4ScalesPairs(byte* s, out Vector256<short> scales, out Vector256<short> minPairs)
     {
         KScaleBits.UnpackK4(s, out ulong sc, out ulong m);
         var scm = Vector128.Create(sc, m).AsByte();
