@@ -50,7 +50,7 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
         return TB.HasMin ? Vector256.Sum(acc) + accm : Vector256.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4(byte* w, byte** a, int blocks, float* r)
     {
         var ones = Vector256.Create((short)1);
@@ -85,7 +85,7 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
 
     public static bool HasDot2 => true;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
     {
         var ones = Vector256.Create((short)1);

@@ -86,7 +86,7 @@ internal static unsafe class Avx2FloatDots
             return r;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int n, float* r)
         {
             float* x = (float*)w, y0 = (float*)a[0], y1 = (float*)a[1], y2 = (float*)a[2], y3 = (float*)a[3];
@@ -173,7 +173,7 @@ internal static unsafe class Avx2FloatDots
             return r;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int n, float* r)
         {
             ushort* x = (ushort*)w;
@@ -255,7 +255,7 @@ internal static unsafe class Avx2FloatDots
             return r;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int n, float* r)
         {
             ushort* x = (ushort*)w;

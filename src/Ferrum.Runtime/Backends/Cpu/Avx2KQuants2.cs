@@ -22,7 +22,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
@@ -66,7 +66,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
@@ -111,7 +111,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
@@ -163,7 +163,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var m3 = Vector256.Create((byte)3);
@@ -208,7 +208,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var m3 = Vector256.Create((byte)3);
@@ -254,7 +254,7 @@ internal static unsafe partial class Avx2Dots
         public static bool PadThree => true;
 
         /// <inheritdoc cref="IRowDot4.Dot2"/>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot2(byte* w, byte* a0, byte* a1, int blocks, float* r)
         {
             var table = Table();

@@ -34,7 +34,7 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q4K
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var m4 = Vector256.Create((byte)0x0F);
@@ -82,9 +82,6 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q5K
     {
-        // With ggml's mins steps too large for the inliner's budget at MatDriver's second Dot4 site (the padded three;
-        // measured five to ten times slower there, left as a call at tier 0), so compiled fully optimized on first
-        // use, as Q6K.Dot4.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
@@ -132,8 +129,6 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q6K
     {
-        // Too large for the inliner's budget in MatDriver.Run4 (measured: left as a call), so compiled fully
-        // optimized on first use rather than starting at tier 0; one call per row and four tokens costs nothing.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
@@ -196,7 +191,7 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q2K
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var m3 = Vector256.Create((byte)3);
@@ -245,7 +240,7 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct Q3K
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var m3 = Vector256.Create((byte)3);
@@ -293,7 +288,7 @@ internal static unsafe partial class Avx2Dots
 
     public partial struct IQ4XS
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dot4(byte* w, byte** a, int blocks, float* r)
         {
             var table = Table();
