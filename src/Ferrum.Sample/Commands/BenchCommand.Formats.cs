@@ -31,16 +31,7 @@ public static partial class BenchCommand
             var path = BenchFormats.EnsureBuilt(type, shape, Console.Error);
             BenchFormats.ReadThrough(path);
             using var bench = new BenchRunner(path, threads, seconds);
-            var rows = new List<BenchRow>();
-            for (int i = 0; i < tokens.Length; i++)
-            {
-                if (!json)
-                {
-                    Console.Error.WriteLine($"measuring {name}, {tokens[i]} token(s)...");
-                }
-
-                rows.Add(bench.Measure(tokens[i], 0x5EED + (ulong)i));
-            }
+            var rows = MeasureAll(bench, tokens, json ? null : $"{name}, ");
 
             var repacked = bench.RepackedWeights.Count > 0 ? bench.RepackedWeights[0].Weights : [];
             results.Add(new FormatResult(name, path, bench.KernelPaths, bench.GgmlRuns, GgmlNote(bench),

@@ -117,20 +117,28 @@ public static partial class BenchCommand
         });
     }
 
-    /// <summary>Runs the benchmark and writes the table (or JSON) to <paramref name="o"/>.</summary>
-    public static void Run(string path, int[] tokens, int threads, double seconds, bool json, TextWriter o)
+    // Every token count in order, each with its own input seed; progress on stderr (prefixed, e.g. "q4_0, ") unless null.
+    private static List<BenchRow> MeasureAll(BenchRunner bench, int[] tokens, string? progress)
     {
-        using var bench = new BenchRunner(path, threads, seconds);
         var rows = new List<BenchRow>();
         for (int i = 0; i < tokens.Length; i++)
         {
-            if (!json)
+            if (progress is not null)
             {
-                Console.Error.WriteLine($"measuring {tokens[i]} token(s)...");
+                Console.Error.WriteLine($"measuring {progress}{tokens[i]} token(s)...");
             }
 
             rows.Add(bench.Measure(tokens[i], 0x5EED + (ulong)i));
         }
+
+        return rows;
+    }
+
+    /// <summary>Runs the benchmark and writes the table (or JSON) to <paramref name="o"/>.</summary>
+    public static void Run(string path, int[] tokens, int threads, double seconds, bool json, TextWriter o)
+    {
+        using var bench = new BenchRunner(path, threads, seconds);
+        var rows = MeasureAll(bench, tokens, json ? null : "");
 
         if (json)
         {
