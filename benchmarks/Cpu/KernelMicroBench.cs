@@ -8,8 +8,7 @@ namespace Ferrum.Benchmarks.Cpu;
 /// <summary>
 /// One expert matrix (768×2048 or 2048×768), cache-resident, one thread: Ferrum's kernel against ggml's vec_dot
 /// called row by row (what ggml's mul_mat does per row), at one token and at eight (ggml: vec_dot per row and
-/// token). For the 32-element block formats also the single-token AVX2 dots they had before the batched kernel
-/// (Avx2Dots) and the eight-token tile experiment (<see cref="Tile8Bench"/>). Minimum of repeated runs.
+/// token). Minimum of repeated runs.
 /// <c>cpu-kernels q4_0,q8_0</c> runs only the formats named.
 /// </summary>
 internal static unsafe class KernelMicroBench
@@ -88,11 +87,6 @@ internal static unsafe class KernelMicroBench
                 }
             });
             o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {kb.Path} {oursB,8:F1} us, ggml vec_dot {ggmlB,8:F1} us, ratio {oursB / ggmlB:F2}");
-            if (Tile8Bench.Kernel(type) is { } k8)
-            {
-                double ours8 = Median(() => k8.Run(k, w.Pointer, rowBytes, rows, actB.Pointer, ab, bt, yb.Floats, rows));
-                o.WriteLine($"{info.Name,-6} {rows}x{k} x{bt} tokens: {k8.Path} {ours8,8:F1} us, ratio {ours8 / ggmlB:F2} (×8 / ×4 {ours8 / oursB:F2})");
-            }
         }
     }
 

@@ -100,7 +100,7 @@ public static partial class BenchCommand
             o.WriteLine($"{f.Format}: kernels {string.Join("; ", f.Kernels)}{(f.GgmlNote is { } n ? "; " + n : "")}{(f.RepackNote is { } rn ? "; ggml repacked path not run: " + rn : "")}");
         }
 
-        o.WriteLine("% read BW / % int8 peak: expert GB/s and expert multiply-adds/s over the read bandwidth and int8 peak measured at the start of each format's run.");
+        o.WriteLine("% read BW / % int8 peak: expert GB/s and expert multiply-adds/s over the read bandwidth and int8 peak measured once at the start of the run.");
         o.WriteLine("ggml: its plain path (weights in place); repack: its CPU_REPACK path, run when its buffer type takes weights (ggml repacked: which of the first layer's). Ferrum/ggml, Ferrum/repack < 1: Ferrum is faster.");
         o.WriteLine("NMSE on the same layer and input: F·g Ferrum vs plain, F·r Ferrum vs repacked, r·g repacked vs plain. passes: Ferrum/plain/repacked.");
     }

@@ -78,9 +78,8 @@ public sealed unsafe class BenchRunner : IDisposable
         Threads = threads;
         SecondsPerSide = secondsPerSide;
 
-        // The yardsticks, measured in this run on these threads: sequential read bandwidth and the int8 multiply-add peak.
-        ReadGbPerSecond = ReadBandwidth.Measure(threads, 512L << 20, 3);
-        Int8PeakGmacs = Int8Peak.Measure(threads);
+        // The yardsticks, measured in this run on these threads (once per process: --formats opens a runner per file).
+        (ReadGbPerSecond, Int8PeakGmacs) = Yardsticks(threads);
         GgmlUnsupported = GgmlSupport(_layers[0]);
         GgmlAvailable = GgmlLibrary.IsAvailable;
         if (GgmlRuns)
@@ -104,6 +103,23 @@ public sealed unsafe class BenchRunner : IDisposable
                 Dispose();
                 throw;
             }
+        }
+    }
+
+    private static readonly Dictionary<int, (double ReadGbPerSecond, double Int8PeakGmacs)> MeasuredYardsticks = [];
+
+    // Sequential read bandwidth and the int8 multiply-add peak on `threads` threads, measured the first time asked.
+    private static (double, double) Yardsticks(int threads)
+    {
+        lock (MeasuredYardsticks)
+        {
+            if (!MeasuredYardsticks.TryGetValue(threads, out var y))
+            {
+                y = (ReadBandwidth.Measure(threads, 512L << 20, 3), Int8Peak.Measure(threads));
+                MeasuredYardsticks[threads] = y;
+            }
+
+            return y;
         }
     }
 

@@ -111,57 +111,6 @@ internal unsafe struct Avx2Block32Dot<TB> : IRowDot4
         r[1] = Vector256.Sum(f1) + m1;
     }
 
-    /// <summary>
-    /// r[i] = dot(row, a[i]) for i &lt; 8: each block decoded once for eight activation rows (measured by the
-    /// cpu-kernels benchmark against <see cref="Dot4"/>; not wired into a driver).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Dot8(byte* w, byte** a, int blocks, float* r)
-    {
-        var ones = Vector256.Create((short)1);
-        float* f16 = Fp16.HalfTable;
-        byte* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
-        float m0 = 0, m1 = 0, m2 = 0, m3 = 0, m4 = 0, m5 = 0, m6 = 0, m7 = 0;
-        for (int b = 0; b < blocks; b++, w += TB.BlockBytes)
-        {
-            var x = TB.Values(w);
-            var ux = Prepared(x);
-            float d = TB.Scale(w, f16);
-            long o = (long)b * ActBytes;
-            f0 = Fma.MultiplyAdd(Sum(x, ux, a0 + o, ones), Vector256.Create(d * H(f16, a0 + o)), f0);
-            f1 = Fma.MultiplyAdd(Sum(x, ux, a1 + o, ones), Vector256.Create(d * H(f16, a1 + o)), f1);
-            f2 = Fma.MultiplyAdd(Sum(x, ux, a2 + o, ones), Vector256.Create(d * H(f16, a2 + o)), f2);
-            f3 = Fma.MultiplyAdd(Sum(x, ux, a3 + o, ones), Vector256.Create(d * H(f16, a3 + o)), f3);
-            f4 = Fma.MultiplyAdd(Sum(x, ux, a4 + o, ones), Vector256.Create(d * H(f16, a4 + o)), f4);
-            f5 = Fma.MultiplyAdd(Sum(x, ux, a5 + o, ones), Vector256.Create(d * H(f16, a5 + o)), f5);
-            f6 = Fma.MultiplyAdd(Sum(x, ux, a6 + o, ones), Vector256.Create(d * H(f16, a6 + o)), f6);
-            f7 = Fma.MultiplyAdd(Sum(x, ux, a7 + o, ones), Vector256.Create(d * H(f16, a7 + o)), f7);
-            if (TB.HasMin)
-            {
-                float m = TB.Min(w, f16);
-                int s = Q8_1Layout.SOffset;
-                m0 += m * H(f16, a0 + o + s);
-                m1 += m * H(f16, a1 + o + s);
-                m2 += m * H(f16, a2 + o + s);
-                m3 += m * H(f16, a3 + o + s);
-                m4 += m * H(f16, a4 + o + s);
-                m5 += m * H(f16, a5 + o + s);
-                m6 += m * H(f16, a6 + o + s);
-                m7 += m * H(f16, a7 + o + s);
-            }
-        }
-
-        r[0] = Vector256.Sum(f0) + m0;
-        r[1] = Vector256.Sum(f1) + m1;
-        r[2] = Vector256.Sum(f2) + m2;
-        r[3] = Vector256.Sum(f3) + m3;
-        r[4] = Vector256.Sum(f4) + m4;
-        r[5] = Vector256.Sum(f5) + m5;
-        r[6] = Vector256.Sum(f6) + m6;
-        r[7] = Vector256.Sum(f7) + m7;
-    }
-
     // The f16 at p as float (f16 = Fp16.HalfTable).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float H(float* f16, byte* p) => f16[Unsafe.ReadUnaligned<ushort>(p)];
